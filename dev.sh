@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# One entry point for a fresh Debian / Raspberry Pi OS machine:
+#   ./dev.sh demo   set everything up, then run the demo (headless, screenshots in ./screenshots)
+#   ./dev.sh test   set everything up, then run ruff and the tests
+#   ./dev.sh setup  set everything up only
+# Safe to run again: each step is skipped when already done.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+APT_PACKAGES=(python3 python3-venv python3-pip libzbar0 fonts-dejavu-core)
+VENV=.venv
+
+need_apt() {
+    local missing=()
+    for pkg in "${APT_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "installing system packages: ${missing[*]}" >&2
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+setup() {
+    command -v dpkg-query >/dev/null && need_apt
+    local python=${PYTHON:-python3}
+    if [ ! -x "$VENV/bin/python" ]; then
+        # On a Pi the camera bindings come from apt (python3-picamera2), so the venv sees them.
+        local site=""
+        grep -qs "Raspberry Pi" /proc/device-tree/model && site="--system-site-packages"
+        "$python" -m venv $site "$VENV"
+    fi
+    "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
+    "$VENV/bin/python" -m pip install -q -e ".[test,zbar]"
+}
+
+case "${1:-}" in
+    setup) setup ;;
+    demo) setup; shift; exec "$VENV/bin/kiosk" demo --headless --screenshots screenshots "$@" ;;
+    test) setup; shift; "$VENV/bin/ruff" check kiosk tests bench; exec "$VENV/bin/python" -m pytest "$@" ;;
+    *) echo "usage: ./dev.sh demo | test | setup" >&2; exit 2 ;;
+esac
