@@ -1,0 +1,70 @@
+"""Verdict events as JSON lines, for the POS, the audit log and outside checks.
+
+The line format is a contract (DESIGN.md "Events"): fields are only ever added. A line holds
+the code's keyed-hash id, never the code, and no personal data.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from kiosk.model import RESULT_PHASES, State, Verdict
+
+
+def utc_timestamp(now: datetime | None = None) -> str:
+    """ISO 8601 UTC with milliseconds and a Z, as in `2026-11-23T10:00:00.123Z`."""
+    now = now or datetime.now(UTC)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+def verdict_event(verdict: Verdict, now: datetime | None = None) -> dict[str, object]:
+    return {
+        "ts": utc_timestamp(now),
+        "event": "verdict",
+        "outcome": str(verdict.outcome),
+        "reason": verdict.reason,
+        "mode": verdict.mode,
+        "code_kind": str(verdict.code_kind),
+        "code_id": verdict.code_id,
+        "cached": verdict.cached,
+        "ms": verdict.ms,
+    }
+
+
+class JsonLinesEvents:
+    """A `Signals` that writes one line per verdict shown, flushed at once."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._last: Verdict | None = None
+
+    @classmethod
+    def open(cls, target: str) -> JsonLinesEvents:
+        """"stdout", or a file path appended to."""
+        if target == "stdout":
+            return cls(sys.stdout)
+        path = Path(target)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return cls(path.open("a", encoding="utf-8", buffering=1))
+
+    def show(self, state: State) -> None:
+        verdict = state.verdict
+        if verdict is None or state.phase not in RESULT_PHASES.values() or verdict is self._last:
+            return
+        self._last = verdict
+        self.write(verdict_event(verdict))
+
+    def write(self, event: dict[str, object]) -> None:
+        self._stream.write(json.dumps(event, ensure_ascii=False, separators=(", ", ": ")) + "\n")
+        self._stream.flush()
+
+    def tick(self, now: float) -> None:
+        pass
+
+    def close(self) -> None:
+        if self._stream not in (sys.stdout, sys.stderr):
+            self._stream.close()

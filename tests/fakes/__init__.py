@@ -1,0 +1,1 @@
+"""Small recording fakes for the outermost seams."""

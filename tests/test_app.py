@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+import threading
+
+from kiosk.app import InView, Kiosk, Reading, scanner_readings
+from kiosk.codes import to_code
+from kiosk.model import Code, CodeKind, Outcome, Phase, Verdict
+from tests.fakes.signals import RecordingSignals
+
+A = to_code("3559217693026", "EAN-13", decode_ms=3.0)
+B = to_code("1234567890128", "Code128", decode_ms=4.0)
+assert A is not None and B is not None
+
+
+class ScriptedChecker:
+    """Answers every code with the outcome scripted for its text, and records the calls."""
+
+    def __init__(self, outcomes: dict[str, Outcome] | None = None, gate=None) -> None:
+        self.outcomes = outcomes or {}
+        self.calls: list[Code] = []
+        self.gate = gate
+
+    def check(self, code: Code) -> Verdict:
+        self.calls.append(code)
+        if self.gate is not None:
+            self.gate.wait(2)
+        outcome = self.outcomes.get(code.text, Outcome.PASS)
+        return Verdict(outcome, "valid" if outcome is Outcome.PASS else "not_valid", "validate",
+                       CodeKind.BARCODE, "id", ms={"diia": 1.0})
+
+
+def held(code: Code, frames: int, confirmed_at: int = 1) -> list[Reading]:
+    """A code held for `frames` frames; the decoder confirms it on frame `confirmed_at`."""
+    return [Reading([code], [code] if i == confirmed_at else [], float(i)) for i in range(frames)]
+
+
+def empty(frames: int) -> list[Reading]:
+    return [Reading([], [], 0.0) for _ in range(frames)]
+
+
+def run(readings, checker=None, **kwargs) -> tuple[Kiosk, RecordingSignals]:
+    signals = RecordingSignals()
+    kiosk = Kiosk(readings=readings, checker=checker or ScriptedChecker(), signals=[signals],
+                  result_seconds=kwargs.pop("result_seconds", 0), **kwargs)
+    kiosk.run()
+    return kiosk, signals
+
+
+def test_a_held_code_gives_one_verdict_and_the_phases_in_order() -> None:
+    checker = ScriptedChecker()
+    kiosk, signals = run(held(A, 30), checker)
+    assert len(checker.calls) == 1
+    assert signals.phases == [Phase.IDLE, Phase.READING, Phase.CHECKING, Phase.PASS, Phase.IDLE]
+    assert kiosk.verdicts == 1
+
+
+def test_a_code_taken_away_and_shown_again_is_checked_again() -> None:
+    checker = ScriptedChecker()
+    run(held(A, 5) + empty(8) + held(A, 5), checker, gone_frames=8)
+    assert len(checker.calls) == 2
+
+
+def test_a_short_gap_in_reads_is_still_the_same_presentation() -> None:
+    checker = ScriptedChecker()
+    run(held(A, 5) + empty(3) + held(A, 5), checker, gone_frames=8)
+    assert len(checker.calls) == 1
+
+
+def test_two_codes_in_turn_give_two_verdicts_with_their_outcomes() -> None:
+    checker = ScriptedChecker({B.text: Outcome.FAIL})
+    _, signals = run(held(A, 3) + held(B, 3), checker, gone_frames=3)
+    assert [v.outcome for v in signals.verdicts] == [Outcome.PASS, Outcome.FAIL]
+
+
+def test_verdict_carries_decode_diia_and_total_times() -> None:
+    _, signals = run(held(A, 3))
+    ms = signals.verdicts[0].ms
+    assert set(ms) == {"decode", "diia", "total"}
+    assert ms["decode"] == 3.0 and ms["diia"] == 1.0 and ms["total"] >= 0
+
+
+def test_no_pause_between_verdicts_when_result_seconds_is_zero() -> None:
+    sleeps: list[float] = []
+    run(held(A, 3) + held(B, 3), gone_frames=3, result_seconds=0, sleep=sleeps.append)
+    assert sleeps == []
+
+
+def test_a_verdict_stays_for_result_seconds() -> None:
+    now = [0.0]
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    run(held(A, 3), result_seconds=1.0, clock=lambda: now[0], sleep=sleep)
+    assert abs(sum(sleeps) - 1.0) < 1e-6 and len(sleeps) >= 25  # ticks ~30 times a second
+
+
+def test_screen_and_watchdog_keep_going_while_diia_is_asked() -> None:
+    gate = threading.Event()
+    beats: list[int] = []
+    checker = ScriptedChecker(gate=gate)
+    timer = threading.Timer(0.3, gate.set)
+    timer.start()
+    _, signals = run(held(A, 3), checker, heartbeat=lambda: beats.append(1))
+    assert signals.ticks >= 5 and len(beats) >= 5  # ~30 Hz for 0.3 s, not frozen
+
+
+def test_reading_falls_back_to_idle_when_the_code_disappears_unconfirmed() -> None:
+    readings = [Reading([A], [], 0.0), *empty(2)]
+    checker = ScriptedChecker()
+    _, signals = run(readings, checker)
+    assert signals.phases == [Phase.IDLE, Phase.READING, Phase.IDLE]
+    assert checker.calls == []
+
+
+def test_scanner_reads_are_each_a_presentation() -> None:
+    class TwoScans:
+        def codes(self):
+            yield A
+            yield A
+
+    checker = ScriptedChecker()
+    run(scanner_readings(TwoScans()), checker, gone_frames=0)
+    assert len(checker.calls) == 2
+
+
+def test_in_view_counts_frames_not_time() -> None:
+    in_view = InView(gone_frames=2)
+    in_view.hold(A)
+    in_view.observe([])
+    assert not in_view.is_new(A)
+    in_view.observe([])
+    assert in_view.is_new(A)
