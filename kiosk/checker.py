@@ -1,9 +1,23 @@
 """Code → Verdict: the mode policy, the seen-code cache, and the one rule that matters most:
 every failure becomes a verdict, and doubt is never green.
+
+Modes: "validate" (the document is valid), "age" (its holder is at least `min_age`), "name"
+(the holder's full name is the one the partner's system supplied for this check, through a
+`NameSource`; with no name supplied the verdict is unknown and Diia is not asked).
+
+Two memories, in memory only, keyed by a keyed hash of the code (and, in mode "name", of the
+expected name too), each entry living as long as a code does (3 minutes):
+- `seen`: pass and fail verdicts; a repeat scan is answered from here, marked `cached`,
+  without asking Diia. Unknown verdicts are not kept: doubt is worth asking again.
+- `doubtful`: codes whose check ended unknown after the code may have reached Diia (a
+  timeout, a drop, a 5xx). Diia may have used the code up on that attempt, so a later
+  "used" for it gives unknown, not fail: the customer is not turned away for our failure.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import secrets
 import threading
@@ -13,14 +27,17 @@ from dataclasses import replace
 from typing import Protocol
 
 from kiosk.codes import code_id
-from kiosk.diia.errors import DiiaError
+from kiosk.diia.errors import CodeUsed, DiiaError
 from kiosk.model import Code, CodeKind, Outcome, Verdict
+from kiosk.names import HolderName, NameSource, NoName
 
 log = logging.getLogger(__name__)
 
 CODE_LIFETIME_S = 180.0  # a Diia code is valid for 3 minutes
+MODES = ("validate", "age", "name")
 
-# What a plain "no" from Diia means in each mode.
+# What a plain "no" from Diia means in each mode. Diia's age and name answers do not say
+# whether the document itself was not valid: a no is a no to the question asked.
 REFUSAL_REASONS = {"validate": "not_valid", "age": "underage", "name": "name_mismatch"}
 
 
@@ -35,13 +52,15 @@ class DiiaPort(Protocol):
 
     def check_age(self, code: Code, min_age: int) -> bool: ...
 
+    def check_name(self, code: Code, name: HolderName) -> bool: ...
+
 
 class SeenCodes:
-    """Verdicts of codes seen in the last 3 minutes, keyed by a keyed hash, in memory only."""
+    """Verdicts by key for 3 minutes, in memory only; expired entries are dropped as it goes."""
 
     def __init__(self, ttl_s: float = CODE_LIFETIME_S, clock: Callable[[], float] = time.monotonic):
         self._ttl_s = ttl_s
-        self._clock = clock
+        self.clock = clock
         self._entries: dict[str, tuple[float, Verdict]] = {}
         self._lock = threading.Lock()
 
@@ -50,13 +69,13 @@ class SeenCodes:
             entry = self._entries.get(key)
             if entry is None:
                 return None
-            if self._clock() - entry[0] >= self._ttl_s:
+            if self.clock() - entry[0] >= self._ttl_s:
                 del self._entries[key]
                 return None
             return entry[1]
 
     def put(self, key: str, verdict: Verdict) -> None:
-        now = self._clock()
+        now = self.clock()
         with self._lock:
             # Drop expired entries as we go so memory stays flat over months.
             for stale in [k for k, (t, _) in self._entries.items() if now - t >= self._ttl_s]:
@@ -68,7 +87,12 @@ class SeenCodes:
 
 
 class DiiaChecker:
-    """Asks Diia about a code under the configured mode and never raises."""
+    """Asks Diia about a code under the configured mode and never raises.
+
+    `names` supplies the expected name in mode "name" (default: none, so every name check is
+    unknown). `hash_key` keys the code ids and the memories; a fresh one per process, so ids
+    correlate events within a run and never across runs.
+    """
 
     def __init__(
         self,
@@ -77,15 +101,22 @@ class DiiaChecker:
         mode: str,
         min_age: int = 18,
         send_qr: bool = True,
+        names: NameSource | None = None,
         seen: SeenCodes | None = None,
         hash_key: bytes | None = None,
+        clock_trusted: Callable[[], bool] | None = None,
     ) -> None:
+        # Asked after the call, so Diia's own Date header can vouch for the clock (ops/clock.py).
+        self._clock_trusted = clock_trusted
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}; known: {', '.join(MODES)}")
         self._diia = diia
         self._mode = mode
         self._min_age = min_age
         self._send_qr = send_qr
-        self._seen = seen or SeenCodes()
-        # A fresh key per process: code ids correlate events within a run, never across.
+        self._names: NameSource = names or NoName()
+        self._seen = seen if seen is not None else SeenCodes()  # empty is falsy
+        self._doubtful = SeenCodes(clock=self._seen.clock)
         self._hash_key = hash_key or secrets.token_bytes(32)
 
     @property
@@ -93,44 +124,83 @@ class DiiaChecker:
         return self._mode
 
     def code_id(self, code: Code) -> str:
+        """The short id events carry: a keyed-hash prefix, never the code."""
         return code_id(code.text, self._hash_key)
 
     def check(self, code: Code) -> Verdict:
         started = time.perf_counter()
         cid = self.code_id(code)
-        cached = self._seen.get(cid)
+        if code.kind is CodeKind.QR and not self._send_qr:
+            return self._done(code, cid, started, Outcome.UNKNOWN, "qr_not_supported")
+        name = None
+        if self._mode == "name":
+            name = self._expected_name()
+            if name is None:  # never ask Diia about a name nobody supplied
+                return self._done(code, cid, started, Outcome.UNKNOWN, "name_missing")
+        key = self._memory_key(code, name)
+        cached = self._seen.get(key)
         if cached is not None:
             log.info("code %s seen again: answered from memory (%s)", cid, cached.reason)
+            if name is not None:
+                self._names.used(name)
             return replace(cached, cached=True, ms={"diia": 0.0})
-        outcome, reason = self._ask(code)
-        verdict = Verdict(
-            outcome=outcome,
-            reason=reason,
-            mode=self._mode,
-            code_kind=code.kind,
-            code_id=cid,
-            ms={"diia": round((time.perf_counter() - started) * 1000, 1)},
-        )
-        if outcome is not Outcome.UNKNOWN:  # doubt is worth asking again next time
-            self._seen.put(cid, verdict)
-        log.info("code %s: %s (%s) in %.0f ms", cid, outcome, reason, verdict.ms["diia"])
+        outcome, reason, may_be_used = self._ask(code, name, key)
+        if outcome is not Outcome.UNKNOWN and self._clock_trusted and not self._clock_trusted():
+            # Time decides validity; Diia may have used the code, so a later "used" is doubt.
+            outcome, reason, may_be_used = Outcome.UNKNOWN, "clock_untrusted", True
+        verdict = self._done(code, cid, started, outcome, reason)
+        if outcome is not Outcome.UNKNOWN:
+            self._seen.put(key, verdict)
+            if name is not None:
+                self._names.used(name)
+        elif may_be_used:
+            self._doubtful.put(key, verdict)
         return verdict
 
-    def _ask(self, code: Code) -> tuple[Outcome, str]:
-        if code.kind is CodeKind.QR and not self._send_qr:
-            return Outcome.UNKNOWN, "qr_not_supported"
+    def _done(
+        self, code: Code, cid: str, started: float, outcome: Outcome, reason: str
+    ) -> Verdict:
+        ms = round((time.perf_counter() - started) * 1000, 1)
+        log.info("code %s: %s (%s) in %.0f ms", cid, outcome, reason, ms)
+        return Verdict(outcome, reason, self._mode, code.kind, cid, ms={"diia": ms})
+
+    def _memory_key(self, code: Code, name: HolderName | None) -> str:
+        # The whole digest, not the 8-character id: a collision here would hand one code
+        # another code's verdict.
+        text = code.text if name is None else f"{code.text}\x1e{name.key()}"
+        return hmac.new(self._hash_key, text.encode(), hashlib.sha256).hexdigest()
+
+    def _expected_name(self) -> HolderName | None:
+        try:
+            return self._names.expected_name()
+        except Exception:  # a broken source is an unknown verdict, never a crash
+            log.exception("the name source failed")
+            return None
+
+    def _ask(self, code: Code, name: HolderName | None, key: str) -> tuple[Outcome, str, bool]:
+        """(outcome, reason, whether Diia may have used the code without a clear answer)."""
         try:
             if self._mode == "validate":
                 confirmed = self._diia.validate(code)
             elif self._mode == "age":
                 confirmed = self._diia.check_age(code, self._min_age)
             else:
-                return Outcome.UNKNOWN, "mode_unavailable"
+                assert name is not None
+                confirmed = self._diia.check_name(code, name)
+        except CodeUsed as exc:
+            if self._doubtful.get(key) is not None:
+                log.info("Diia says used, but our earlier attempt with this code failed mid-way")
+                return Outcome.UNKNOWN, exc.reason, True
+            return Outcome.FAIL, exc.reason, False
         except DiiaError as exc:
-            return (Outcome.FAIL if exc.outcome_is_fail else Outcome.UNKNOWN), exc.reason
+            outcome = Outcome.FAIL if exc.outcome_is_fail else Outcome.UNKNOWN
+            return outcome, exc.reason, exc.code_may_be_used
         except Exception:  # a bug below must still end as amber, never as a crash or green
             log.exception("unexpected error while checking a code")
-            return Outcome.UNKNOWN, "bad_response"
+            return Outcome.UNKNOWN, "bad_response", True
         if confirmed is True:
-            return Outcome.PASS, "valid"
-        return Outcome.FAIL, REFUSAL_REASONS[self._mode]
+            return Outcome.PASS, "valid", False
+        if confirmed is False:
+            return Outcome.FAIL, REFUSAL_REASONS[self._mode], False
+        log.error("the Diia client answered %s, not a bool", type(confirmed).__name__)
+        return Outcome.UNKNOWN, "bad_response", True

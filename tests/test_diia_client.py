@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import base64
+import datetime
+import ipaddress
 import json
 import logging
 import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import certifi
 import httpx
@@ -20,6 +24,7 @@ from kiosk.config import Credentials
 from kiosk.diia.client import (
     DEFAULT_TOKEN_LIFETIME_S,
     DiiaClient,
+    Exchange,
     error_class,
     jwt_claims,
     redact,
@@ -37,9 +42,11 @@ from kiosk.diia.errors import (
     DiiaTimeout,
     DiiaUnavailable,
     NetworkError,
+    UsedAfterFailedAttempt,
 )
 from kiosk.diia.sandbox import DiiaSandbox
 from kiosk.model import Code, CodeKind
+from kiosk.names import HolderName
 
 BRANCH = "sandbox-branch"
 
@@ -169,9 +176,8 @@ def test_one_login_serves_many_checks(sandbox: DiiaSandbox, client: DiiaClient):
 
 
 def test_one_tcp_connection_serves_logins_and_checks(sandbox: DiiaSandbox, client: DiiaClient):
-    code = barcode(sandbox)
     for _ in range(25):
-        client.validate(code)
+        assert client.validate(barcode(sandbox)) is True
     client.login()
     assert client.connections_opened == 1
     assert sandbox.connections == 1  # the server agrees: the count is not a guess
@@ -180,13 +186,12 @@ def test_one_tcp_connection_serves_logins_and_checks(sandbox: DiiaSandbox, clien
 def test_token_is_renewed_300_s_before_exp(sandbox: DiiaSandbox, make_client):
     clock = FakeClock(time.time())
     client = make_client(clock=clock)
-    code = barcode(sandbox)
-    client.validate(code)
+    client.validate(barcode(sandbox))
     clock.now += 7200 - 300 - 1
-    client.validate(code)
+    client.validate(barcode(sandbox))
     assert sandbox.logins == 1
     clock.now += 2
-    client.validate(code)
+    client.validate(barcode(sandbox))
     assert sandbox.logins == 2
     assert all(status == 200 for _, status in check_paths(sandbox))  # renewed before any 401
 
@@ -195,19 +200,17 @@ def test_short_lived_token_is_renewed_before_it_expires():
     with DiiaSandbox(token_lifetime_s=0.4) as short:
         client = DiiaClient(short.base_url, short.credentials, BRANCH)
         with client:
-            code = barcode(short)
-            client.validate(code)
+            client.validate(barcode(short))
             time.sleep(0.25)  # past half life: renew, rather than wait for the 401
-            assert client.validate(code) is True
+            assert client.validate(barcode(short)) is True
         assert short.logins == 2
         assert all(status == 200 for _, status in check_paths(short))
 
 
 def test_revoked_token_means_one_login_and_one_retry(sandbox: DiiaSandbox, client: DiiaClient):
-    code = barcode(sandbox)
-    client.validate(code)
+    client.validate(barcode(sandbox))
     sandbox.revoke_tokens()
-    assert client.validate(code) is True
+    assert client.validate(barcode(sandbox)) is True  # the code is not used by the 401
     assert sandbox.logins == 2
     assert [status for _, status in check_paths(sandbox)] == [200, 401, 200]
 
@@ -225,10 +228,10 @@ def test_401_after_a_fresh_login_is_auth_failed():
 
 
 def test_concurrent_checks_share_one_login(sandbox: DiiaSandbox, client: DiiaClient):
-    code = barcode(sandbox)
+    codes = [barcode(sandbox) for _ in range(8)]
     results: list[bool] = []
     threads = [
-        threading.Thread(target=lambda: results.append(client.validate(code))) for _ in range(8)
+        threading.Thread(target=lambda c=c: results.append(client.validate(c))) for c in codes
     ]
     for thread in threads:
         thread.start()
@@ -452,13 +455,14 @@ def test_no_secret_or_code_in_logs_or_errors(sandbox: DiiaSandbox, make_client, 
     client.validate(codes[0])
     client.validate(codes[1])
     sandbox.revoke_tokens()
-    client.check_age(codes[0], 18)
+    codes.append(barcode(sandbox))
+    client.check_age(codes[-1], 18)
     for state in ("expired", "used"):
         codes.append(barcode(sandbox, state))
     codes.append(Code("3559217693026", CodeKind.BARCODE, "typed"))
     for fault in ("unavailable", "drop", "malformed", "slow:2"):
         codes.append(barcode(sandbox, fault=fault))
-    for code in codes[2:]:
+    for code in codes[3:]:
         with pytest.raises(DiiaError) as caught:
             client.validate(code)
         errors.append(caught.value)
@@ -504,3 +508,267 @@ def test_no_secret_or_code_in_logs_or_errors(sandbox: DiiaSandbox, make_client, 
     for secret in secrets:
         for text in texts:
             assert secret not in text
+
+
+# --- retries that cannot turn a good code into a false answer ----------------------------
+
+
+def test_a_dead_kept_alive_connection_is_retried_once_on_a_new_one(sandbox, client):
+    client.login()
+    sandbox.fail("drop", times=1)  # as when the server closes an idle connection under us
+    assert client.validate(barcode(sandbox)) is True
+    assert client.connections_opened == 2
+    assert [status for _, status in check_paths(sandbox)] == [0, 200]
+
+
+def test_used_after_our_own_lost_attempt_is_not_the_customers_fault(sandbox, client):
+    client.login()
+    sandbox.fail("lose", times=1)  # Diia did the check and used the code; the answer was lost
+    with pytest.raises(UsedAfterFailedAttempt) as caught:
+        client.validate(barcode(sandbox))
+    assert [status for _, status in check_paths(sandbox)] == [0, 400]
+    assert caught.value.reason == "used"
+    assert not caught.value.outcome_is_fail  # amber, never red
+    assert caught.value.code_may_be_used
+
+
+def test_a_drop_on_a_fresh_connection_is_not_retried(sandbox, client):
+    sandbox.fail("drop", on="logins", times=1)
+    with pytest.raises(NetworkError):
+        client.validate(barcode(sandbox))
+    assert [r.path for r in sandbox.requests] == ["/api/v1/auth/acquirer/***"]
+
+
+@pytest.mark.parametrize(
+    ("fault", "error", "may_be_used"),
+    [
+        ("reset", NetworkError, True),
+        ("status:502", DiiaUnavailable, True),
+        ("refuse", AuthFailed, False),
+        ("malformed", BadResponse, True),
+    ],
+)
+def test_more_faults(sandbox, client, fault, error, may_be_used):
+    client.login()
+    sandbox.fail(fault)
+    with pytest.raises(error) as caught:
+        client.validate(barcode(sandbox))
+    assert caught.value.code_may_be_used is may_be_used
+    assert not caught.value.outcome_is_fail
+
+
+def test_refused_token_after_a_fresh_login_is_tried_exactly_twice(sandbox, client):
+    sandbox.fail("refuse")
+    with pytest.raises(AuthFailed):
+        client.validate(barcode(sandbox))
+    assert [status for _, status in check_paths(sandbox)] == [401, 401]
+    assert sandbox.logins == 2
+
+
+def test_timeout_after_sending_may_have_used_the_code(sandbox, make_client):
+    client = make_client(timeout_s=0.3)
+    client.login()
+    with pytest.raises(DiiaTimeout) as caught:
+        client.validate(barcode(sandbox, fault="slow:2"))
+    assert caught.value.code_may_be_used
+
+
+def test_login_trouble_never_marks_the_code(sandbox, make_client):
+    client = make_client(timeout_s=0.3)
+    sandbox.fail("slow:2", on="logins")
+    with pytest.raises(DiiaTimeout) as caught:
+        client.validate(barcode(sandbox))
+    assert not caught.value.code_may_be_used
+    assert check_paths(sandbox) == []  # the code never left the kiosk
+
+
+def test_every_phase_shares_one_deadline(sandbox, make_client):
+    sandbox.fail(None, latency_s=0.25)  # login, 401, login again, retry: 1 s of answers
+    client = make_client(timeout_s=0.6)
+    client.login()
+    sandbox.revoke_tokens()
+    started = time.monotonic()
+    with pytest.raises(DiiaTimeout):
+        client.validate(barcode(sandbox))
+    assert time.monotonic() - started < 0.6 + 0.2
+
+
+# --- the name check, login backoff, 422 ----------------------------------------------------
+
+
+def test_name_check_matches_the_holder(sandbox: DiiaSandbox, client: DiiaClient):
+    holder = HolderName("Шевченко", "Тарас", "Григорович")
+    assert client.check_name(barcode(sandbox, name=holder), holder) is True
+    assert sandbox.requests[-1].body == {
+        "branchId": BRANCH, "barcode": sandbox.requests[-1].body["barcode"],
+        "lastName": "Шевченко", "firstName": "Тарас", "middleName": "Григорович",
+    }
+    other = HolderName("Шевченко", "Тарас", "Іванович")
+    assert client.check_name(barcode(sandbox, name=holder), other) is False
+
+
+def test_name_check_leaves_out_an_empty_middle_name(sandbox: DiiaSandbox, client: DiiaClient):
+    holder = HolderName("O'Connor", "Anna")
+    assert client.check_name(barcode(sandbox, name=holder), HolderName("O’CONNOR", "anna"))
+    assert "middleName" not in sandbox.requests[-1].body
+
+
+def test_name_field_names_are_configurable():
+    with DiiaSandbox(last_name_field="prizvyshche", first_name_field="imia",
+                     middle_name_field="po_batkovi") as other:
+        holder = HolderName("Коваль", "Ірина", "Петрівна")
+        with DiiaClient(other.base_url, other.credentials, BRANCH, last_name_field="prizvyshche",
+                        first_name_field="imia", middle_name_field="po_batkovi") as agreeing:
+            assert agreeing.check_name(barcode(other, name=holder), holder) is True
+        with DiiaClient(other.base_url, other.credentials, BRANCH) as default:
+            # The sandbox knows no "lastName": a plain validation, not a name check.
+            assert default.check_name(barcode(other, name=holder), holder) is True
+        assert set(other.requests[-1].body) >= {"lastName", "firstName", "middleName"}
+
+
+def test_a_422_is_logged_with_the_field_and_the_setting(sandbox, make_client, caplog):
+    caplog.set_level(logging.ERROR, logger="kiosk.diia.client")
+    client = make_client(age_field="minimumAge")
+    with pytest.raises(BadRequest) as caught:
+        client.check_age(barcode(sandbox), 18)
+    assert caught.value.fields == ("age",)
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert "fields age" in line
+
+
+def test_a_422_names_the_setting_when_it_knows_it(sandbox, caplog):
+    caplog.set_level(logging.ERROR, logger="kiosk.diia.client")
+    with (
+        DiiaClient(sandbox.base_url, sandbox.credentials, "other-branch") as client,
+        pytest.raises(BadRequest),
+    ):
+        client.validate(barcode(sandbox))
+    assert any("diia.branch_id" in r.getMessage() for r in caplog.records)
+
+
+def test_wrong_secrets_are_not_retried_on_every_scan(sandbox, caplog):
+    caplog.set_level(logging.DEBUG, logger="kiosk.diia.client")
+    with DiiaClient(sandbox.base_url, Credentials("wrong", "wrong"), BRANCH) as client:
+        for _ in range(5):
+            with pytest.raises(AuthFailed):
+                client.validate(barcode(sandbox))
+        assert client.login_failing
+    assert len(sandbox.requests) == 1  # one login tried; the rest waited for the backoff
+    assert sum(r.levelno >= logging.ERROR for r in caplog.records) == 1
+
+
+def test_a_login_refused_then_healed_comes_back(sandbox: DiiaSandbox, client: DiiaClient):
+    sandbox.fail("refuse", on="logins", times=1)
+    with pytest.raises(AuthFailed):
+        client.validate(barcode(sandbox))
+    time.sleep(1.05)  # the first backoff
+    assert client.validate(barcode(sandbox)) is True
+    assert not client.login_failing
+
+
+# --- HTTP: identity, proxies, the server's clock, timings ----------------------------------
+
+
+def test_every_request_names_the_kiosk_and_its_version(sandbox, client):
+    client.validate(barcode(sandbox))
+    assert {r.user_agent for r in sandbox.requests} == {f"diia-kiosk/{kiosk.__version__}"}
+
+
+def test_proxy_from_the_environment_is_used(sandbox: DiiaSandbox, monkeypatch):
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", sandbox.base_url)  # the sandbox stands in for the proxy
+    with DiiaClient("http://diia.invalid", sandbox.credentials, BRANCH) as client:
+        assert client.validate(barcode(sandbox)) is True
+    assert [r.proxied for r in sandbox.requests] == [True, True]
+
+
+def test_server_clock_offset_comes_from_the_date_header():
+    with DiiaSandbox(clock_offset_s=120) as ahead:
+        with DiiaClient(ahead.base_url, ahead.credentials, BRANCH) as client:
+            assert client.server_clock_offset_s is None
+            client.login()
+            assert client.server_clock_offset_s == pytest.approx(120, abs=1.0)
+        kiosk_clock = FakeClock(time.time() - 300)  # and our own clock 5 minutes behind
+        with DiiaClient(ahead.base_url, ahead.credentials, BRANCH, clock=kiosk_clock) as client:
+            for _ in range(3):
+                assert client.validate(barcode(ahead)) is True
+            assert client.server_clock_offset_s == pytest.approx(420, abs=1.0)
+        assert ahead.logins == 2  # Diia's iat/exp from its own clock: no needless renewals
+
+
+def test_no_date_header_no_offset():
+    with _mock_client(lambda r: httpx.Response(200, json={"token": "t", "success": True})) as c:
+        c.validate(Code("3559217693026", CodeKind.BARCODE, "typed"))
+        assert c.server_clock_offset_s is None
+
+
+def test_exchanges_report_each_request(sandbox: DiiaSandbox, make_client):
+    seen: list[Exchange] = []
+    client = make_client(on_exchange=seen.append)
+    client.check_age(barcode(sandbox), 18)
+    client.validate(barcode(sandbox))
+    assert [(x.call, x.status, x.new_connection) for x in seen] == [
+        ("login", 200, True), ("age", 200, False), ("validate", 200, False)]
+    assert all(x.ms > 0 for x in seen)
+
+
+# --- TLS: verification always on, a CA file added ------------------------------------------
+
+
+def write_tls_files(folder: Path) -> tuple[Path, Path, Path]:
+    """A private CA and a certificate for 127.0.0.1 signed by it: (ca, cert, key) PEM files."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+
+    def cert(subject: str, key: Any, issuer: str, signer: Any, *, ca: bool) -> Any:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if ca:
+            usage = x509.KeyUsage(False, False, False, False, False, True, True, False, False)
+            builder = builder.add_extension(usage, critical=True)
+        else:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                critical=False,
+            )
+        return builder.sign(signer, hashes.SHA256())
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_cert = cert("kiosk test CA", ca_key, "kiosk test CA", ca_key, ca=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    server = cert("127.0.0.1", key, "kiosk test CA", ca_key, ca=False)
+    paths = folder / "ca.pem", folder / "server.pem", folder / "server.key"
+    paths[0].write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return paths
+
+
+def test_tls_is_verified_and_a_ca_file_is_trusted_on_top(tmp_path: Path):
+    ca, cert, key = write_tls_files(tmp_path)
+    with DiiaSandbox(tls=(str(cert), str(key))) as https:
+        assert https.base_url.startswith("https://")
+        with (
+            DiiaClient(https.base_url, https.credentials, BRANCH, timeout_s=2.0) as strict,
+            pytest.raises(NetworkError, match=r"(?i)certificate"),
+        ):
+            strict.validate(barcode(https))
+        assert https.logins == 0  # nothing was sent to a server we could not verify
+        with DiiaClient(https.base_url, https.credentials, BRANCH, ca_file=str(ca)) as trusting:
+            assert trusting.validate(barcode(https)) is True
+            assert trusting.connections_opened == 1

@@ -1,26 +1,33 @@
 """`DiiaClient`: the Diia partner API over one kept-alive HTTPS connection.
 
-It logs in with the two acquirer secrets, keeps the session token until shortly before its
-`exp`, logs in again once on a 401, and turns every answer and every transport failure into
-`True`, `False` or one of the errors in `kiosk.diia.errors`. The I/O seam is httpx's
-`transport=`; the sandbox in `kiosk.diia.sandbox` is a real server to point it at.
+It logs in with the two acquirer secrets (the session token's lifecycle is
+`kiosk.diia.tokens.SessionToken`), asks the validation, age and name questions, and turns
+every answer and every transport failure into `True`, `False` or one of the errors in
+`kiosk.diia.errors`. The I/O seam is httpx's `transport=`; `kiosk.diia.sandbox` is a real
+server to point it at.
 
-Secrets stay out of logs and error texts: the acquirer token travels in the login URL's path,
-and httpx logs every request URL at INFO, so this module installs a filter on httpx's loggers
-that masks that path segment before any handler sees the record.
+One deadline (`timeout_s`) covers a whole check: waiting for another thread's login, the
+login, the call, a re-login and the retry. httpx has no total timeout, so every phase of a
+request (connect, send, wait for the answer, read it) is given what is left of the deadline
+when it starts. Retries are few and safe: one fresh login and one retry after a 401 (Diia
+refused us before looking at the code), and one retry on a new connection when a kept-alive
+one turns out dead. After such a drop Diia may have used the code already, so a "used"
+answer to the retry becomes `UsedAfterFailedAttempt`, an unknown outcome.
+
+Secrets stay out of logs and error texts (`kiosk.diia.redaction`): the acquirer token travels
+in the login URL's path, which httpx logs at INFO and its exceptions carry.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import logging
-import re
 import ssl
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -29,179 +36,92 @@ import httpx
 
 import kiosk
 from kiosk.config import Credentials
-from kiosk.diia.errors import (
+from kiosk.diia.errors import (  # noqa: F401  (error_class: re-exported for callers)
+    ERROR_TABLE,
     AuthFailed,
     BadRequest,
     BadResponse,
-    CodeExpired,
-    CodeNotFound,
     CodeUsed,
     DiiaError,
     DiiaTimeout,
     DiiaUnavailable,
     NetworkError,
+    UsedAfterFailedAttempt,
+    error_class,
+    error_from_response,
+    response_json,
+)
+from kiosk.diia.redaction import install_log_redaction, redact, scrub
+from kiosk.diia.tokens import (  # noqa: F401  (re-exported: the public names of old)
+    DEFAULT_TOKEN_LIFETIME_S,
+    RENEW_MARGIN_S,
+    SessionToken,
+    jwt_claims,
+    token_lifetime,
 )
 from kiosk.model import Code, CodeKind
+from kiosk.names import HolderName
 
 _log = logging.getLogger(__name__)
 
 LOGIN_PATH = "/api/v1/auth/acquirer/{}"
 VALIDATE_PATH = "/api/v1/acquirers/document-identification"
 AGE_PATH = VALIDATE_PATH + "/age"
-
-RENEW_MARGIN_S = 300.0  # log in again this long before the token's exp
-DEFAULT_TOKEN_LIFETIME_S = 7200.0  # Diia's documented lifetime, used when exp is unreadable
-
-# Diia error → our error. Status first, then a pattern searched in the body's `message`
-# ("" matches anything); first matching row wins, no match is a BadResponse. "5xx" is any 5xx.
-ERROR_TABLE: dict[int | str, tuple[tuple[str, type[DiiaError]], ...]] = {
-    400: ((r"\bexpired\b", CodeExpired), (r"\bused\b", CodeUsed)),
-    401: (("", AuthFailed),),
-    404: ((r"\brecord\b|\bcode\b", CodeNotFound),),  # a route or branch 404 is not red
-    422: (("", BadRequest),),
-    "5xx": (("", DiiaUnavailable),),
-}
-
-_ERROR_TEXTS: dict[type[DiiaError], str] = {
-    CodeExpired: "the code has expired",
-    CodeUsed: "the code has been used already",
-    CodeNotFound: "Diia has no record of the code",
-    BadRequest: "Diia rejected the request body (our bug)",
-    AuthFailed: "Diia refused the session token even after a fresh login",
-    DiiaUnavailable: "Diia is unavailable",
-    BadResponse: "unexpected answer from Diia",
-}
+USER_AGENT = f"diia-kiosk/{kiosk.__version__}"
+# Keep an idle connection this long (httpx's default is 5 s). Customers come minutes apart
+# and a new TLS connection costs a round trip or three; typical front ends close idle
+# connections after 60-75 s, and a connection closed under us is retried once anyway.
+KEEPALIVE_S = 50.0
 
 _CONNECT_EVENTS = {"connection.connect_tcp.complete", "connection.connect_unix_socket.complete"}
+_SEND_EVENTS = {"http11.send_request_headers.started", "http2.send_request_headers.started"}
 
 
-# --- redaction ---------------------------------------------------------------------------
-
-_ACQUIRER_SEGMENT = re.compile(r"(/auth/acquirer/)[^/?#\s\"'<>]+")
-_ANY_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
-_REDACTED_LOGGERS = (
-    "httpx",
-    "httpcore.connection",
-    "httpcore.http11",
-    "httpcore.http2",
-    "httpcore.proxy",
-)
-_install_lock = threading.Lock()
+# --- small parts -------------------------------------------------------------------------
 
 
-def redact(text: str) -> str:
-    """`text` with any acquirer token in a login path replaced by `***`."""
-    return _ACQUIRER_SEGMENT.sub(r"\1***", text)
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """One HTTP request as the client saw it, for timings (`on_exchange=`)."""
+
+    call: str  # "login", "validate", "age" or "name"
+    status: int  # the HTTP status; 0 when no answer came
+    ms: float  # from sending to the last byte of the answer (or the failure)
+    new_connection: bool  # a TCP connection was opened for it
 
 
-def _scrub(text: str) -> str:
-    """Text from a lower layer, fit for an error message: no URL, no token, short."""
-    return _ANY_URL.sub("<url>", redact(text))[:120]
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    error: DiiaError
+    stale: bool  # a kept-alive connection died after the request went out: worth one retry
 
 
-class _RedactAcquirerToken(logging.Filter):
-    """Masks the login path's token in a record before any handler formats it."""
+class _Progress:
+    """httpcore's trace hook for one request: spreads the deadline over the request's phases,
+    notes whether a connection was opened and whether the request went out."""
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a malformed record is the handler's problem, not ours
-            return True
-        cleaned = redact(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
-        return True
+    def __init__(self, deadline: float, on_connect: Callable[[], None]) -> None:
+        self._deadline = deadline
+        self._on_connect = on_connect
+        left = self._left()
+        # httpcore reads this dict afresh at the start of each phase.
+        self.timeouts = {"connect": left, "read": left, "write": left, "pool": left}
+        self.connected = False
+        self.sent = False
 
+    def _left(self) -> float:
+        return max(self._deadline - time.monotonic(), 0.001)
 
-def install_log_redaction() -> None:
-    """Put the redacting filter on httpx's and httpcore's loggers (idempotent)."""
-    with _install_lock:
-        for name in _REDACTED_LOGGERS:
-            logger = logging.getLogger(name)
-            if not any(isinstance(f, _RedactAcquirerToken) for f in logger.filters):
-                logger.addFilter(_RedactAcquirerToken())
-
-
-install_log_redaction()
-
-
-# --- pure helpers ------------------------------------------------------------------------
-
-
-def error_class(status: int, message: str) -> type[DiiaError]:
-    """The error for a non-200 answer, looked up in `ERROR_TABLE`."""
-    rows = ERROR_TABLE.get(status) or (ERROR_TABLE["5xx"] if 500 <= status < 600 else ())
-    for pattern, error in rows:
-        if re.search(pattern, message, re.IGNORECASE):
-            return error
-    return BadResponse
-
-
-def jwt_claims(token: str) -> dict[str, Any]:
-    """The JWT's payload, unverified (only `exp`/`iat` are read); {} if unreadable."""
-    parts = token.split(".")
-    if len(parts) != 3:
-        return {}
-    try:
-        payload = base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4))
-        claims = json.loads(payload)
-    except (binascii.Error, ValueError):
-        return {}
-    return claims if isinstance(claims, dict) else {}
-
-
-def token_lifetime(token: str, now: float) -> float:
-    """Seconds the token lives from `now`.
-
-    `exp - iat` comes first: both are Diia's clock, so a kiosk whose own clock is off (a Pi
-    has no RTC) still renews on time. Then `exp - now`, then Diia's documented default.
-    """
-    claims = jwt_claims(token)
-    exp, iat = claims.get("exp"), claims.get("iat")
-    if _is_number(exp) and _is_number(iat) and exp > iat:
-        return float(exp - iat)
-    if _is_number(exp) and exp > now:
-        return float(exp - now)
-    return DEFAULT_TOKEN_LIFETIME_S
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:  # JSONDecodeError and UnicodeDecodeError both are
-        return None
-
-
-def _safe_word(value: Any) -> str:
-    """A short identifier from Diia's body (an error name, a field name), or ""."""
-    return re.sub(r"[^A-Za-z0-9_.\[\]-]", "", value)[:40] if isinstance(value, str) else ""
-
-
-def error_from_response(response: httpx.Response) -> DiiaError:
-    """The `DiiaError` for a check call's non-200 answer."""
-    status = response.status_code
-    body = _json(response)
-    fields = body if isinstance(body, dict) else {}
-    message = fields.get("message")
-    error = error_class(status, message if isinstance(message, str) else "")
-    text = f"{_ERROR_TEXTS[error]} ({status}"
-    name = _safe_word(fields.get("name"))
-    text += f" {name})" if name else ")"
-    if error is BadRequest:
-        text += _field_names(fields.get("data"))
-    return error(text)
-
-
-def _field_names(data: Any) -> str:
-    errors = data.get("errors") if isinstance(data, dict) else None
-    if not isinstance(errors, list):
-        return ""
-    names = sorted({_safe_word(e.get("field")) for e in errors if isinstance(e, dict)} - {""})
-    return f": fields {', '.join(names)}" if names else ""
+    def __call__(self, event: str, info: dict[str, Any]) -> None:
+        if event.endswith(".started"):
+            left = self._left()
+            for phase in self.timeouts:
+                self.timeouts[phase] = left
+        if event in _CONNECT_EVENTS:
+            self.connected = True
+            self._on_connect()
+        elif event in _SEND_EVENTS:
+            self.sent = True
 
 
 def _tls_verify(ca_file: str) -> ssl.SSLContext | bool:
@@ -220,13 +140,17 @@ class DiiaClient:
     """Checks Diia one-time codes for one partner branch.
 
     `validate(code)` asks whether the document is valid, `check_age(code, min_age)` whether
-    its holder is at least `min_age`; each answers True or False, or raises a `DiiaError`.
-    `timeout_s` is one deadline for a whole check: login, the call, a re-login and the retry.
+    its holder is at least `min_age`, `check_name(code, name)` whether the holder's full name
+    is `name`; each answers True or False, or raises a `DiiaError`. `timeout_s` is one
+    deadline for a whole check. The `*_field` arguments are the request shapes Diia does not
+    publish (see README, "Assumptions about the Diia API").
 
-    `transport` is the I/O seam (httpx's); `clock` gives wall-clock seconds, against which the
-    session token's lifetime is measured. `connections_opened` counts TCP connections the
-    client opened (from httpcore's trace events; a transport without sockets counts none).
-    Safe to share between threads.
+    `transport` is the I/O seam (httpx's; with one given, proxies from the environment are
+    not applied). `clock` gives wall-clock seconds, against which the session token's life
+    and the server's clock are measured. `on_exchange` receives an `Exchange` after every
+    HTTP request. `connections_opened` counts TCP connections the client opened (from
+    httpcore's trace events; a transport without sockets counts none). Safe to share between
+    threads.
     """
 
     def __init__(
@@ -238,9 +162,13 @@ class DiiaClient:
         timeout_s: float = 3.0,
         qr_field: str = "qrcode",
         age_field: str = "age",
+        last_name_field: str = "lastName",
+        first_name_field: str = "firstName",
+        middle_name_field: str = "middleName",
         ca_file: str = "",
         transport: httpx.BaseTransport | None = None,
         clock: Callable[[], float] = time.time,
+        on_exchange: Callable[[Exchange], None] | None = None,
     ) -> None:
         install_log_redaction()
         self._credentials = credentials
@@ -248,22 +176,31 @@ class DiiaClient:
         self._timeout_s = timeout_s
         self._qr_field = qr_field
         self._age_field = age_field
+        self._name_fields = (last_name_field, first_name_field, middle_name_field)
+        # A 422 names a field; these say which setting sends it.
+        self._field_keys = {
+            qr_field: "diia.qr_field",
+            age_field: "diia.age_field",
+            last_name_field: "diia.last_name_field",
+            first_name_field: "diia.first_name_field",
+            middle_name_field: "diia.middle_name_field",
+            "branchId": "diia.branch_id",
+        }
         self._clock = clock
-        self._token: str | None = None
-        self._renew_at = 0.0
-        self._login_lock = threading.Lock()  # one login at a time
+        self._on_exchange = on_exchange
+        self._session = SessionToken(self._login, timeout_s=timeout_s, clock=clock)
         self._count_lock = threading.Lock()
+        self._server_offset_s: float | None = None
+        self._refused_after_login = False
         self.connections_opened = 0
         # Created once: the TLS context and the kept-alive connection are the expensive part.
         self._http = httpx.Client(
             base_url=base_url,
-            headers={
-                "User-Agent": f"diia-kiosk/{kiosk.__version__}",
-                "Accept": "application/json",
-            },
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
             timeout=timeout_s,
+            limits=httpx.Limits(keepalive_expiry=KEEPALIVE_S),
             verify=_tls_verify(ca_file),
-            trust_env=True,
+            trust_env=True,  # HTTPS_PROXY, NO_PROXY, SSL_CERT_FILE as the shop's network needs
             transport=transport,
         )
 
@@ -271,22 +208,41 @@ class DiiaClient:
 
     def validate(self, code: Code) -> bool:
         """Whether Diia confirms the document behind `code` is valid."""
-        return self._check(VALIDATE_PATH, self._body(code))
+        return self._check("validate", VALIDATE_PATH, self._body(code))
 
     def check_age(self, code: Code, min_age: int) -> bool:
         """Whether Diia confirms the holder of `code` is at least `min_age` years old."""
         body = self._body(code)
         body[self._age_field] = min_age
-        return self._check(AGE_PATH, body)
+        return self._check("age", AGE_PATH, body)
+
+    def check_name(self, code: Code, name: HolderName) -> bool:
+        """Whether Diia confirms the holder of `code` is called `name`.
+
+        The validation call with the name fields added; an empty middle name is left out.
+        """
+        body = self._body(code)
+        last, first, middle = self._name_fields
+        body[last], body[first] = name.last_name, name.first_name
+        if name.middle_name:
+            body[middle] = name.middle_name
+        return self._check("name", VALIDATE_PATH, body)
 
     def login(self) -> None:
         """Log in now, replacing any session token (for `kiosk doctor` and warm-up)."""
-        deadline = time.monotonic() + self._timeout_s
-        self._acquire_login_lock(deadline)
-        try:
-            self._login(deadline)
-        finally:
-            self._login_lock.release()
+        self._session.renew(time.monotonic() + self._timeout_s)
+
+    @property
+    def login_failing(self) -> bool:
+        """Whether the latest login attempt failed (for a fault banner or `kiosk doctor`)."""
+        return self._session.failing
+
+    @property
+    def server_clock_offset_s(self) -> float | None:
+        """Diia's clock minus ours, from the `Date` header of the latest answer; None until
+        an answer with a readable `Date` came. Positive: Diia's clock is ahead. The header
+        has whole seconds, so this is good to about ±0.5 s plus the one-way transit time."""
+        return self._server_offset_s
 
     def close(self) -> None:
         self._http.close()
@@ -297,96 +253,154 @@ class DiiaClient:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    # -- calls ----------------------------------------------------------------------------
+    # -- checks ---------------------------------------------------------------------------
 
     def _body(self, code: Code) -> dict[str, Any]:
         field = "barcode" if code.kind is CodeKind.BARCODE else self._qr_field
         return {"branchId": self._branch_id, field: code.text}
 
-    def _check(self, path: str, body: dict[str, Any]) -> bool:
+    def _check(self, call: str, path: str, body: dict[str, Any]) -> bool:
         deadline = time.monotonic() + self._timeout_s
-        token = self._bearer(deadline)
-        response = self._post(path, body, token, deadline)
-        if response.status_code == 401:
-            # Revoked, expired early, or our clock is off: one fresh login, one retry.
-            _log.info("Diia refused the session token; logging in again")
-            self._forget(token)
-            token = self._bearer(deadline)
-            response = self._post(path, body, token, deadline)
-        if response.status_code != 200:
-            raise error_from_response(response)
-        answer = _json(response)
-        success = answer.get("success") if isinstance(answer, dict) else None
-        if not isinstance(success, bool):
-            raise BadResponse("unexpected answer from Diia (200 without a boolean success)")
-        return success
+        attempted = False  # an attempt with this code failed after it went out
+        relogin = True
+        while True:
+            try:
+                token = self._session.get(deadline)
+            except DiiaError as error:  # the login never carries the code
+                error.code_may_be_used = attempted
+                raise
+            try:
+                response, dropped = self._exchange(
+                    call, "POST", path, deadline,
+                    json=body, headers={"Authorization": f"Bearer {token}"},
+                )
+            except DiiaError as error:
+                error.code_may_be_used = error.code_may_be_used or attempted
+                raise
+            attempted = attempted or dropped
+            if response.status_code == 401 and relogin:
+                # Revoked, expired early, or our clock is off: one fresh login, one retry.
+                # Diia checks the token before the code, so the code is still unused.
+                _log.info("Diia refused the session token; logging in again")
+                relogin = False
+                self._session.forget(token)
+                continue
+            return self._answer(response, attempted)
 
-    def _post(self, path: str, body: dict[str, Any], token: str, deadline: float) -> httpx.Response:
-        return self._send(
-            "POST", path, deadline, json=body, headers={"Authorization": f"Bearer {token}"}
-        )
+    def _answer(self, response: httpx.Response, attempted: bool) -> bool:
+        if response.status_code == 200:
+            answer = response_json(response)
+            success = answer.get("success") if isinstance(answer, dict) else None
+            if isinstance(success, bool):
+                self._refused_after_login = False
+                return success
+            error: DiiaError = BadResponse(
+                "unexpected answer from Diia (200 without a boolean success)"
+            )
+            error.code_may_be_used = True  # Diia answered something: it may have used the code
+            raise error
+        error = error_from_response(response)
+        if isinstance(error, CodeUsed) and attempted:
+            error = UsedAfterFailedAttempt(
+                "Diia says the code was used, but our own earlier attempt with it failed "
+                "mid-way and may have used it"
+            )
+        elif isinstance(error, BadRequest):
+            self._log_bad_request(error)
+        elif isinstance(error, AuthFailed) and not self._refused_after_login:
+            self._refused_after_login = True
+            _log.error("%s: check the branch and the API version in diia.base_url", error)
+        error.code_may_be_used = attempted or isinstance(error, DiiaUnavailable | BadResponse)
+        raise error
 
-    def _send(self, method: str, path: str, deadline: float, **kwargs: Any) -> httpx.Response:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise DiiaTimeout(f"no answer from Diia within {self._timeout_s:g} s")
-        started = time.monotonic()
+    def _log_bad_request(self, error: BadRequest) -> None:
+        keys = sorted({self._field_keys[f] for f in error.fields if f in self._field_keys})
+        hint = f"; check {', '.join(keys)}" if keys else ""
+        _log.error("%s: the request shape does not match Diia's%s", error, hint)
+
+    # -- HTTP -----------------------------------------------------------------------------
+
+    def _exchange(
+        self, call: str, method: str, path: str, deadline: float, **kwargs: Any
+    ) -> tuple[httpx.Response, bool]:
+        """The answer, and whether a first attempt died on a kept-alive connection."""
+        outcome = self._send(call, method, path, deadline, **kwargs)
+        retried = False
+        if isinstance(outcome, _Failure) and outcome.stale and time.monotonic() < deadline:
+            _log.info("a kept-alive connection to Diia died under the request; asking again")
+            retried = True
+            outcome = self._send(call, method, path, deadline, **kwargs)
+        if isinstance(outcome, _Failure):
+            error = outcome.error
+            error.code_may_be_used = error.code_may_be_used or retried
+            raise error
+        return outcome, retried
+
+    def _send(
+        self, call: str, method: str, path: str, deadline: float, **kwargs: Any
+    ) -> httpx.Response | _Failure:
+        if deadline - time.monotonic() <= 0:
+            return _Failure(self._timeout(), stale=False)
+        progress = _Progress(deadline, self._count_connection)
+        started = time.perf_counter()
         try:
             response = self._http.request(
-                method, path, timeout=remaining, extensions={"trace": self._trace}, **kwargs
+                method,
+                path,
+                extensions={"trace": progress, "timeout": progress.timeouts},
+                **kwargs,
             )
         except httpx.TimeoutException:
-            error: DiiaError = DiiaTimeout(f"no answer from Diia within {self._timeout_s:g} s")
+            error: DiiaError = self._timeout()
         except httpx.TransportError as exc:
-            error = NetworkError(f"cannot reach Diia: {type(exc).__name__}: {_scrub(str(exc))}")
+            error = NetworkError(f"cannot reach Diia: {type(exc).__name__}: {scrub(str(exc))}")
         except httpx.HTTPError as exc:  # e.g. a body that fails to decompress
             error = BadResponse(f"unreadable answer from Diia: {type(exc).__name__}")
         else:
-            _log.debug(
-                "Diia %s %s: %d in %.1f ms",
-                method,
-                redact(path),
-                response.status_code,
-                (time.monotonic() - started) * 1000,
-            )
+            ms = (time.perf_counter() - started) * 1000
+            self._note_server_date(response)
+            self._report(Exchange(call, response.status_code, ms, progress.connected))
+            _log.debug("Diia %s %s: %d in %.1f ms", method, redact(path), response.status_code, ms)
             return response
-        # Raised outside the except block so no httpx exception stays chained: those hold the
-        # request, whose URL may carry the acquirer token and whose body carries the code.
-        raise error
+        # Returned, not raised, outside the except block, so no httpx exception stays chained:
+        # those hold the request, whose URL may carry the acquirer token and whose body the code.
+        ms = (time.perf_counter() - started) * 1000
+        self._report(Exchange(call, 0, ms, progress.connected))
+        error.code_may_be_used = progress.sent
+        stale = isinstance(error, NetworkError) and progress.sent and not progress.connected
+        return _Failure(error, stale)
 
-    def _trace(self, event: str, info: dict[str, Any]) -> None:
-        if event in _CONNECT_EVENTS:
-            with self._count_lock:
-                self.connections_opened += 1
+    def _timeout(self) -> DiiaTimeout:
+        return DiiaTimeout(f"no answer from Diia within {self._timeout_s:g} s")
 
-    # -- session token --------------------------------------------------------------------
+    def _count_connection(self) -> None:
+        with self._count_lock:
+            self.connections_opened += 1
 
-    def _bearer(self, deadline: float) -> str:
-        """A session token good for now, logging in first when there is none or it is old."""
-        self._acquire_login_lock(deadline)
+    def _report(self, exchange: Exchange) -> None:
+        if self._on_exchange is not None:
+            self._on_exchange(exchange)
+
+    def _note_server_date(self, response: httpx.Response) -> None:
+        header = response.headers.get("Date")
+        if not header:
+            return
         try:
-            if self._token is None or self._clock() >= self._renew_at:
-                self._login(deadline)
-            assert self._token is not None
-            return self._token
-        finally:
-            self._login_lock.release()
+            server = parsedate_to_datetime(header)
+        except (TypeError, ValueError, IndexError):
+            return
+        if server.tzinfo is None:  # "-0000": UTC by RFC 5322
+            server = server.replace(tzinfo=UTC)
+        # The header is truncated to whole seconds: +0.5 s centres the error.
+        self._server_offset_s = server.timestamp() + 0.5 - self._clock()
 
-    def _acquire_login_lock(self, deadline: float) -> None:
-        # Another thread's login may be slow; wait no longer than our own deadline.
-        if not self._login_lock.acquire(timeout=max(deadline - time.monotonic(), 0.0)):
-            raise DiiaTimeout(f"no answer from Diia within {self._timeout_s:g} s")
+    # -- login ----------------------------------------------------------------------------
 
-    def _forget(self, token: str) -> None:
-        # Only if no other thread has replaced it meanwhile, so one 401 costs one login.
-        with self._login_lock:
-            if self._token == token:
-                self._token = None
-
-    def _login(self, deadline: float) -> None:
-        """Log in (the caller holds the login lock) and keep the session token."""
+    def _login(self, deadline: float) -> str:
+        """One login (`SessionToken` calls it holding its lock): the new session token."""
         path = LOGIN_PATH.format(quote(self._credentials.acquirer_token, safe=""))
-        response = self._send(
+        response, _ = self._exchange(
+            "login",
             "GET",
             path,
             deadline,
@@ -395,17 +409,12 @@ class DiiaClient:
         status = response.status_code
         if status in (401, 403):
             raise AuthFailed(f"Diia refused the login ({status}): check the acquirer secrets")
-        if 500 <= status < 600:
+        if 500 <= status < 600 or status == 429:
             raise DiiaUnavailable(f"Diia is unavailable ({status} at login)")
         if status != 200:
             raise BadResponse(f"unexpected answer from Diia ({status} at login)")
-        answer = _json(response)
+        answer = response_json(response)
         token = answer.get("token") if isinstance(answer, dict) else None
         if not isinstance(token, str) or not token:
             raise BadResponse("unexpected answer from Diia (login without a token)")
-        now = self._clock()
-        lifetime = token_lifetime(token, now)
-        # Short-lived tokens (the sandbox's) renew at half life rather than never being fresh.
-        self._renew_at = now + lifetime - min(RENEW_MARGIN_S, lifetime / 2)
-        self._token = token
-        _log.info("logged in to Diia; session token renews in %.0f s", self._renew_at - now)
+        return token

@@ -1,18 +1,24 @@
 """`DiiaSandbox`: an emulator of the Diia partner API, served for real on loopback.
 
-It speaks the contract in DIIA-API.md (login with Basic, expiring bearer tokens, validation
-and age checks, Diia's error statuses and bodies), mints codes on request in any state and can
-be told to fail: latency, 503, dropped connections, malformed bodies, revoked tokens. The demo,
-the tests and `kiosk sandbox` use it; nothing here is a mock object.
+It speaks the contract in DIIA-API.md: login with Basic, expiring bearer tokens (a JWT with
+`iat` and `exp`), the validation call, the age check and the name check, and Diia's error
+statuses and bodies, including a 401 for a wrong API version. It mints codes on request in
+any state for a holder of a given age and name, and can be told to misbehave. The demo, the
+tests and `kiosk sandbox` use it; nothing here is a mock object. POS developers drive it over
+HTTP through the admin API in `kiosk.diia.sandbox_admin`.
 
-Latency is honest: HTTP/1.1 keep-alive, Nagle off, and each response's headers and body
-leave in one send, so a kept-alive request does not pay the 40 ms delayed-ACK stall.
+Faults (listed in `kiosk.diia.sandbox_faults`: unavailable, status:<n>, refuse, drop, reset,
+lose, malformed, slow:<s>) apply per code (`mint(fault=...)`) or to every check or login call
+(`fail(...)`, optionally for the next `times` calls only). `fail(None, latency_s=...)`
+delays every answer; `revoke_tokens()` makes every session token issued so far a 401;
+`clock_offset_s` sets the sandbox's clock (its `Date` header, its tokens' `iat`/`exp`, its
+codes' expiry) ahead of or behind the real one; `token_lifetime_s` sets how long a session
+token lives.
 
-Faults, per code (`mint(fault=...)`) or for every check call (`fail(...)`):
-    "unavailable"   503 ServiceNotAvailableError
-    "drop"          the connection is closed without an answer
-    "malformed"     200 with a body that is not JSON
-    "slow:<s>"      the answer comes <s> seconds late
+Codes are one-time: a check that gets an answer uses the code up, and asking again gives
+"used" (`one_time_codes=False` turns that off). A per-code fault acts until the code is used
+up, so "lose" (the check is done and the code used, but the answer is lost) followed by a
+retry gives "used", as it would from Diia.
 """
 
 from __future__ import annotations
@@ -20,87 +26,71 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import logging
 import re
 import secrets
 import socket
-import socketserver
+import ssl
 import threading
 import time
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass, replace
 from typing import Any
 
-from kiosk.codes import ean13_check_digit, is_diia_qr
 from kiosk.config import Credentials
+from kiosk.diia import sandbox_admin
+from kiosk.diia.sandbox_faults import FAULTS, error_body, fault_reply, parse_fault  # noqa: F401
+from kiosk.diia.sandbox_http import Reply, Request, SandboxServer
+from kiosk.diia.sandbox_rules import (
+    CODE_LIFETIME_S,
+    DEFAULT_HOLDER,
+    KINDS,
+    STATES,
+    Minted,
+    asked_name,
+    judge,
+    new_code,
+    unauthorized,
+    validation,
+)
+from kiosk.names import HolderName
 
-_log = logging.getLogger(__name__)
-
-CODE_LIFETIME_S = 180.0  # a Diia code pair lives 3 minutes
-STATES = ("valid", "not_valid", "expired", "used")
-KINDS = ("barcode", "qr")
-FAULTS = ("unavailable", "drop", "malformed", "slow")
+TARGETS = ("checks", "logins")
+MAX_LOGGED_REQUESTS = 10_000
 
 _LOGIN = re.compile(r"/api/v1/auth/acquirer/([^/]+)")
 _CHECK = re.compile(r"/api/v(\d+)/acquirers/document-identification(/age)?")
 _TOKEN_SEGMENT = re.compile(r"(/auth/acquirer/)[^/?#]+")
 
-Payload = dict[str, Any] | bytes | None  # None: drop the connection
-Reply = tuple[int, Payload]
-
 
 @dataclass(frozen=True, slots=True)
 class RecordedRequest:
-    """One request the sandbox answered; `status` 0 means the connection was dropped."""
+    """One Diia API request the sandbox answered, for tests; `status` 0: no answer."""
 
     method: str
     path: str  # the acquirer token replaced by "***"
     status: int
+    body: dict[str, Any] | None = None  # the JSON body of a check call
+    proxied: bool = False  # it came through an HTTP proxy (absolute-form target)
+    user_agent: str = ""
+    server_ms: float = 0.0  # the sandbox's own time on it, added latency included
 
 
-@dataclass(frozen=True, slots=True)
-class _Minted:
-    state: str
-    age: int
-    kind: str
-    fault: str | None
-    expires_at: float
-
-
-def _parse_fault(fault: str | None) -> tuple[str, float] | None:
-    """("slow", 1.5) for "slow:1.5"; ValueError for an unknown fault."""
-    if fault is None:
-        return None
-    name, _, arg = fault.partition(":")
-    if name not in FAULTS or bool(arg) != (name == "slow"):
-        raise ValueError(f"unknown fault {fault!r}; known: unavailable, drop, malformed, slow:<s>")
-    return name, float(arg) if arg else 0.0
-
-
-def _error(name: str, message: str, **extra: Any) -> dict[str, Any]:
-    return {"name": name, "message": message, **extra}
-
-
-def _validation(errors: list[tuple[str, str, str]]) -> Reply:
-    found = [{"type": t, "message": m, "field": f} for t, m, f in errors]
-    return 422, _error("ValidationError", "Parameters validation error!", data={"errors": found})
+def _lost(reply: Reply, fault: str | None) -> Reply:
+    """With the fault "lose" the work is done, but the answer never leaves."""
+    return Reply(0, close="drop") if fault == "lose" else reply
 
 
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 class DiiaSandbox:
     """A Diia partner API on `base_url`, with `credentials` that log in to it.
 
-    Use as a context manager, or `start()` and `stop()`. `requests` records what was asked
-    (token-free paths), `logins` counts successful logins, `connections` accepted sockets.
+    Use as a context manager, or `start()` and `stop()`. With `tls` (a certificate and its
+    key, PEM files) it serves HTTPS. `requests` records the Diia API
+    requests answered (token-free paths), `logins` counts successful logins, `connections`
+    accepted sockets. The `*_field` arguments must agree with the kiosk's `diia.*_field`.
     """
 
     def __init__(
@@ -114,22 +104,32 @@ class DiiaSandbox:
         port: int = 0,
         age_field: str = "age",
         qr_field: str = "qrcode",
+        last_name_field: str = "lastName",
+        first_name_field: str = "firstName",
+        middle_name_field: str = "middleName",
+        clock_offset_s: float = 0.0,
+        one_time_codes: bool = True,
+        tls: tuple[str, str] | None = None,
     ) -> None:
         self._acquirer_token = acquirer_token
         self._auth_token = auth_token or _b64(f"acquirer_1:{acquirer_token}")
         self._branch_id = branch_id
-        self._token_lifetime_s = token_lifetime_s
+        self.token_lifetime_s = token_lifetime_s
         self._address = (host, port)
         self._age_field = age_field
         self._qr_field = qr_field
+        self._name_fields = (last_name_field, first_name_field, middle_name_field)
+        self.clock_offset_s = clock_offset_s
+        self.one_time_codes = one_time_codes
+        self._tls = tls  # (certificate file, key file): serve HTTPS, as Diia does
         self._lock = threading.Lock()
-        self._codes: dict[str, _Minted] = {}
-        self._tokens: dict[str, float] = {}  # bearer token → exp
-        self._fault: str | None = None
+        self._codes: dict[str, Minted] = {}
+        self._tokens: dict[str, float] = {}  # bearer token → exp (sandbox clock)
+        self._faults: dict[str, tuple[str, int | None] | None] = {"checks": None, "logins": None}
         self._latency_s = 0.0
         self._open: set[socket.socket] = set()
         self._stopping = threading.Event()
-        self._server: _Server | None = None
+        self._server: SandboxServer | None = None
         self._thread: threading.Thread | None = None
         self.requests: list[RecordedRequest] = []
         self.logins = 0
@@ -140,11 +140,13 @@ class DiiaSandbox:
     def start(self) -> DiiaSandbox:
         if self._server is None:
             self._stopping.clear()
-            self._server = _Server(self._address, self)
+            self._server = SandboxServer(self._address, self)
+            if self._tls is not None:
+                context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                context.load_cert_chain(*self._tls)
+                self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
             self._thread = threading.Thread(
-                target=self._server.serve_forever,
-                name="diia-sandbox",
-                daemon=True,
+                target=self._server.serve_forever, name="diia-sandbox", daemon=True
             )
             self._thread.start()
         return self
@@ -177,7 +179,7 @@ class DiiaSandbox:
         if self._server is None:
             raise RuntimeError("the sandbox is not started")
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{'https' if self._tls else 'http'}://{host}:{port}"
 
     @property
     def branch_id(self) -> str:
@@ -186,6 +188,10 @@ class DiiaSandbox:
     @property
     def credentials(self) -> Credentials:
         return Credentials(acquirer_token=self._acquirer_token, auth_token=self._auth_token)
+
+    def now(self) -> float:
+        """The sandbox's clock: real time plus `clock_offset_s`."""
+        return time.time() + self.clock_offset_s
 
     # -- control --------------------------------------------------------------------------
 
@@ -196,60 +202,103 @@ class DiiaSandbox:
         age: int = 30,
         kind: str = "barcode",
         fault: str | None = None,
+        name: HolderName = DEFAULT_HOLDER,
     ) -> str:
-        """A fresh code in `state` for a holder of `age`: 13 digits, or a verify URL (kind "qr")."""
+        """A fresh code in `state` for a holder of `age` called `name`: 13 digits, or a
+        verify URL (kind "qr")."""
         if state not in STATES:
             raise ValueError(f"unknown state {state!r}; known: {', '.join(STATES)}")
         if kind not in KINDS:
             raise ValueError(f"unknown kind {kind!r}; known: {', '.join(KINDS)}")
-        _parse_fault(fault)
-        now = time.time()
+        if isinstance(age, bool) or not isinstance(age, int) or not 0 <= age <= 150:
+            raise ValueError(f"age must be a whole number 0..150, got {age!r}")
+        parse_fault(fault)
+        now = self.now()
         expires_at = now - 1 if state == "expired" else now + CODE_LIFETIME_S
         with self._lock:
-            text = _new_code(kind)
+            if len(self._codes) > 50_000:  # a sandbox left running for days stays small
+                self._codes = {k: m for k, m in self._codes.items() if m.expires_at > now - 3600}
+            text = new_code(kind)
             while text in self._codes:
-                text = _new_code(kind)
-            self._codes[text] = _Minted(state, age, kind, fault, expires_at)
+                text = new_code(kind)
+            self._codes[text] = Minted(state, age, kind, fault, expires_at, name)
         return text
 
-    def fail(self, fault: str | None, latency_s: float = 0.0) -> None:
-        """Make every check call fail with `fault` (None: answer normally); add `latency_s`."""
-        _parse_fault(fault)
+    def fail(
+        self,
+        fault: str | None,
+        latency_s: float = 0.0,
+        *,
+        on: str = "checks",
+        times: int | None = None,
+    ) -> None:
+        """Make check calls (`on="checks"`) or logins (`on="logins"`) fail with `fault`
+        (None: answer normally), every one or only the next `times`; `latency_s` delays
+        every answer."""
+        parse_fault(fault)
+        if on not in TARGETS:
+            raise ValueError(f"unknown target {on!r}; known: {', '.join(TARGETS)}")
+        if latency_s < 0:
+            raise ValueError("latency_s must not be negative")
+        if times is not None and (isinstance(times, bool) or not isinstance(times, int)
+                                  or times < 1):
+            raise ValueError("times must be a whole number from 1, or None for every call")
         with self._lock:
-            self._fault, self._latency_s = fault, latency_s
+            self._faults[on] = None if fault is None else (fault, times)
+            self._latency_s = latency_s
 
-    def revoke_tokens(self) -> None:
-        """Every bearer token issued so far is answered with 401 from now on."""
+    def _take_fault(self, on: str) -> str | None:
+        """The fault for this call, counting it down when it has a number of `times`."""
         with self._lock:
+            entry = self._faults[on]
+            if entry is None:
+                return None
+            fault, times = entry
+            if times is not None:
+                self._faults[on] = (fault, times - 1) if times > 1 else None
+            return fault
+
+    def revoke_tokens(self) -> int:
+        """Every session token issued so far is answered with 401 from now on; how many."""
+        with self._lock:
+            revoked = len(self._tokens)
             self._tokens.clear()
+        return revoked
 
-    # -- the API --------------------------------------------------------------------------
+    # -- the Diia API ---------------------------------------------------------------------
 
-    def _answer(self, method: str, path: str, authorization: str, raw: bytes) -> Reply:
+    def respond(self, request: Request) -> Reply:
+        if request.path == "/sandbox" or request.path.startswith("/sandbox/"):
+            return sandbox_admin.respond(self, request)
         with self._lock:
-            latency_s, fault = self._latency_s, self._fault
+            latency_s = self._latency_s
         self._wait(latency_s)
-        path = path.partition("?")[0]
-        if method == "GET" and (login := _LOGIN.fullmatch(path)):
-            return self._login(login.group(1), authorization)
-        check = _CHECK.fullmatch(path)
-        if method != "POST" or check is None:
-            return 404, _error("NotFoundError", "Route not found")
+        authorization = request.headers.get("authorization", "")
+        if request.method == "GET" and (login := _LOGIN.fullmatch(request.path)):
+            fault = self._take_fault("logins")
+            if fault and (reply := self._fault_reply(fault, login=True)):
+                return reply
+            return _lost(self._login(login.group(1), authorization), fault)
+        check = _CHECK.fullmatch(request.path)
+        if request.method != "POST" or check is None:
+            return Reply(404, error_body("NotFoundError", "Route not found"))
         if check.group(1) != "1":
-            return 401, _error("UnauthorizedError", "Unexpected action token")
+            return Reply(401, error_body("UnauthorizedError", "Unexpected action token"))
+        fault = self._take_fault("checks")
         if fault and (reply := self._fault_reply(fault)):
             return reply
-        if refused := self._refuse_bearer(authorization):
-            return refused
-        return self._check(raw, age_check=bool(check.group(2)))
+        reply = self._refuse_bearer(authorization) or self._check(
+            request.body, age_check=bool(check.group(2))
+        )
+        return _lost(reply, fault)
 
     def _login(self, acquirer_token: str, authorization: str) -> Reply:
         if acquirer_token != self._acquirer_token:
-            return 401, _error("UnauthorizedError", "Acquirer not found", code=401)
+            return unauthorized("Acquirer not found")
         if authorization != f"Basic {self._auth_token}":
-            return 401, _error("UnauthorizedError", "Invalid basic authorization", code=401)
-        now = time.time()
-        exp = now + self._token_lifetime_s
+            return unauthorized("Invalid basic authorization")
+        now = self.now()
+        exp = now + self.token_lifetime_s
         header = _b64url(json.dumps({"alg": "RS256", "typ": "JWT"}).encode())
         claims = {"sub": "acquirer_1", "iat": round(now, 3), "exp": round(exp, 3)}
         claims["jti"] = uuid.uuid4().hex
@@ -258,18 +307,18 @@ class DiiaSandbox:
         with self._lock:
             self._tokens[token] = exp
             self.logins += 1
-        return 200, {"token": token}
+        return Reply(200, {"token": token})
 
     def _refuse_bearer(self, authorization: str) -> Reply | None:
         scheme, _, token = authorization.partition(" ")
         if scheme != "Bearer" or not token:
-            return 401, _error("UnauthorizedError", "Empty token", code=401)
+            return unauthorized("Empty token")
         with self._lock:
             exp = self._tokens.get(token)
         if exp is None:
-            return 401, _error("UnauthorizedError", "Invalid token", code=401)
-        if time.time() >= exp:
-            return 401, _error("UnauthorizedError", "Token has expired", code=401)
+            return unauthorized("Invalid token")
+        if self.now() >= exp:
+            return unauthorized("Token has expired")
         return None
 
     def _check(self, raw: bytes, *, age_check: bool) -> Reply:
@@ -278,7 +327,7 @@ class DiiaSandbox:
         except ValueError:
             body = None
         if not isinstance(body, dict):
-            return _validation([("object", "The body must be a JSON object.", "body")])
+            return validation([("object", "The body must be a JSON object.", "body")])
         errors = []
         branch = body.get("branchId")
         if branch is None:
@@ -294,131 +343,64 @@ class DiiaSandbox:
         if age_check and (not isinstance(min_age, int) or isinstance(min_age, bool)):
             field = self._age_field
             errors.append(("number", f"The '{field}' field must be a number.", field))
+        name = None if age_check else asked_name(body, self._name_fields, errors)
         if errors:
-            return _validation(errors)
+            return validation(errors)
         with self._lock:
             minted = self._codes.get(text)
         if minted is None or minted.kind != kind:
-            return 404, _error("NotFoundError", "No record with presented code!", code=404)
-        if minted.fault and (reply := self._fault_reply(minted.fault)):
+            return Reply(404, error_body("NotFoundError", "No record with presented code!",
+                                         code=404))
+        fault = None if minted.consumed else minted.fault  # a used-up code just says so
+        if fault and (reply := self._fault_reply(fault)):
             return reply
-        now = time.time()
-        if minted.state == "used":
-            return 400, _error("BadRequestError", "This code has been used already!", code=400)
-        if minted.state == "expired" or now >= minted.expires_at:
-            data = {"now": _iso(now), "expirationDate": _iso(minted.expires_at)}
-            return 400, _error("BadRequestError", "Code has been expired!", code=400, data=data)
-        if minted.state == "not_valid":
-            return 200, {"success": False}
-        return 200, {"success": not age_check or minted.age >= min_age}
+        with self._lock:  # judged and used up in one step: a code answers only once
+            minted = self._codes[text]
+            reply = judge(minted, self.now(), min_age if age_check else None, name)
+            if reply.status == 200 and self.one_time_codes:
+                self._codes[text] = replace(minted, consumed=True)
+        return _lost(reply, fault)
 
-    def _fault_reply(self, fault: str) -> Reply | None:
-        """The answer a fault gives, or None when it only delays the normal answer."""
-        parsed = _parse_fault(fault)
-        assert parsed is not None
-        name, seconds = parsed
-        if name == "slow":
-            self._wait(seconds)
-            return None
-        if name == "unavailable":
-            return 503, _error("ServiceNotAvailableError", "Service is not available", code=503)
-        if name == "drop":
-            return 0, None
-        return 200, b"<html><body>502 Bad Gateway</body></html>"
+    def _fault_reply(self, fault: str, *, login: bool = False) -> Reply | None:
+        return fault_reply(fault, login=login, wait=self._wait)
 
     def _wait(self, seconds: float) -> None:
         if seconds > 0:
             self._stopping.wait(seconds)
 
-    # -- bookkeeping for the handler ------------------------------------------------------
+    # -- bookkeeping for the server -------------------------------------------------------
 
-    def _record(self, method: str, path: str, status: int) -> None:
-        entry = RecordedRequest(method, _TOKEN_SEGMENT.sub(r"\1***", path), status)
+    def record(self, request: Request, reply: Reply, server_ms: float) -> None:
+        if request.path.startswith("/sandbox"):
+            return  # the admin API is not Diia's: tests count Diia requests
+        body = None
+        if request.method == "POST":
+            with contextlib.suppress(ValueError):
+                parsed = json.loads(request.body)
+                body = parsed if isinstance(parsed, dict) else None
+        entry = RecordedRequest(
+            method=request.method,
+            path=_TOKEN_SEGMENT.sub(r"\1***", request.path),
+            status=reply.status,
+            body=body,
+            proxied=request.proxied,
+            user_agent=request.headers.get("user-agent", ""),
+            server_ms=server_ms,
+        )
         with self._lock:
             self.requests.append(entry)
+            if len(self.requests) > MAX_LOGGED_REQUESTS:
+                del self.requests[: MAX_LOGGED_REQUESTS // 2]
 
-    def _opened(self, sock: socket.socket) -> None:
+    def opened(self, sock: socket.socket) -> None:
         with self._lock:
             self._open.add(sock)
             self.connections += 1
 
-    def _closed(self, sock: socket.socket) -> None:
+    def closed(self, sock: socket.socket) -> None:
         with self._lock:
             self._open.discard(sock)
 
 
 def _b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
-
-
-def _new_code(kind: str) -> str:
-    if kind == "qr":
-        url = f"https://diia.app/documents/internal-passport/{secrets.token_hex(10)}/verify/"
-        url += str(uuid.uuid4())
-        assert is_diia_qr(url)
-        return url
-    first12 = str(secrets.randbelow(9) + 1) + "".join(str(secrets.randbelow(10)) for _ in range(11))
-    return first12 + str(ean13_check_digit(first12))
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, like Diia's front end
-    disable_nagle_algorithm = True
-    wbufsize = -1  # buffered: headers and body go out in the one flush after each request
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        self.server.sandbox._opened(self.connection)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.sandbox._closed(self.connection)
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    def do_POST(self) -> None:
-        self._serve()
-
-    def _serve(self) -> None:
-        sandbox = self.server.sandbox
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length > 0 else b""
-        authorization = self.headers.get("Authorization", "")
-        status, payload = sandbox._answer(self.command, self.path, authorization, raw)
-        sandbox._record(self.command, self.path, status)
-        if payload is None:
-            self.close_connection = True
-            return
-        if isinstance(payload, bytes):
-            body, content_type = payload, "text/html; charset=utf-8"
-        else:
-            body, content_type = json.dumps(payload).encode(), "application/json; charset=utf-8"
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the default writes every request line (with the token) to stderr."""
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True  # a handler sleeping on "slow" must not hold up stop()
-
-    def __init__(self, address: tuple[str, int], sandbox: DiiaSandbox) -> None:
-        self.sandbox = sandbox
-        super().__init__(address, _Handler)
-
-    def server_bind(self) -> None:
-        # HTTPServer's own server_bind does a reverse DNS lookup that can stall for seconds.
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name, self.server_port = str(host), int(port)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        _log.debug("sandbox: a connection ended with an error", exc_info=True)

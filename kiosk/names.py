@@ -1,0 +1,172 @@
+"""The name a "name" check is made against, and where it comes from.
+
+In mode "name" Diia is asked whether the holder's full name (ПІБ) matches names the
+partner's own system holds for this check, for example the pickup order. The names never come
+from a person typing at the kiosk: the POS supplies them through a `NameSource`.
+
+`NameFile` is the first source: a small JSON file the POS writes (atomically: write a
+temporary file, then rename it over the path) before the customer shows the code:
+
+    {"last_name": "Шевченко", "first_name": "Тарас", "middle_name": "Григорович"}
+
+The kiosk reads it at each name check, ignores it once it is older than `max_age_s`, and
+deletes it after a pass or fail verdict, so one order's names serve one verdict and can never
+be matched against the next customer. `FixedName` is the names given on the command line
+(`kiosk check --last-name …`). A name is personal data: it stays out of `repr()`, logs and
+events.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import unicodedata
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+MAX_NAME_CHARS = 100
+MAX_FILE_BYTES = 4096
+
+
+class InvalidName(ValueError):
+    """Names that cannot be used: missing, empty, too long, or not text."""
+
+
+@dataclass(frozen=True, slots=True)
+class HolderName:
+    """A full name as the partner's system holds it; `middle_name` (по батькові) may be ""."""
+
+    last_name: str = field(repr=False)
+    first_name: str = field(repr=False)
+    middle_name: str = field(default="", repr=False)
+
+    @classmethod
+    def parse(cls, fields: Mapping[str, Any]) -> HolderName:
+        """From `last_name`, `first_name` and optional `middle_name`; raises `InvalidName`."""
+        unknown = set(fields) - {"last_name", "first_name", "middle_name"}
+        if unknown:
+            raise InvalidName(f"unknown field(s): {', '.join(sorted(unknown))}")
+        return cls(
+            last_name=_clean("last_name", fields.get("last_name"), required=True),
+            first_name=_clean("first_name", fields.get("first_name"), required=True),
+            middle_name=_clean("middle_name", fields.get("middle_name", ""), required=False),
+        )
+
+    def key(self) -> str:
+        """One string for hashing: the seen-code cache keys a name check by code and name."""
+        return "\x1f".join((self.last_name, self.first_name, self.middle_name))
+
+
+def _clean(key: str, value: Any, *, required: bool) -> str:
+    if value is None:
+        if required:
+            raise InvalidName(f"{key} is missing")
+        return ""
+    if not isinstance(value, str):
+        raise InvalidName(f"{key} must be text")
+    text = " ".join(unicodedata.normalize("NFC", value).split())
+    if required and not text:
+        raise InvalidName(f"{key} is empty")
+    if len(text) > MAX_NAME_CHARS:
+        raise InvalidName(f"{key} is longer than {MAX_NAME_CHARS} characters")
+    if any(unicodedata.category(ch).startswith("C") for ch in text):
+        raise InvalidName(f"{key} holds control characters")
+    return text
+
+
+class NameSource(Protocol):
+    """Where the expected names for the current check come from (the POS's side)."""
+
+    def expected_name(self) -> HolderName | None:
+        """The names for this check, or None when the partner's system supplied none."""
+        ...
+
+    def used(self, name: HolderName) -> None:
+        """`name` got a pass or fail verdict: a source of one-time names forgets it."""
+        ...
+
+
+class NoName:
+    """No source configured: every name check is "unknown" without asking Diia."""
+
+    def expected_name(self) -> HolderName | None:
+        return None
+
+    def used(self, name: HolderName) -> None:
+        pass
+
+
+class FixedName:
+    """The same names for every check (`kiosk check --last-name …`, tests)."""
+
+    def __init__(self, name: HolderName) -> None:
+        self._name = name
+
+    def expected_name(self) -> HolderName | None:
+        return self._name
+
+    def used(self, name: HolderName) -> None:
+        pass
+
+
+class NameFile:
+    """Names from a JSON file the POS writes; see the module docstring for the protocol."""
+
+    def __init__(
+        self, path: str | Path, *, max_age_s: float = 300.0, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._path = Path(path)
+        self._max_age_s = max_age_s
+        self._clock = clock
+        self._read: tuple[int, int, HolderName] | None = None  # (inode, mtime_ns, names)
+
+    def expected_name(self) -> HolderName | None:
+        self._read = None
+        try:
+            with self._path.open("rb") as file:
+                stat = os.fstat(file.fileno())
+                raw = file.read(MAX_FILE_BYTES + 1)
+        except FileNotFoundError:
+            log.info("name check without names: the POS has not written %s", self._path)
+            return None
+        except OSError as exc:
+            log.warning("cannot read the name file %s: %s", self._path, exc.strerror)
+            return None
+        age = self._clock() - stat.st_mtime
+        if age > self._max_age_s:
+            log.info("name file %s is %.0f s old (limit %.0f s): ignored",
+                     self._path, age, self._max_age_s)
+            return None
+        try:
+            if len(raw) > MAX_FILE_BYTES:
+                raise InvalidName(f"larger than {MAX_FILE_BYTES} bytes")
+            data = json.loads(raw.decode("utf-8"))
+            if not isinstance(data, dict):
+                raise InvalidName("not a JSON object")
+            name = HolderName.parse(data)
+        except (InvalidName, ValueError) as exc:  # the message never holds a name
+            reason = exc if isinstance(exc, InvalidName) else "not JSON in UTF-8"
+            log.warning("name file %s refused: %s", self._path, reason)
+            return None
+        self._read = (stat.st_ino, stat.st_mtime_ns, name)
+        return name
+
+    def used(self, name: HolderName) -> None:
+        """Delete the file, unless the POS has meanwhile written the next order over it."""
+        read, self._read = self._read, None
+        if read is None or read[2] != name:
+            return
+        try:
+            stat = self._path.stat()
+            if (stat.st_ino, stat.st_mtime_ns) == read[:2]:
+                self._path.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            log.warning("cannot delete the used name file %s: %s", self._path, exc.strerror)
