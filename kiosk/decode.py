@@ -4,6 +4,13 @@
 QR, EAN-13 and Code 128 only, since every extra format costs time and invents phantom reads.
 Whatever they read goes through `kiosk.codes.to_code`, so only Diia codes leave this module.
 
+zxing-cpp is 5–10× faster than zbar, but zbar reads more of the hard (tilted, blurred, glared)
+EAN-13 frames, and small soft QRs need more pixels than a 640×480 frame gives them. So by
+default `ZxingDecoder` has a `RegionAssist`: on a frame where zxing read no Diia code,
+`kiosk.regions.RegionFinder` points at the patches with bars, which zbar scans, and the small
+patches with blocks, which zxing reads again enlarged twice.
+bench/decode.py measures the combination against pyzbar alone (bench/README.md).
+
 Exceptions::
 
     DecoderError
@@ -12,15 +19,20 @@ Exceptions::
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
+from dataclasses import replace
 from typing import ClassVar, Protocol
 
 import numpy as np
+from PIL import Image
 
 from kiosk.codes import to_code
 from kiosk.model import Code, CodeKind, Frame
+from kiosk.regions import RegionFinder
 
 logger = logging.getLogger(__name__)
 
@@ -65,14 +77,15 @@ def _keep_diia(reads: list[tuple[str, str]], decode_ms: float) -> list[Code]:
 
 
 class ZxingDecoder:
-    """zxing-cpp on the grayscale frame: QR, EAN-13 and Code 128.
+    """zxing-cpp on the grayscale frame: QR, EAN-13 and Code 128, with an optional assist.
 
     `try_invert` is off: Diia draws dark on light, and skipping the inverted pass saves 5–10 %.
     `try_downscale` is off: on 720p phone-screen frames the downscaled pass found no code the
     full-size pass missed, cost ~15 % more time, and was where misread EAN-13 twins came from.
+    `assist` (normally `RegionAssist`) is asked only when zxing read no Diia code in a frame.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, assist: RegionAssist | None = None) -> None:
         try:
             import zxingcpp
         except ImportError as exc:  # a platform without a wheel
@@ -81,17 +94,147 @@ class ZxingDecoder:
         self._zxing = zxingcpp
         self._formats = [fmt.QRCode, fmt.EAN13, fmt.Code128]
         self._symbology = {fmt.EAN13: "EAN-13", fmt.Code128: "Code128", fmt.QRCode: "QRCode"}
+        self.assist = assist
 
     def decode(self, frame: Frame) -> list[Code]:
         start = time.perf_counter()
         results = self._zxing.read_barcodes(
             frame.pixels, formats=self._formats, try_invert=False, try_downscale=False
         )
-        decode_ms = (time.perf_counter() - start) * 1000.0
         reads = [
             (r.text, self._symbology[r.format]) for r in results if r.format in self._symbology
         ]
-        return _keep_diia(reads, decode_ms)
+        codes = _keep_diia(reads, 0.0)
+        if not codes and self.assist is not None:
+            codes = _keep_diia(self.assist.read(frame.pixels, self.read_qr), 0.0)
+        decode_ms = (time.perf_counter() - start) * 1000.0
+        return [replace(code, decode_ms=decode_ms) for code in codes]
+
+    def read_qr(self, pixels: np.ndarray) -> list[tuple[str, str]]:
+        """QR symbols alone in `pixels` (for the assist's enlarged patches)."""
+        results = self._zxing.read_barcodes(
+            pixels, formats=[self._zxing.BarcodeFormat.QRCode], try_invert=False,
+            try_downscale=False,
+        )
+        return [(r.text, "QRCode") for r in results]
+
+
+class ZbarScanner:
+    """One zbar image scanner, kept from frame to frame, through pyzbar's ctypes bindings.
+
+    `pyzbar.decode` makes a scanner per call and scans every row and every column; here the
+    scan-line spacing is a setting: `row_step` scans every n-th row (0: none), `column_step`
+    every n-th column. Raises `DecoderUnavailable` when pyzbar or libzbar0 is missing.
+    """
+
+    _SYMBOLS: ClassVar[dict[str, int]] = {"EAN-13": 13, "Code128": 128, "QRCode": 64}
+    _Y800 = int.from_bytes(b"Y800", "little")  # 8-bit grayscale
+
+    def __init__(
+        self, symbologies: tuple[str, ...] = ("EAN-13", "Code128"), row_step: int = 2,
+        column_step: int = 0,
+    ) -> None:
+        self._scanner = None  # so that __del__ of a half-made scanner has nothing to free
+        try:
+            from pyzbar import wrapper
+        except (ImportError, OSError) as exc:
+            raise DecoderUnavailable(
+                f"zbar cannot be loaded ({exc}); install pyzbar and the libzbar0 package"
+            ) from exc
+        self._zbar = wrapper
+        self._names = {self._SYMBOLS[name]: name for name in symbologies}
+        self._scanner = wrapper.zbar_image_scanner_create()
+        if not self._scanner:
+            raise DecoderUnavailable("zbar could not create an image scanner")
+        config = wrapper.ZBarConfig
+        wrapper.zbar_image_scanner_set_config(self._scanner, 0, config.CFG_ENABLE, 0)
+        for symbol in self._names:
+            wrapper.zbar_image_scanner_set_config(self._scanner, symbol, config.CFG_ENABLE, 1)
+        # zbar's "Y density" spaces the horizontal scan lines, its "X density" the vertical.
+        wrapper.zbar_image_scanner_set_config(self._scanner, 0, config.CFG_Y_DENSITY, row_step)
+        wrapper.zbar_image_scanner_set_config(self._scanner, 0, config.CFG_X_DENSITY, column_step)
+
+    def scan(self, pixels: np.ndarray) -> list[tuple[str, str]]:
+        """(text, symbology) for every symbol zbar reads in a 2-D uint8 array."""
+        pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
+        height, width = pixels.shape
+        if not height or not width:
+            return []
+        zbar = self._zbar
+        image = zbar.zbar_image_create()
+        try:
+            zbar.zbar_image_set_format(image, self._Y800)
+            zbar.zbar_image_set_size(image, width, height)
+            data = pixels.ctypes.data_as(ctypes.c_void_p)
+            zbar.zbar_image_set_data(image, data, pixels.size, None)
+            if zbar.zbar_scan_image(self._scanner, image) < 0:
+                raise DecoderError("zbar refused the image format")
+            reads = []
+            symbol = zbar.zbar_image_first_symbol(image)
+            while symbol:
+                raw = ctypes.string_at(
+                    zbar.zbar_symbol_get_data(symbol), zbar.zbar_symbol_get_data_length(symbol)
+                )
+                name = self._names.get(symbol.contents.type)
+                if name is not None:
+                    reads.append((raw.decode("utf-8", errors="replace"), name))
+                symbol = zbar.zbar_symbol_next(symbol)
+            return reads
+        finally:
+            zbar.zbar_image_destroy(image)
+
+    def close(self) -> None:
+        if self._scanner:
+            self._zbar.zbar_image_scanner_destroy(self._scanner)
+            self._scanner = None
+
+    def __del__(self) -> None:
+        self.close()
+
+
+class RegionAssist:
+    """A second look at a frame's likely symbols: EAN-13 and Code 128 by zbar in the patches
+    of bars, QR by zxing-cpp in the small patches of blocks, enlarged twice.
+
+    A bar patch is turned so that its bars run down it, then zbar scans every `row_step`-th
+    row (every row costs more and reads no more: bench/README.md). Block patches larger than
+    `max_block_px` already had pixels enough in zxing's first pass. `scanner=None` (no
+    libzbar0) leaves the bars out.
+    """
+
+    def __init__(
+        self,
+        finder: RegionFinder | None = None,
+        scanner: ZbarScanner | bool | None = True,
+        max_block_px: int = 800,
+    ) -> None:
+        self.finder = finder or RegionFinder()
+        if scanner is True:
+            scanner = ZbarScanner(("EAN-13", "Code128"), row_step=3)
+        self.scanner = scanner or None
+        self.max_block_px = max_block_px
+
+    def read(
+        self, pixels: np.ndarray, read_qr: Callable[[np.ndarray], list[tuple[str, str]]]
+    ) -> list[tuple[str, str]]:
+        for region in self.finder.find(pixels):
+            if region.bars:
+                if self.scanner is None:
+                    continue
+                reads = self.scanner.scan(region.crop(pixels))
+            else:
+                if max(region.x1 - region.x0, region.y1 - region.y0) > self.max_block_px:
+                    continue
+                reads = read_qr(_enlarged(region.crop(pixels, margin=0.15)))
+            if reads:
+                return reads
+        return []
+
+
+def _enlarged(pixels: np.ndarray) -> np.ndarray:
+    height, width = pixels.shape
+    image = Image.fromarray(np.ascontiguousarray(pixels))
+    return np.asarray(image.resize((2 * width, 2 * height), Image.Resampling.BILINEAR))
 
 
 class PyzbarDecoder:
@@ -133,10 +276,22 @@ class PyzbarDecoder:
         return _keep_diia(reads, decode_ms)
 
 
-def make_decoder(backend: str) -> Decoder:
-    """The decoder for a `[decode] backend` value: "zxing" or "pyzbar"."""
+def make_decoder(backend: str, region_assist: bool = True) -> Decoder:
+    """The decoder for a `[decode] backend` value: "zxing" or "pyzbar".
+
+    "zxing" gets the `RegionAssist` when `region_assist` is on; without libzbar0 its bar
+    patches are skipped, with a warning.
+    """
     if backend == "zxing":
-        return ZxingDecoder()
+        assist = None
+        if region_assist:
+            try:
+                scanner: ZbarScanner | None = ZbarScanner(("EAN-13", "Code128"), row_step=3)
+            except DecoderUnavailable as exc:
+                logger.warning("no zbar second look at hard 1D frames: %s", exc)
+                scanner = None
+            assist = RegionAssist(scanner=scanner)
+        return ZxingDecoder(assist)
     if backend == "pyzbar":
         return PyzbarDecoder()
     raise ValueError(f"unknown decoder backend {backend!r}; expected one of {', '.join(BACKENDS)}")

@@ -125,6 +125,7 @@ def phone_photo(
     blur: float = 0.0,
     glare: float = 0.0,
     noise: float = 0.0,
+    moire: float = 0.0,
     seed: int = 0,
 ) -> Image.Image:
     """A camera frame of `image` shown on a phone held in front of the lens.
@@ -133,7 +134,10 @@ def phone_photo(
     px), narrowed at the top by `squeeze` (0..0.9, the phone tipped back), turned by `angle`
     degrees counter-clockwise and centred on a gray scene of `size`. Then `glare` (0..1) washes
     out a blob of the screen, `blur` is a Gaussian sigma in camera px and `noise` the standard
-    deviation of sensor noise in gray levels. Same arguments and `seed`, same frame.
+    deviation of sensor noise in gray levels. `moire` (0..1) is the depth of the screen's
+    pixel grid, which the camera samples without anti-aliasing: the grid beats against the
+    sensor's own into the broad light and dark fringes seen on photos of screens. Same
+    arguments and `seed`, same frame.
     """
     if not 0.0 <= squeeze < 0.9:
         raise ValueError(f"squeeze must be in [0, 0.9), got {squeeze}")
@@ -144,7 +148,10 @@ def phone_photo(
     screen = image.convert("L")
     screen = ImageOps.expand(screen, border=max(8, min(screen.size) // 30), fill=_BEZEL)
     phone_size = (max(1, round(screen.width * scale)), max(1, round(screen.height * scale)))
-    phone = screen.resize(phone_size, Image.Resampling.LANCZOS)
+    if moire > 0:
+        phone = _moire(screen, phone_size, min(moire, 1.0), rng)
+    else:
+        phone = screen.resize(phone_size, Image.Resampling.LANCZOS)
     mask = Image.new("L", phone.size, 255)
     if squeeze:
         phone, mask = _squeeze(phone, squeeze), _squeeze(mask, squeeze)
@@ -178,6 +185,30 @@ def phone_photo(
     if noise > 0:
         pixels = pixels + rng.normal(0.0, noise, pixels.shape)
     return Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8), "L")
+
+
+def _moire(
+    screen: Image.Image, size: tuple[int, int], depth: float, rng: np.random.Generator
+) -> Image.Image:
+    """`screen` seen through its own pixel grid and resampled to `size` with aliasing.
+
+    Each screen pixel becomes 3×3 sub-pixels whose last row and column are the dark gaps
+    between pixels; a lens-and-sensor-like bilinear resample (no low-pass first) folds that
+    fine grid into low-frequency fringes whose spacing depends on the scale, as on a camera.
+    """
+    sub = 3
+    pixels = np.asarray(screen, dtype=np.float32)
+    big = np.repeat(np.repeat(pixels, sub, axis=0), sub, axis=1)
+    cell = np.ones((sub, sub), dtype=np.float32)
+    cell[-1, :] = cell[:, -1] = 1.0 - depth
+    grid = np.tile(cell, (pixels.shape[0], pixels.shape[1]))
+    # A slight random stretch so that the fringes fall differently from photo to photo.
+    stretch = 1.0 + rng.uniform(-0.03, 0.03)
+    target = (max(1, round(size[0] * stretch)), max(1, round(size[1] * stretch)))
+    fine = Image.fromarray(np.clip(big * grid, 0, 255).astype(np.uint8), "L")
+    # Nearest-neighbour sampling is the sensor's point sampling: it aliases the grid.
+    sampled = fine.resize(target, Image.Resampling.NEAREST)
+    return sampled.resize(size, Image.Resampling.BILINEAR)
 
 
 def _require_ean13(digits: str) -> None:

@@ -17,10 +17,13 @@ from kiosk.decode import (
     Decoder,
     DecoderUnavailable,
     PyzbarDecoder,
+    RegionAssist,
+    ZbarScanner,
     ZxingDecoder,
     make_decoder,
 )
 from kiosk.model import Code, CodeKind, Frame
+from kiosk.regions import BLOCKS, SIDEWAYS, UPRIGHT, RegionFinder
 
 DIGITS = "3559217693026"
 VERIFY_URL = (
@@ -37,12 +40,22 @@ def frame_of(image: Image.Image) -> Frame:
     return Frame(np.asarray(image.convert("L")), 0.0)
 
 
-@pytest.fixture(scope="module", params=["zxing", "pyzbar"])
+@pytest.fixture(scope="module", params=["zxing", "zxing+zbar", "pyzbar"])
 def decoder(request: pytest.FixtureRequest) -> Decoder:
     try:
-        return make_decoder(request.param)
+        if request.param == "zxing+zbar":
+            return ZxingDecoder(RegionAssist())
+        return make_decoder(request.param, region_assist=False)
     except DecoderUnavailable as exc:
         pytest.skip(f"{request.param} cannot load here: {exc}")
+
+
+@pytest.fixture(scope="module")
+def assisted() -> ZxingDecoder:
+    try:
+        return ZxingDecoder(RegionAssist())
+    except DecoderUnavailable as exc:
+        pytest.skip(f"zbar cannot load here: {exc}")
 
 
 @pytest.fixture(scope="module")
@@ -151,6 +164,7 @@ def test_ignored_reads_are_logged_without_their_full_text(
 
 def test_make_decoder_builds_the_named_backend() -> None:
     assert isinstance(make_decoder("zxing"), ZxingDecoder)
+    assert make_decoder("zxing", region_assist=False).assist is None
     with pytest.raises(ValueError, match="zxing"):
         make_decoder("opencv")
 
@@ -259,3 +273,181 @@ def test_custom_window_and_needed() -> None:
 def test_impossible_settings_are_refused(window: int, needed: int) -> None:
     with pytest.raises(ValueError):
         Confirmation(window=window, needed=needed)
+
+
+def test_without_zbar_the_default_decoder_runs_alone_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setitem(sys.modules, "pyzbar", None)
+    monkeypatch.setitem(sys.modules, "pyzbar.wrapper", None)
+    caplog.set_level(logging.WARNING)
+    decoder = make_decoder("zxing")
+    assert isinstance(decoder, ZxingDecoder) and decoder.assist is not None
+    assert decoder.assist.scanner is None  # the QR second look stays, the bars go
+    assert "libzbar0" in caplog.text
+
+
+# --- the second look: zbar on bars, zxing on enlarged blocks -------------------------------
+
+# Hard frames (found by a seeded search) that zxing-cpp alone cannot read and zbar can.
+HARD_EAN13 = [
+    {"angle": 16.5, "squeeze": 0.15, "blur": 1.4, "glare": 0.27, "noise": 3.0, "seed": 1,
+     "scale": 0.44},
+    {"angle": -13.0, "squeeze": 0.22, "blur": 1.2, "glare": 0.15, "noise": 3.0, "seed": 3,
+     "scale": 0.36},
+]
+
+
+@pytest.mark.parametrize("photo", HARD_EAN13)
+def test_the_assist_reads_a_hard_ean13_frame_zxing_misses(
+    assisted: ZxingDecoder, screens: dict[str, Image.Image], photo: dict[str, float]
+) -> None:
+    frame = frame_of(render.phone_photo(screens["EAN-13"], **photo))
+    assert ZxingDecoder().decode(frame) == []
+    codes = assisted.decode(frame)
+    assert [(c.text, c.symbology) for c in codes] == [(DIGITS, "EAN-13")]
+    assert codes[0].decode_ms > 0
+
+
+SMALL_SOFT_QR = [
+    {"size": (640, 480), "angle": 14.3, "squeeze": 0.01, "blur": 1.2, "noise": 3.0, "seed": 3,
+     "scale": 0.22},
+    {"size": (640, 480), "angle": -0.6, "squeeze": 0.18, "blur": 1.3, "noise": 3.0, "seed": 9,
+     "scale": 0.24},
+]
+
+
+@pytest.mark.parametrize("photo", SMALL_SOFT_QR)
+def test_the_assist_reads_a_small_soft_qr_enlarged(
+    assisted: ZxingDecoder, screens: dict[str, Image.Image], photo: dict
+) -> None:
+    frame = frame_of(render.phone_photo(screens["QRCode"], **photo))
+    assert ZxingDecoder().decode(frame) == []
+    assert [c.text for c in assisted.decode(frame)] == [VERIFY_URL]
+
+
+def test_the_assist_is_not_asked_when_zxing_read_a_code(screens: dict[str, Image.Image]) -> None:
+    class Counting:
+        calls = 0
+
+        def read(self, pixels: np.ndarray, read_qr: object) -> list[tuple[str, str]]:
+            Counting.calls += 1
+            return []
+
+    decoder = ZxingDecoder(Counting())  # type: ignore[arg-type]
+    assert decoder.decode(frame_of(render.phone_photo(screens["QRCode"]))) != []
+    assert Counting.calls == 0
+    assert decoder.decode(Frame(np.full((480, 640), 90, np.uint8), 0.0)) == []
+    assert Counting.calls == 1
+
+
+def test_region_finder_boxes_the_bars_and_knows_their_direction(
+    screens: dict[str, Image.Image],
+) -> None:
+    finder = RegionFinder()
+    photo = np.asarray(render.phone_photo(screens["EAN-13"], scale=0.5, angle=5.0))
+    regions = [r for r in finder.find(photo) if r.bars]
+    assert regions and regions[0].kind == UPRIGHT
+    bars = np.argwhere(photo < 60)  # the ink: bars (and a few digits)
+    cy, cx = np.median(bars, axis=0)
+    r = regions[0]
+    assert r.x0 <= cx <= r.x1 and r.y0 <= cy <= r.y1
+    assert (r.x1 - r.x0) > 2 * (r.y1 - r.y0) * 0.5  # wider than the symbol is tall, roughly
+    sideways = [r for r in finder.find(np.ascontiguousarray(np.rot90(photo))) if r.bars]
+    assert sideways and sideways[0].kind == SIDEWAYS
+    crop = sideways[0].crop(np.ascontiguousarray(np.rot90(photo)))
+    assert crop.shape[1] > crop.shape[0]  # turned back so the bars run down the crop
+
+
+def test_region_finder_sees_a_qr_as_blocks(screens: dict[str, Image.Image]) -> None:
+    photo = np.asarray(render.phone_photo(screens["QRCode"], size=(640, 480), scale=0.25))
+    blocks = [r for r in RegionFinder().find(photo) if r.kind == BLOCKS]
+    assert blocks
+    for r in blocks:  # on the QR, mid-frame (a sharp QR may come in two pieces)
+        assert 200 <= (r.x0 + r.x1) / 2 <= 440 and 100 <= (r.y0 + r.y1) / 2 <= 380
+
+
+def test_region_finder_finds_nothing_in_flat_or_noisy_frames() -> None:
+    finder = RegionFinder()
+    assert finder.find(np.full((720, 1280), 120, np.uint8)) == []
+    grainy = 120 + np.random.default_rng(3).normal(0, 8, (720, 1280))  # a dim, noisy sensor
+    assert finder.find(np.clip(grainy, 0, 255).astype(np.uint8)) == []
+    noise = np.random.default_rng(3).integers(0, 256, (720, 1280), dtype=np.uint8)
+    assert [r for r in finder.find(noise) if r.bars] == []  # edges every way: no bars
+
+
+@pytest.mark.parametrize("kind", ["flat", "noise", "qr", "blank phone"])
+def test_region_finder_sees_no_bars_where_there_are_none(
+    kind: str, screens: dict[str, Image.Image]
+) -> None:
+    pixels = {
+        "flat": lambda: np.full((720, 1280), 120, np.uint8),
+        "noise": lambda: np.random.default_rng(3).integers(0, 256, (720, 1280), dtype=np.uint8),
+        "qr": lambda: np.asarray(render.phone_photo(screens["QRCode"])),
+        "blank phone": lambda: np.asarray(render.phone_photo(Image.new("L", (1080, 1900), 220))),
+    }[kind]()
+    assert [r for r in RegionFinder().find(pixels) if r.bars] == []
+
+
+def test_zbar_scanner_reads_only_the_symbologies_it_was_given(
+    screens: dict[str, Image.Image],
+) -> None:
+    try:
+        only_1d = ZbarScanner(("EAN-13", "Code128"))
+    except DecoderUnavailable as exc:
+        pytest.skip(f"zbar cannot load here: {exc}")
+    ean = np.asarray(render.phone_photo(screens["EAN-13"], scale=0.5))
+    assert only_1d.scan(ean) == [(DIGITS, "EAN-13")]
+    assert only_1d.scan(np.asarray(render.phone_photo(screens["QRCode"]))) == []
+    assert only_1d.scan(np.zeros((0, 0), np.uint8)) == []
+    only_1d.close()
+
+
+def test_a_frame_with_screen_moire_is_read(
+    assisted: ZxingDecoder, screens: dict[str, Image.Image]
+) -> None:
+    photo = render.phone_photo(screens["EAN-13"], moire=0.4, blur=0.8, angle=3.0, scale=0.45)
+    assert [c.text for c in assisted.decode(frame_of(photo))] == [DIGITS]
+
+
+# --- never a false read through the confirmation ------------------------------------------
+
+
+def _not_diia_scenes() -> list[Image.Image]:
+    rng = np.random.default_rng(11)
+    scenes: list[Image.Image] = []
+    for i in range(3):
+        scenes.append(render.product_ean13("0" + "".join(str(d) for d in rng.integers(0, 10, 11))))
+        scenes.append(render.render_qr(f"https://example.com/item/{i}"))
+        scenes.append(render.render_code128(DIGITS[:12] + str((int(DIGITS[12]) + 1 + i) % 10)))
+        period = 8 + 5 * i
+        row = np.where((np.arange(1080) // period) % 2 == 0, 30, 220).astype(np.uint8)
+        scenes.append(Image.fromarray(np.broadcast_to(row, (1300, 1080)).copy(), "L"))
+        scenes.append(Image.new("L", (1080, 1900), int(rng.integers(150, 240))))
+    return scenes
+
+
+def test_no_false_read_reaches_the_checker_over_many_frames(assisted: ZxingDecoder) -> None:
+    """Product barcodes, web QRs, a 13-digit Code 128 with a wrong check digit, stripes,
+    blank phones, sensor noise: each held for three frames, at two sizes and several poses.
+    Not one code may come out of the confirmation."""
+    rng = np.random.default_rng(5)
+    frames = 0
+    for scene in _not_diia_scenes():
+        for size, scale in (((640, 480), 0.3), ((1280, 720), 0.5)):
+            confirm = Confirmation()
+            for _ in range(3):
+                photo = render.phone_photo(
+                    scene, size=size, scale=scale * rng.uniform(0.8, 1.2),
+                    angle=rng.uniform(-20, 20), blur=rng.uniform(0.3, 1.5),
+                    glare=rng.uniform(0, 0.4), noise=rng.uniform(1, 5),
+                    seed=int(rng.integers(1 << 30)),
+                )
+                assert confirm.feed(assisted.decode(frame_of(photo))) == []
+                frames += 1
+    confirm = Confirmation()
+    for i in range(30):
+        noise = np.random.default_rng(100 + i).integers(0, 256, (480, 640), dtype=np.uint8)
+        assert confirm.feed(assisted.decode(Frame(noise, 0.0))) == []
+        frames += 1
+    assert frames == 120

@@ -13,8 +13,9 @@ from kiosk.model import Code, Frame
 
 
 class FrameSource(Protocol):
-    def frames(self) -> Iterator[Frame]:
-        """Grayscale `uint8` frames, in order; a finite source simply stops."""
+    def frames(self) -> Iterator[Frame | None]:
+        """Grayscale `uint8` frames, in order; a finite source simply stops. None means "no
+        frame this time" (a camera that is away): it gives the loop its turn."""
         ...
 
 
