@@ -26,6 +26,10 @@ PHASES: dict[str, dict[Phase, tuple[str, str]]] = {
         Phase.PASS: ("Документ дійсний", ""),
         Phase.FAIL: ("Перевірку не пройдено", ""),
         Phase.UNKNOWN: ("Не вдалося перевірити — зверніться до працівника", ""),
+        Phase.ATTENDED_WAIT: (
+            "Покличте працівника",
+            "Перевірку віку вмикає працівник",
+        ),
     },
     "en": {
         Phase.IDLE: (
@@ -37,6 +41,10 @@ PHASES: dict[str, dict[Phase, tuple[str, str]]] = {
         Phase.PASS: ("Document valid", ""),
         Phase.FAIL: ("Check failed", ""),
         Phase.UNKNOWN: ("Could not verify — please ask a member of staff", ""),
+        Phase.ATTENDED_WAIT: (
+            "Please call a member of staff",
+            "A member of staff starts the age check",
+        ),
     },
 }
 
@@ -72,6 +80,7 @@ REASONS: dict[str, dict[str, str]] = {
         "bad_response": "Незрозуміла відповідь від Дії",
         "clock": "Годинник кіоску не синхронізовано",
         "qr_not_supported": "Перемкніть Дію на штрихкод",
+        "name_missing": "Немає даних замовлення для перевірки імені",
     },
     "en": {
         "valid": "Checked with Diia",
@@ -89,6 +98,7 @@ REASONS: dict[str, dict[str, str]] = {
         "bad_response": "Unexpected answer from Diia",
         "clock": "The kiosk clock is not synchronised",
         "qr_not_supported": "Switch to the barcode in Diia",
+        "name_missing": "No order details to check the name against",
     },
 }
 
@@ -121,6 +131,12 @@ FAULTS: dict[str, dict[Fault, str]] = {
     },
 }
 
+# A verdict held for staff (attended mode) says, in small type, how it goes away.
+STAFF_HINTS: dict[str, str] = {
+    "uk": "Працівник: натисніть кнопку, щоб продовжити",
+    "en": "Staff: press the button to continue",
+}
+
 _RESULT_PHASES = (Phase.PASS, Phase.FAIL, Phase.UNKNOWN)
 _BANNER_SEPARATOR = " · "
 
@@ -150,6 +166,11 @@ def text_for(state: State, language: str = DEFAULT_LANGUAGE) -> tuple[str, str]:
     if state.phase is Phase.PASS:
         headline = PASS_HEADLINES[lang].get(verdict.mode, headline)
     return headline, reason_text(verdict.reason, state.phase, lang)
+
+
+def hint_for(state: State, language: str = DEFAULT_LANGUAGE) -> str | None:
+    """The small line at the foot of the screen, or None: only a held verdict has one."""
+    return STAFF_HINTS[_language(language)] if state.awaiting_staff else None
 
 
 def banner_for(faults: Iterable[Fault], language: str = DEFAULT_LANGUAGE) -> str | None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from kiosk import messages
-from kiosk.messages import banner_for, reason_text, text_for
+from kiosk.messages import banner_for, hint_for, reason_text, text_for
 from kiosk.model import CodeKind, Fault, Outcome, Phase, State, Verdict
 
 REASONS = [
@@ -42,6 +44,7 @@ def every_text() -> list[str]:
         texts += messages.REASONS[lang].values()
         texts += messages.FALLBACK_DETAILS[lang].values()
         texts += messages.FAULTS[lang].values()
+        texts.append(messages.STAFF_HINTS[lang])
     return texts
 
 
@@ -60,6 +63,7 @@ def test_every_reason_has_its_own_explanation(lang: str, reason: str) -> None:
 
 
 def test_both_languages_know_the_same_things() -> None:
+    assert set(messages.STAFF_HINTS) == set(LANGUAGES)
     for table in ("PHASES", "PASS_HEADLINES", "REASONS", "FALLBACK_DETAILS", "FAULTS"):
         uk, en = getattr(messages, table)["uk"], getattr(messages, table)["en"]
         assert set(uk) == set(en), table
@@ -141,3 +145,21 @@ def test_no_message_can_carry_the_code_or_its_id() -> None:
     for phase in (Phase.PASS, Phase.FAIL, Phase.UNKNOWN):
         headline, detail = text_for(result(phase, "valid"), "uk")
         assert "9f2c1a7e" not in headline + detail
+
+
+def test_waiting_for_staff_tells_the_customer_to_call_someone() -> None:
+    assert text_for(State(Phase.ATTENDED_WAIT), "uk") == (
+        "Покличте працівника",
+        "Перевірку віку вмикає працівник",
+    )
+    assert text_for(State(Phase.ATTENDED_WAIT), "en")[0] == "Please call a member of staff"
+
+
+def test_only_a_verdict_held_for_staff_has_a_hint_at_its_foot() -> None:
+    held = replace(result(Phase.FAIL, "underage", "age"), awaiting_staff=True)
+    assert hint_for(held, "uk") == "Працівник: натисніть кнопку, щоб продовжити"
+    assert hint_for(held, "en") == "Staff: press the button to continue"
+    assert hint_for(held, "de") == hint_for(held, "uk")
+    for phase in Phase:
+        assert hint_for(State(phase), "uk") is None
+    assert text_for(held, "uk") == text_for(result(Phase.FAIL, "underage", "age"), "uk")

@@ -11,6 +11,7 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,16 +22,18 @@ from PIL import Image
 from kiosk import messages
 from kiosk.model import CodeKind, Fault, Outcome, Phase, State, Verdict
 from kiosk.signals import Signals
+from kiosk.signals.display import kmsdrm_card_index, video_environment
+from kiosk.signals.layout import Layout, wrap
 from kiosk.signals.screen import (
     BANNER_BACKGROUND,
     BANNER_TEXT,
     BOLD_FONT,
     PALETTES,
     REGULAR_FONT,
-    Colour,
     PygameScreen,
-    wrap,
+    footer_colour,
 )
+from kiosk.signals.shapes import Colour
 
 SIZES = [(480, 320), (800, 480), (1024, 600), (1280, 720)]
 OUTCOME_OF = {Phase.PASS: Outcome.PASS, Phase.FAIL: Outcome.FAIL, Phase.UNKNOWN: Outcome.UNKNOWN}
@@ -86,25 +89,61 @@ def test_pygame_screen_satisfies_the_signals_port(screen_factory: type[PygameScr
     screen.tick(0.1)
 
 
+def every_look() -> list[State]:
+    """Every phase bare and under every fault at once, and each verdict held for staff."""
+    looks = [state(phase, faults) for phase in Phase for faults in (frozenset(), frozenset(Fault))]
+    looks += [replace(state(phase), awaiting_staff=True) for phase in OUTCOME_OF]
+    looks += [replace(state(phase, frozenset({Fault.CLOCK})), awaiting_staff=True)
+              for phase in OUTCOME_OF]  # fmt: skip
+    return looks
+
+
+@pytest.mark.parametrize("language", ["uk", "en"])
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-def test_every_phase_fills_the_screen_with_its_colour_and_text_fits(
-    screen_factory: type[PygameScreen], size: tuple[int, int], tmp_path: Path
+def test_every_state_at_every_size_fits_is_legible_and_has_every_glyph(
+    screen_factory: type[PygameScreen], size: tuple[int, int], language: str, tmp_path: Path
 ) -> None:
-    screen = screen_factory(size=size)
-    assert screen.size == size
-    for phase in Phase:
-        for faults in (frozenset(), frozenset(Fault)):
-            screen.show(state(phase, faults))
-            path = tmp_path / f"{phase}-{len(faults)}.png"
-            screen.render_png(path)
-            with Image.open(path) as image:
-                assert image.size == size
-            assert share_of(path, PALETTES[phase].background) > 0.5
-            assert_layout_fits(screen, size, banner=bool(faults))
+    """The screenshots themselves: drawn off-screen at each size, then read back as pixels."""
+    screen = screen_factory(size=(480, 320), language=language)
+    fonts = {bold: pygame.font.Font(str(BOLD_FONT if bold else REGULAR_FONT), 24)
+             for bold in (True, False)}  # fmt: skip
+    boxes = {bold: notdef_metrics(font) for bold, font in fonts.items()}
+    for i, shown in enumerate(every_look()):
+        path = tmp_path / f"{i:02d}.png"
+        layout = screen.render_state_png(shown, size, path)
+        what = f"{shown.phase} faults={len(shown.faults)} staff={shown.awaiting_staff}"
+        pixels = np.asarray(Image.open(path).convert("RGB"))
+        assert pixels.shape == (size[1], size[0], 3)
+        background = PALETTES[shown.phase].background
+        assert share_of(path, background) > 0.5, what
+        assert_layout_fits(layout, size, banner=bool(shown.faults), hint=shown.awaiting_staff)
+        for line in layout.lines:
+            bold = line.role in ("banner", "headline")
+            metrics = fonts[bold].metrics(line.text)
+            box = boxes[bold]
+            missing = [c for c, m in zip(line.text, metrics, strict=True) if m in (None, box)]
+            assert missing == [], (what, line.text)
+            behind = {"banner": BANNER_BACKGROUND, "hint": footer_colour(PALETTES[shown.phase])
+                      }.get(line.role, background)  # fmt: skip
+            assert_text_legible(pixels, line.box, behind, f"{what}: {line.text!r}")
 
 
-def assert_layout_fits(screen: PygameScreen, size: tuple[int, int], banner: bool) -> None:
-    layout = screen.layout
+def assert_text_legible(pixels: np.ndarray, box: tuple[int, int, int, int],
+                        background: Colour, what: str) -> None:  # fmt: skip
+    """Text was drawn in the box, in a colour of at least 4.5:1 against its background."""
+    x, y, w, h = box
+    crop = pixels[y : y + h, x : x + w].reshape(-1, 3) / 255
+    linear = np.where(crop <= 0.04045, crop / 12.92, ((crop + 0.055) / 1.055) ** 2.4)
+    lum = linear @ np.array([0.2126, 0.7152, 0.0722])
+    behind = luminance(background)
+    ratios = (np.maximum(lum, behind) + 0.05) / (np.minimum(lum, behind) + 0.05)
+    assert ratios.max() >= 4.5, f"{what}: best contrast {ratios.max():.2f}"
+    # The glyphs' solid strokes, not a stray antialiased pixel, carry that contrast.
+    assert (ratios >= 4.5).mean() >= 0.03, what
+
+
+def assert_layout_fits(layout: Layout | None, size: tuple[int, int], banner: bool,
+                       hint: bool = False) -> None:  # fmt: skip
     assert layout is not None and layout.size == size
     width, height = size
     ix, iy, isize, _ = layout.icon
@@ -115,22 +154,39 @@ def assert_layout_fits(screen: PygameScreen, size: tuple[int, int], banner: bool
     assert iy >= banner_bottom
     roles = [line.role for line in layout.lines]
     assert "headline" in roles
+    assert ("hint" in roles) == hint
+    text_bottom = 0
     for line in layout.lines:
         x, y, w, h = line.box
         assert 0 <= x <= x + w <= width and 0 <= y <= y + h <= height, line
+        assert line.px >= 10
         if line.role == "banner":
             assert y + h <= banner_bottom
+        elif line.role == "hint":
+            assert y >= text_bottom, f"{line.text!r} overlaps the text above it"
         else:
             assert y >= iy + isize, f"{line.text!r} overlaps the shape"
-            assert line.px >= 10
+            text_bottom = max(text_bottom, y + h)
 
 
 def test_a_long_unknown_reason_with_every_fault_still_fits_the_smallest_screen(
     screen_factory: type[PygameScreen],
 ) -> None:
     screen = screen_factory(size=(480, 320), language="en")
-    screen.show(state(Phase.UNKNOWN, frozenset(Fault)))
-    assert_layout_fits(screen, (480, 320), banner=True)
+    screen.show(replace(state(Phase.UNKNOWN, frozenset(Fault)), awaiting_staff=True))
+    assert_layout_fits(screen.layout, (480, 320), banner=True, hint=True)
+
+
+def test_the_display_shows_what_the_off_screen_picture_shows(
+    screen_factory: type[PygameScreen], tmp_path: Path
+) -> None:
+    screen = screen_factory(size=(800, 480))
+    shown = state(Phase.FAIL, frozenset({Fault.NETWORK}))
+    screen.show(shown)
+    screen.render_png(tmp_path / "display.png")
+    screen.render_state_png(shown, (800, 480), tmp_path / "off.png")
+    display = Image.open(tmp_path / "display.png").convert("RGB").tobytes()
+    assert display == Image.open(tmp_path / "off.png").convert("RGB").tobytes()
 
 
 def test_every_text_colour_has_a_contrast_of_at_least_4_5() -> None:
@@ -199,6 +255,7 @@ def message_texts() -> list[str]:
         for table in (messages.PASS_HEADLINES, messages.REASONS, messages.FAULTS):
             texts += table[lang].values()  # type: ignore[attr-defined]
         texts += messages.FALLBACK_DETAILS[lang].values()
+        texts.append(messages.STAFF_HINTS[lang])
     return [*texts, "\u00a0·"]  # the screen's own no-break space and banner separator
 
 
@@ -222,7 +279,7 @@ def test_one_screenshot_per_state_shown(screen_factory: type[PygameScreen], tmp_
         "01-idle.png",
         "02-checking.png",
         "03-pass-valid.png",
-        "04-idle.png",
+        "04-idle-network.png",
         "05-fail-expired.png",
     ]
     assert share_of(shots / "03-pass-valid.png", PALETTES[Phase.PASS].background) > 0.5
@@ -279,13 +336,17 @@ def test_wrap_keeps_lines_within_width_and_dashes_off_line_starts() -> None:
     assert all(measure(line) <= 160 for line in lines)
     assert not any(line.startswith("—") for line in lines)
     assert " ".join(lines).replace("\u00a0", " ") == "Код прострочено — оновіть код у Дії"
+    banner = wrap("Камера недоступна · Немає зв’язку з Дією", 220, measure)
+    assert banner == ["Камера недоступна\u00a0·", "Немає зв’язку з Дією"]
     assert wrap("Надзвичайнодовгеслово", 50, measure) == ["Надзв", "ичайн", "одовг", "еслов", "о"]
     assert wrap("", 100, measure) == []
 
 
 def test_importing_the_adapters_needs_neither_pygame_nor_gpiozero() -> None:
     code = (
-        "import sys, kiosk.signals, kiosk.signals.screen, kiosk.signals.lights, kiosk.messages;"
+        "import sys, kiosk.signals, kiosk.signals.screen, kiosk.signals.lights, kiosk.messages,"
+        " kiosk.signals.shapes, kiosk.signals.display, kiosk.signals.layout, kiosk.staff,"
+        " kiosk.selftest;"
         "bad = {'pygame', 'gpiozero'} & set(sys.modules); assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -306,3 +367,104 @@ def test_animation_frames_paint_only_inside_the_shape_box(
     for i in range(1, 60):
         screen.tick(5.0 + i / 30)
         assert (pygame.surfarray.array3d(surface)[outside] == before).all(), i
+
+
+def test_screenshots_at_every_size_name_the_look_and_the_size(
+    screen_factory: type[PygameScreen], tmp_path: Path
+) -> None:
+    shots = tmp_path / "shots"
+    screen = screen_factory(size=(800, 480), screenshot_dir=shots, screenshot_sizes=SIZES)
+    screen.show(state(Phase.ATTENDED_WAIT))
+    screen.show(replace(state(Phase.PASS), awaiting_staff=True))
+    screen.show(replace(state(Phase.PASS), awaiting_staff=True))  # the same look: no more
+    names = sorted(p.name for p in shots.iterdir())
+    assert names == sorted(
+        f"{look}-{w}x{h}.png" for look in ("01-attended_wait", "02-pass-valid-staff")
+        for w, h in SIZES
+    )  # fmt: skip
+    for w, h in SIZES:
+        with Image.open(shots / f"02-pass-valid-staff-{w}x{h}.png") as image:
+            assert image.size == (w, h)
+    assert screen.size == (800, 480), "the display itself is left at its size"
+
+
+def test_the_staff_picture_differs_from_every_other(
+    screen_factory: type[PygameScreen], tmp_path: Path
+) -> None:
+    screen = screen_factory(size=(800, 480))
+    icons = {}
+    for phase in Phase:
+        layout = screen.render_state_png(state(phase), (800, 480), tmp_path / "x.png")
+        x, y, s, _ = layout.icon
+        picture = Image.open(tmp_path / "x.png").convert("L").crop((x, y, x + s, y + s))
+        icons[phase] = np.asarray(picture.resize((64, 64))) > 128  # shape, not colour
+    staff = icons.pop(Phase.ATTENDED_WAIT)
+    for phase, other in icons.items():
+        assert (staff != other).mean() > 0.05, phase
+
+
+def test_fullscreen_takes_the_whole_display_and_hides_the_pointer(
+    screen_factory: type[PygameScreen],
+) -> None:
+    screen = screen_factory(size=(480, 320), fullscreen=True)
+    assert screen.size != (480, 320)  # the dummy display's own size
+    assert not pygame.mouse.get_visible()
+
+
+# -- choosing the video driver ---------------------------------------------------------------
+
+
+def dri(tmp_path: Path, by_path: dict[str, str], cards: tuple[str, ...] = ()) -> Path:
+    """A /dev/dri look-alike: card files and by-path links to them."""
+    root = tmp_path / "dri"
+    (root / "by-path").mkdir(parents=True)
+    for card in {*cards, *by_path.values()}:
+        (root / card).touch()
+    for name, card in by_path.items():
+        (root / "by-path" / name).symlink_to(f"../{card}")
+    return root
+
+
+def test_the_environment_s_driver_always_wins(tmp_path: Path) -> None:
+    root = dri(tmp_path, {}, ("card0",))
+    assert video_environment({"SDL_VIDEODRIVER": "x11"}, True, root) == {}
+    assert video_environment({"SDL_VIDEODRIVER": "dummy", "DISPLAY": ":0"}, True, root) == {}
+
+
+def test_a_desktop_session_is_left_to_sdl(tmp_path: Path) -> None:
+    root = dri(tmp_path, {}, ("card0",))
+    assert video_environment({"WAYLAND_DISPLAY": "wayland-0"}, True, root) == {}
+    assert video_environment({"DISPLAY": ":0"}, False, root) == {}
+
+
+def test_a_fullscreen_kiosk_without_a_desktop_uses_the_console(tmp_path: Path) -> None:
+    root = dri(tmp_path, {"platform-axi:gpu-card": "card2"}, ("card0", "card1"))
+    assert video_environment({}, True, root) == {
+        "SDL_VIDEODRIVER": "kmsdrm",
+        "SDL_KMSDRM_DEVICE_INDEX": "2",  # the display controller, not the first card
+    }
+
+
+def test_kmsdrm_chosen_by_the_environment_still_gets_the_right_card(tmp_path: Path) -> None:
+    root = dri(tmp_path, {"platform-gpu-card": "card1"}, ("card0",))
+    assert video_environment({"SDL_VIDEODRIVER": "KMSDRM"}, False, root) == {
+        "SDL_KMSDRM_DEVICE_INDEX": "1"
+    }
+    chosen = {"SDL_VIDEODRIVER": "kmsdrm", "SDL_KMSDRM_DEVICE_INDEX": "0"}
+    assert video_environment(chosen, False, root) == {}  # an installer's choice stands
+
+
+def test_no_display_at_all_draws_off_screen(tmp_path: Path) -> None:
+    assert video_environment({}, True, tmp_path / "missing") == {"SDL_VIDEODRIVER": "dummy"}
+    no_cards = dri(tmp_path, {})
+    assert video_environment({}, True, no_cards) == {"SDL_VIDEODRIVER": "dummy"}
+    with_card = tmp_path / "other"
+    (with_card).mkdir()
+    (with_card / "card0").touch()
+    assert video_environment({}, False, with_card) == {"SDL_VIDEODRIVER": "dummy"}  # a window
+
+
+def test_an_unknown_board_leaves_the_card_to_sdl(tmp_path: Path) -> None:
+    root = dri(tmp_path, {"pci-0000:00:02.0-card": "card0"})
+    assert kmsdrm_card_index(root) is None
+    assert video_environment({}, True, root) == {"SDL_VIDEODRIVER": "kmsdrm"}

@@ -1,0 +1,203 @@
+"""`kiosk selftest`: every signal through every state, so an installer can check the wiring.
+
+Each step shows one state on the LEDs, the buzzer, the relay and the screen at once, and
+prints what a person should see and hear, so a swapped wire or a silent buzzer shows up as a
+difference. Then it asks for a press of the staff button. Nothing is sent to Diia and no
+verdict event is written: the POS never hears of a test. With `signals.gpio = "mock"` it runs
+on a laptop, and presses the mock staff button itself.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TextIO
+
+from kiosk.config import Config, gpio_pins
+from kiosk.messages import banner_for, text_for
+from kiosk.model import RESULT_PHASES, CodeKind, Fault, Outcome, Phase, State, Verdict
+from kiosk.signals import Signals
+from kiosk.signals.lights import PATTERNS, describe, look_of
+from kiosk.staff import StaffCommand, StaffInput
+
+TICK_S = 1 / 30
+# What the screen shows in each phase, besides its words.
+SCREEN_LOOKS: dict[Phase, str] = {
+    Phase.IDLE: "dark slate, a phone with a barcode, a red line sweeping it",
+    Phase.READING: "slate blue, the phone inside viewfinder corners",
+    Phase.CHECKING: "blue, a ring of dots turning",
+    Phase.PASS: "green, a check mark",
+    Phase.FAIL: "red, a cross",
+    Phase.UNKNOWN: "amber, an exclamation mark",
+    Phase.ATTENDED_WAIT: "purple, a member of staff",
+}
+_REASONS = {Outcome.PASS: "valid", Outcome.FAIL: "expired", Outcome.UNKNOWN: "diia_unavailable"}
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    name: str
+    state: State
+
+
+def selftest_steps(mode: str = "age") -> list[Step]:
+    """Every phase once, a verdict held for staff, then each fault over the idle screen."""
+    steps = []
+    outcome_of = {phase: outcome for outcome, phase in RESULT_PHASES.items()}
+    for phase in (Phase.IDLE, Phase.READING, Phase.CHECKING, Phase.PASS, Phase.FAIL,
+                  Phase.UNKNOWN, Phase.ATTENDED_WAIT):  # fmt: skip
+        verdict = None
+        if phase in outcome_of:
+            outcome = outcome_of[phase]
+            verdict = Verdict(outcome, _REASONS[outcome], mode, CodeKind.BARCODE, "selftest")
+        steps.append(Step(str(phase), State(phase, verdict)))
+    held = steps[3].state
+    steps.append(Step("pass, held for staff", replace(held, awaiting_staff=True)))
+    for fault in Fault:
+        steps.append(Step(f"fault: {fault}", State(Phase.IDLE, faults=frozenset({fault}))))
+    return steps
+
+
+def expectation(step: Step, language: str, relay_seconds: float | None) -> str:
+    """What the installer should see and hear during `step`."""
+    state = step.state
+    headline, _ = text_for(state, language)
+    words = banner_for(state.faults, language) if state.faults else headline
+    lights = describe(PATTERNS[look_of(state)], relay_seconds)
+    if state.faults:
+        screen = f"a dark strip on top, «{words}», over the {state.phase} screen"
+    else:
+        screen = f"{SCREEN_LOOKS[state.phase]}: «{words}»"
+    if state.awaiting_staff:
+        screen += ", a staff note at the foot"
+    return f"{lights}; screen {screen}"
+
+
+def run_selftest(
+    signals: Sequence[Signals],
+    out: TextIO,
+    *,
+    steps: Sequence[Step] | None = None,
+    step_seconds: float = 2.0,
+    language: str = "uk",
+    relay_seconds: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Show each step on every signal for `step_seconds`, saying what to expect."""
+    steps = list(steps if steps is not None else selftest_steps())
+    for number, step in enumerate(steps, 1):
+        out.write(f"[{number}/{len(steps)}] {step.name}: "
+                  f"{expectation(step, language, relay_seconds)}\n")  # fmt: skip
+        out.flush()
+        state = replace(step.state, since=clock())
+        for signal in signals:
+            signal.show(state)
+        until = clock() + step_seconds
+        while clock() < until:
+            sleep(min(TICK_S, max(0.0, until - clock())))
+            for signal in signals:
+                signal.tick(clock())
+
+
+def wait_for_press(
+    staff: StaffInput,
+    out: TextIO,
+    wait_seconds: float,
+    press: Callable[[], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> bool:
+    """Ask for a press of the staff button; `press` simulates one (mock pins)."""
+    staff.take()  # forget presses made before the question
+    out.write(f"staff button: press it now (waiting {wait_seconds:g} s)\n")
+    out.flush()
+    if press is not None:
+        out.write("  (mock pins: pressing it for you)\n")
+        press()
+    until = clock() + wait_seconds
+    while True:
+        if StaffCommand.PRESS in staff.take():
+            out.write("staff button: pressed, OK\n")
+            return True
+        if clock() >= until:
+            out.write("staff button: NOT pressed - check its wiring (pin to ground)\n")
+            return False
+        sleep(TICK_S)
+
+
+def wiring(config: Config) -> str:
+    """The pins in use, for the first line of the test."""
+    s = config.signals
+    pins = gpio_pins(s)
+    names = {"green_pin": "green", "red_pin": "red", "amber_pin": "amber", "blue_pin": "blue",
+             "buzzer_pin": f"{s.buzzer} buzzer", "relay_pin": "relay",
+             "staff_pin": "staff button"}  # fmt: skip
+    led = "RGB LED" if s.leds == "rgb" else "LEDs"
+    parts = [f"{names[key]} GPIO{pin}" for key, pin in pins.items()]
+    return f"{led}: " + ", ".join(parts)
+
+
+def selftest(
+    config: Config,
+    out: TextIO,
+    *,
+    step_seconds: float = 2.0,
+    wait_press_s: float = 15.0,
+    screenshot_dir: Path | None = None,
+) -> bool:
+    """Build the configured signals and staff button, run the test; True if all worked."""
+    from kiosk.bootstrap import build_signals, gpio_pin_factory, on_raspberry_pi
+
+    s = config.signals
+    quiet = replace(config, signals=replace(s, events="off"))  # never a verdict to the POS
+    pin_factory = gpio_pin_factory(config)
+    gpio = s.gpio == "mock" or (s.gpio == "auto" and on_raspberry_pi())
+    signals = build_signals(quiet, pin_factory=pin_factory, screenshot_dir=screenshot_dir)
+    kinds = {type(signal).__name__ for signal in signals}
+    ok = True
+    out.write(f"GPIO: {s.gpio}{' (mock pins)' if s.gpio == 'mock' else ''}; {wiring(config)}\n")
+    if gpio and "GpioSignals" not in kinds:
+        out.write("LEDs, buzzer, relay: could NOT be opened (see the error above)\n")
+        ok = False
+    elif not gpio:
+        out.write("LEDs, buzzer, relay: not tested (no GPIO here; signals.gpio = \"mock\" "
+                  "simulates them)\n")  # fmt: skip
+    if s.screen == "pygame" and "PygameScreen" not in kinds:
+        out.write("screen: could NOT be opened (see the error above)\n")
+        ok = False
+    staff = None
+    if gpio and s.staff_pin >= 0:
+        from kiosk.staff import GpioStaffButton, StaffInputError
+
+        try:
+            staff = GpioStaffButton(s.staff_pin, pin_factory=pin_factory)
+        except StaffInputError as exc:
+            out.write(f"staff button: could NOT be opened: {exc}\n")
+            ok = False
+    try:
+        run_selftest(
+            signals,
+            out,
+            steps=selftest_steps(config.kiosk.mode),
+            step_seconds=step_seconds,
+            language=config.kiosk.language,
+            relay_seconds=s.relay_seconds if s.relay_pin >= 0 else None,
+        )
+        if staff is not None:
+            press = None
+            if pin_factory is not None:  # mock pins: nobody is there to press
+                pin = pin_factory.pin(s.staff_pin)
+                press = lambda: (pin.drive_low(), pin.drive_high())  # noqa: E731
+            ok = wait_for_press(staff, out, wait_press_s, press) and ok
+    finally:
+        for signal in signals:
+            signal.close()
+        if staff is not None:
+            staff.close()
+    out.write("selftest: all signals were shown; compare each step with its line above\n"
+              if ok else "selftest: something could not be tested (see above)\n")  # fmt: skip
+    return ok
+
