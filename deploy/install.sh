@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# Install the Diia kiosk as a service on Raspberry Pi OS (64-bit, Bookworm or later).
+#
+#   sudo deploy/install.sh              install or upgrade; safe to run again
+#   deploy/install.sh --root DIR        write the files under DIR and record, in
+#                                       DIR/install-actions.log, the commands it would run
+#                                       (apt-get, useradd, pip, systemctl) instead of running them
+#
+# What it does: system packages from apt (camera, GPIO, pygame with KMSDRM, zbar, fonts), a
+# system user "kiosk" with just the device groups it needs, a venv in /opt/kiosk/venv that
+# sees apt's camera bindings, the package, /etc/kiosk (config) and /etc/kiosk/credentials
+# (Diia secrets, root only, handed to the service by systemd), the unit, enabled.
+# An existing /etc/kiosk/kiosk.toml and existing secrets are never overwritten.
+set -euo pipefail
+
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+ROOT=""
+USER_NAME=kiosk
+GROUPS_NEEDED=(gpio video render input dialout)
+APT_PACKAGES=(
+    python3 python3-venv python3-pip
+    python3-picamera2      # camera; libcamera bindings exist only as apt packages
+    python3-lgpio          # GPIO on Pi 4 and Pi 5 (gpiozero's default pin factory)
+    python3-gpiozero       # Raspberry Pi OS ships 2.0.x (the Pi 5 chip fix)
+    python3-pygame         # Debian's SDL has the KMSDRM console driver; PyPI's wheel does not
+    python3-numpy          # the distro build picamera2 is compiled against (no numpy 2 on Bookworm)
+    python3-evdev          # HID barcode scanners
+    python3-serial         # USB-CDC barcode scanners
+    python3-cryptography   # Ed25519 signatures on remote config
+    python3-prometheus-client  # the health endpoint
+    libzbar0               # the optional pyzbar decoder
+    fonts-dejavu-core      # screen text in Ukrainian
+)
+
+usage() {
+    echo "usage: $0 [--root DIR]" >&2
+    exit 2
+}
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --root) [ $# -ge 2 ] || usage; ROOT=$(realpath -m "$2"); shift 2 ;;
+        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+        *) usage ;;
+    esac
+done
+
+OPT=$ROOT/opt/kiosk
+ETC=$ROOT/etc/kiosk
+UNIT=$ROOT/etc/systemd/system/kiosk.service
+LOG=$ROOT/install-actions.log
+
+say() { echo "kiosk install: $*" >&2; }
+
+# A command that changes the system: run it, or under --root only record it.
+act() {
+    if [ -n "$ROOT" ]; then
+        printf '%q ' "$@" >>"$LOG"
+        printf '\n' >>"$LOG"
+    else
+        "$@"
+    fi
+}
+
+check_system() {
+    [ -n "$ROOT" ] && return 0
+    [ "$(id -u)" -eq 0 ] || { say "run as root (sudo $0)"; exit 1; }
+    # shellcheck disable=SC1091
+    . /etc/os-release
+    if [ "${VERSION_ID:-0}" -lt 12 ] 2>/dev/null; then
+        say "needs Raspberry Pi OS Bookworm (12) or later; this is ${PRETTY_NAME:-unknown}"
+        exit 1
+    fi
+}
+
+install_packages() {
+    local missing=()
+    if [ -n "$ROOT" ]; then
+        missing=("${APT_PACKAGES[@]}")
+    else
+        for pkg in "${APT_PACKAGES[@]}"; do
+            dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" \
+                || missing+=("$pkg")
+        done
+    fi
+    [ ${#missing[@]} -eq 0 ] && return 0
+    say "installing ${missing[*]}"
+    act apt-get update -qq
+    act env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        "${missing[@]}"
+}
+
+create_user() {
+    local group
+    for group in "${GROUPS_NEEDED[@]}"; do
+        # Raspberry Pi OS has them all; a plain Debian box may lack gpio.
+        if [ -n "$ROOT" ] || ! getent group "$group" >/dev/null; then
+            act groupadd --system -f "$group"
+        fi
+    done
+    if [ -n "$ROOT" ] || ! id "$USER_NAME" >/dev/null 2>&1; then
+        act useradd --system --user-group --no-create-home --home-dir /var/lib/kiosk \
+            --shell /usr/sbin/nologin --comment "Diia kiosk" "$USER_NAME"
+    fi
+    local list
+    list=$(IFS=,; echo "${GROUPS_NEEDED[*]}")
+    act usermod --append --groups "$list" "$USER_NAME"
+}
+
+install_venv() {
+    mkdir -p "$OPT"
+    chmod 0755 "$OPT"
+    if [ ! -x "$OPT/venv/bin/python" ]; then
+        # System site packages: picamera2, libcamera, lgpio and pygame come from apt.
+        act python3 -m venv --system-site-packages "$ROOT/opt/kiosk/venv"
+    fi
+    act "$ROOT/opt/kiosk/venv/bin/python" -m pip install --quiet --upgrade "$SRC"
+    install -m 0644 "$SRC/README.md" "$OPT/README.md"
+}
+
+install_config() {
+    mkdir -p "$ETC"
+    chmod 0750 "$ETC"
+    act chown root:"$USER_NAME" "$ROOT/etc/kiosk"
+    if [ -e "$ETC/kiosk.toml" ]; then
+        say "kept the existing /etc/kiosk/kiosk.toml"
+    else
+        # The example with every default, switched to the appliance's full screen.
+        sed -e 's/^fullscreen = false/fullscreen = true/' \
+            "$SRC/config/kiosk.example.toml" >"$ETC/kiosk.toml"
+        say "wrote /etc/kiosk/kiosk.toml: set diia.branch_id there"
+    fi
+    chmod 0640 "$ETC/kiosk.toml"
+    act chown root:"$USER_NAME" "$ROOT/etc/kiosk/kiosk.toml"
+    # Secrets: root only; systemd copies them into the service's $CREDENTIALS_DIRECTORY.
+    mkdir -p "$ETC/credentials"
+    chmod 0700 "$ETC/credentials"
+    act chown root:root "$ROOT/etc/kiosk/credentials"
+    local name
+    for name in diia-acquirer-token diia-auth-token; do
+        if [ -e "$ETC/credentials/$name" ]; then
+            chmod 0600 "$ETC/credentials/$name"
+        else
+            say "put the Diia secret in /etc/kiosk/credentials/$name (mode 0600)"
+        fi
+    done
+}
+
+install_system_files() {
+    # The CDC-ACM driver must be loaded when the unit starts, or DeviceAllow=char-ttyACM
+    # finds no such device class and a scanner plugged in later stays locked out.
+    mkdir -p "$ROOT/etc/modules-load.d"
+    printf '# Diia kiosk: serial barcode scanners (see kiosk.service DeviceAllow)\ncdc_acm\n' \
+        >"$ROOT/etc/modules-load.d/kiosk.conf"
+    chmod 0644 "$ROOT/etc/modules-load.d/kiosk.conf"
+    # ModemManager probes new ttyACM devices with AT commands and garbles a scanner.
+    mkdir -p "$ROOT/etc/udev/rules.d"
+    cat >"$ROOT/etc/udev/rules.d/70-kiosk-scanner.rules" <<'EOF'
+# Diia kiosk: keep ModemManager away from serial barcode scanners.
+SUBSYSTEM=="tty", KERNEL=="ttyACM[0-9]*", ENV{ID_MM_DEVICE_IGNORE}="1"
+EOF
+    chmod 0644 "$ROOT/etc/udev/rules.d/70-kiosk-scanner.rules"
+}
+
+install_unit() {
+    mkdir -p "$(dirname "$UNIT")"
+    install -m 0644 "$SRC/deploy/kiosk.service" "$UNIT"
+    act systemctl daemon-reload
+    act systemctl enable kiosk.service
+    if [ -s "$ETC/credentials/diia-acquirer-token" ] && [ -s "$ETC/credentials/diia-auth-token" ]
+    then
+        act systemctl restart kiosk.service
+    else
+        say "not started: the Diia secrets are missing; then: systemctl start kiosk"
+    fi
+}
+
+main() {
+    check_system
+    if [ -n "$ROOT" ]; then
+        mkdir -p "$ROOT"
+        : >"$LOG"
+    fi
+    install_packages
+    create_user
+    install_venv
+    install_config
+    install_system_files
+    install_unit
+    say "done; check with: sudo /opt/kiosk/venv/bin/kiosk doctor"
+}
+
+main

@@ -1,0 +1,259 @@
+"""`kiosk doctor`: checks what the kiosk needs, one line each, and says what to fix.
+
+Config, secrets, network, Diia login, clock, camera, GPIO, screen, power, remote config.
+It never crashes on a missing part: on a laptop it says the camera or GPIO is absent. Exit
+code 0 when nothing failed, 1 when something must be fixed, 2 when the config is unreadable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import socket
+import sys
+from collections.abc import Callable, Iterator, MutableMapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+from urllib.parse import urlsplit
+
+from kiosk.config import Config, ConfigError, Credentials, config_path, load_credentials
+
+OK, WARN, FAIL, ABSENT, SKIP = "ok", "warn", "FAIL", "absent", "skip"
+CREDENTIALS_SOURCE = Path("/etc/kiosk/credentials")  # LoadCredential='s sources (install.sh)
+
+
+@dataclass(frozen=True)
+class Finding:
+    status: str
+    what: str
+    detail: str
+    fix: str = ""
+
+
+@dataclass
+class Doctor:
+    """The checks, with their outer seams injectable: /dev, /sys, the environment, modules."""
+
+    environ: MutableMapping[str, str]
+    dev: Path = Path("/dev")
+    sysfs: Path = Path("/sys")
+    has_module: Callable[[str], bool] = lambda name: importlib.util.find_spec(name) is not None
+    on_pi: Callable[[], bool] | None = None
+
+    def run(self, path: Path) -> Iterator[Finding]:
+        from kiosk.ops.runtime import Operations
+
+        try:
+            ops = Operations.start(path, dict(self.environ), read_only=True, sysfs=self.sysfs)
+        except ConfigError as exc:
+            yield Finding(FAIL, "config", str(exc), f"edit {path}; `kiosk config validate` it")
+            return
+        config = ops.config
+        version = f", remote config version {ops.version}" if ops.version else ""
+        yield Finding(OK, "config", f"{path}: mode {config.kiosk.mode}, "
+                      f"source {config.source.kind}{version}")
+        credentials = None
+        try:
+            credentials = load_credentials(config.diia, self._secret_environ())
+            yield Finding(OK, "secrets", "both Diia secrets present (values not shown)")
+        except ConfigError as exc:
+            yield Finding(FAIL, "secrets", str(exc),
+                          f"put them in {CREDENTIALS_SOURCE}/diia-acquirer-token and "
+                          "diia-auth-token (mode 0600), then run doctor with sudo")
+        yield from self.network(config)
+        client = None
+        if credentials is not None:
+            finding, client = self.diia_login(config, credentials)
+            yield finding
+        yield self.clock(config, ops, client)
+        if client is not None:
+            client.close()
+        yield self.camera(config)
+        yield self.gpio(config)
+        yield self.screen(config)
+        yield self.power(ops)
+        yield self.remote(config, ops)
+
+    def _secret_environ(self) -> MutableMapping[str, str]:
+        # Outside systemd, read the files systemd would hand over (needs root).
+        environ = dict(self.environ)
+        if "CREDENTIALS_DIRECTORY" not in environ and os.access(CREDENTIALS_SOURCE, os.R_OK):
+            environ["CREDENTIALS_DIRECTORY"] = str(CREDENTIALS_SOURCE)
+        return environ
+
+    def network(self, config: Config) -> Iterator[Finding]:
+        url = urlsplit(config.diia.base_url)
+        host, port = url.hostname or "", url.port or (443 if url.scheme == "https" else 80)
+        try:
+            addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            yield Finding(FAIL, "network", f"cannot resolve {host}: {exc}",
+                          "check DNS and the network cable or Wi-Fi")
+            return
+        family, kind, proto, _, address = addresses[0]
+        try:
+            with socket.socket(family, kind, proto) as sock:
+                sock.settimeout(3)
+                sock.connect(address)
+        except OSError as exc:
+            yield Finding(FAIL, "network", f"cannot connect to {host}:{port}: {exc}",
+                          "check the shop's firewall allows HTTPS out to Diia")
+            return
+        yield Finding(OK, "network", f"{host}:{port} reachable")
+
+    def diia_login(self, config: Config, credentials: Credentials) -> tuple[Finding, Any]:
+        from kiosk.bootstrap import build_client
+        from kiosk.diia.errors import DiiaError
+
+        try:
+            client = build_client(config, credentials)
+        except ConfigError as exc:
+            return Finding(FAIL, "diia", str(exc), "fix the key named"), None
+        try:
+            client.login()
+        except DiiaError as exc:
+            return Finding(FAIL, "diia", f"login failed: {exc}",
+                           "check the two secrets and diia.base_url with Diia"), client
+        return Finding(OK, "diia", f"logged in to {config.diia.base_url}"), client
+
+    def clock(self, config: Config, ops: Any, client: Any) -> Finding:
+        from kiosk.ops.clock import ClockTrust
+
+        c = config.clock
+        offset = client.server_clock_offset_s if client is not None else None
+        state = ClockTrust(required=c.require_sync, sync_file=c.sync_file,
+                           max_offset_s=c.max_offset_s, server_offset=lambda: offset).state()
+        diia = f"; Diia's clock differs by {offset:+.1f} s" if offset is not None else ""
+        if state.trusted:
+            return Finding(OK, "clock", f"trusted ({state.source}){diia}")
+        return Finding(FAIL, "clock", f"not synchronised{diia}: verdicts will be unknown",
+                       "enable NTP: `timedatectl set-ntp true`; allow UDP 123 out")
+
+    def _devices(self, *patterns: str) -> list[Path]:
+        return sorted(p for pattern in patterns for p in self.dev.glob(pattern))
+
+    def _access(self, paths: list[Path]) -> list[Path]:
+        return [p for p in paths if not os.access(p, os.R_OK | os.W_OK)]
+
+    def camera(self, config: Config) -> Finding:
+        kind = config.source.kind
+        if kind in ("keyboard", "serial"):
+            path = Path(config.source.path) if config.source.path else None
+            if path is None or not path.exists():
+                return Finding(FAIL, "scanner", f"{config.source.path or 'no source.path'} "
+                               "does not exist", "plug the scanner in; set source.path to its "
+                               "/dev/input/by-id or /dev/serial/by-id name")
+            return Finding(OK, "scanner", f"{path} present")
+        if kind != "camera":
+            return Finding(SKIP, "camera", f"not used (source.kind = {kind})")
+        nodes = self._devices("video*", "media*")
+        if not nodes:
+            return Finding(FAIL if self._on_pi() else ABSENT, "camera", "no /dev/video* or "
+                           "/dev/media*", "connect the camera ribbon (contacts to the board) "
+                           "and reboot; `rpicam-hello --list-cameras`")
+        denied = self._access(nodes)
+        if denied:
+            return Finding(FAIL, "camera", f"no access to {denied[0]}",
+                           "add the user to the video group (install.sh does)")
+        if not self.has_module("picamera2"):
+            return Finding(FAIL, "camera", "picamera2 is not importable",
+                           "sudo apt install python3-picamera2; venv with --system-site-packages")
+        return Finding(OK, "camera", f"{len(nodes)} camera device nodes, picamera2 present")
+
+    def _on_pi(self) -> bool:
+        if self.on_pi is not None:
+            return self.on_pi()
+        from kiosk.bootstrap import on_raspberry_pi
+
+        return on_raspberry_pi()
+
+    def gpio(self, config: Config) -> Finding:
+        if config.signals.gpio in ("off", "mock"):
+            return Finding(SKIP, "gpio", f'not used (signals.gpio = "{config.signals.gpio}")')
+        chips = self._devices("gpiochip*")
+        if not chips:
+            return Finding(FAIL if self._on_pi() else ABSENT, "gpio",
+                           "no /dev/gpiochip* (not a Raspberry Pi?)",
+                           'on a laptop set signals.gpio = "mock"')
+        denied = self._access(chips)
+        if denied:
+            return Finding(FAIL, "gpio", f"no access to {denied[0]}",
+                           "add the user to the gpio group (install.sh does)")
+        if not self.has_module("lgpio"):
+            return Finding(FAIL, "gpio", "lgpio is not importable",
+                           "sudo apt install python3-lgpio")
+        return Finding(OK, "gpio", f"{', '.join(p.name for p in chips)}, lgpio present")
+
+    def screen(self, config: Config) -> Finding:
+        if config.signals.screen == "off":
+            return Finding(SKIP, "screen", 'not used (signals.screen = "off")')
+        if not self.has_module("pygame"):
+            return Finding(FAIL, "screen", "pygame is not importable",
+                           "sudo apt install python3-pygame")
+        if self.environ.get("DISPLAY") or self.environ.get("WAYLAND_DISPLAY"):
+            return Finding(OK, "screen", "a desktop display is available (window)")
+        cards = self._devices("dri/card*")
+        if not cards:
+            return Finding(ABSENT, "screen", "no /dev/dri/card* and no desktop: the screen "
+                           "will draw off-screen", "connect a display; dtoverlay=vc4-kms-v3d")
+        denied = self._access(cards)
+        if denied:
+            return Finding(FAIL, "screen", f"no access to {denied[0]}",
+                           "add the user to the video and render groups (install.sh does)")
+        return Finding(OK, "screen", f"{', '.join(p.name for p in cards)} (KMSDRM console)")
+
+    def power(self, ops: Any) -> Finding:
+        flags = ops.power.read()
+        if flags is None:
+            return Finding(ABSENT, "power", "no Raspberry Pi power flags here")
+        bad = [name for name, seen in flags.seen.items() if seen]
+        if bad:
+            return Finding(WARN, "power", f"seen: {', '.join(bad)}",
+                           "use the official power supply; give the Pi air or a heatsink")
+        return Finding(OK, "power", "no under-voltage or throttling")
+
+    def remote(self, config: Config, ops: Any) -> Finding:
+        if not config.remote.url:
+            return Finding(SKIP, "remote", "no remote config (remote.url)")
+        from kiosk.ops.remote_config import RemoteConfigPoller
+
+        assert ops.store is not None
+        poller = RemoteConfigPoller(config.remote, {}, ops.store,
+                                    running_version=lambda: ops.version)
+        try:
+            candidate = poller.fetch_once()
+        finally:
+            poller.close()
+        if poller.last_rejection:
+            return Finding(FAIL, "remote", f"{config.remote.url}: refused "
+                           f"({poller.last_rejection}); running version {ops.version}",
+                           "see the log line above; `kiosk config verify` the served file")
+        served = candidate.signed.version if candidate else ops.version
+        return Finding(OK, "remote", f"running version {ops.version}, served {served}")
+
+
+def report(findings: Iterator[Finding], out: TextIO) -> int:
+    """Prints the findings as they come; the exit code."""
+    worst = 0
+    for f in findings:
+        print(f"{f.status:<7}{f.what:<9}{f.detail}", file=out, flush=True)
+        if f.fix and f.status in (FAIL, WARN, ABSENT):
+            print(f"{'':<16}fix: {f.fix}", file=out, flush=True)
+        if f.status == FAIL:
+            worst = 2 if f.what == "config" else max(worst, 1)
+    return worst
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    path = config_path(args.config, os.environ)
+    return report(Doctor(os.environ).run(path), sys.stdout)
+
+
+def add_parser(sub: Any) -> None:
+    doctor = sub.add_parser("doctor", help="check config, secrets, clock, network, Diia, "
+                            "camera, GPIO, screen; say what to fix")
+    doctor.add_argument("--config", help="config file (else $KIOSK_CONFIG, else "
+                        "/etc/kiosk/kiosk.toml)")
+    doctor.set_defaults(handler=cmd_doctor)

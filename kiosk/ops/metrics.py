@@ -1,0 +1,209 @@
+"""Health in numbers: a Prometheus endpoint on loopback, fed by the loop.
+
+`Metrics` holds one private registry (never the library's global one, so tests and two
+kiosks in one process don't collide). The loop feeds it three ways: `MetricsSignals` is a
+`Signals` that counts each verdict shown; `TimedDecoder` and `counted_readings` wrap the
+decoder and the readings to time frames; the housekeeping sets the gauges (clock, config,
+power flags, faults). The Diia client reports each HTTP exchange to `observe_exchange`.
+
+Labels never carry a code, a code id or anything personal: outcome, reason, stage, call.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
+
+import kiosk
+from kiosk.model import RESULT_PHASES, Fault, Frame, State, Verdict
+
+log = logging.getLogger(__name__)
+
+# Verdict reasons that mean Diia (or the way to it) failed, not that it answered "no".
+DIIA_ERROR_REASONS = frozenset(
+    {"timeout", "diia_unavailable", "auth_failed", "bad_response", "bad_request", "network"}
+)
+STAGE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+DECODE_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64)
+FPS_WINDOW_S = 5.0
+
+
+class Metrics:
+    """Every number the kiosk exports; thread-safe (prometheus-client's own locks)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.registry = r = CollectorRegistry(auto_describe=True)
+        self._clock = clock
+        self.verdicts = Counter("kiosk_verdicts", "Verdicts shown, by outcome and reason",
+                                ["outcome", "reason", "cached"], registry=r)
+        self.stage_seconds = Histogram("kiosk_stage_seconds",
+                                       "Time per verdict stage: decode, diia, total",
+                                       ["stage"], buckets=STAGE_BUCKETS, registry=r)
+        self.decode_seconds = Histogram("kiosk_decode_seconds", "Decoder time per frame",
+                                        buckets=DECODE_BUCKETS, registry=r)
+        self.frames = Counter("kiosk_frames", "Frames read from the camera or images",
+                              registry=r)
+        self.fps = Gauge("kiosk_frames_per_second",
+                         f"Frames per second over the last {FPS_WINDOW_S:g} s", registry=r)
+        self.diia_errors = Counter("kiosk_diia_errors",
+                                   "Verdicts left unknown because Diia could not answer",
+                                   ["reason"], registry=r)
+        self.diia_requests = Histogram("kiosk_diia_request_seconds",
+                                       "Diia HTTP requests by call", ["call"],
+                                       buckets=STAGE_BUCKETS, registry=r)
+        self.diia_logins = Counter("kiosk_diia_logins",
+                                   "Successful Diia logins (session token renewals)", registry=r)
+        self.config_version = Gauge("kiosk_config_version",
+                                    "Version of the remote config running; 0 = local file only",
+                                    registry=r)
+        self.config_rejected = Counter("kiosk_config_rejected",
+                                       "Remote configs refused, by reason", ["reason"],
+                                       registry=r)
+        self.clock_trusted = Gauge("kiosk_clock_trusted",
+                                   "1 when NTP or Diia vouches for the clock", registry=r)
+        self.clock_offset = Gauge("kiosk_clock_diia_offset_seconds",
+                                  "Diia's clock minus ours, from its last Date header",
+                                  registry=r)
+        self.power_now = Gauge("kiosk_power_flag",
+                               "Pi power/thermal flag active now (get_throttled bits 0-3)",
+                               ["flag"], registry=r)
+        self.power_seen = Gauge("kiosk_power_flag_seen",
+                                "Pi power/thermal flag seen since the kiosk started",
+                                ["flag"], registry=r)
+        self.faults = Gauge("kiosk_fault", "Fault banner shown (1) or not (0)", ["fault"],
+                            registry=r)
+        for fault in Fault:
+            self.faults.labels(str(fault)).set(0)
+        started = clock()
+        uptime = Gauge("kiosk_uptime_seconds", "Seconds since the kiosk started", registry=r)
+        uptime.set_function(lambda: clock() - started)
+        info = Gauge("kiosk_info", "The kiosk's version", ["version"], registry=r)
+        info.labels(kiosk.__version__).set(1)
+        self._frame_times: deque[float] = deque()
+        self._fps_lock = threading.Lock()
+
+    # -- fed by the loop ------------------------------------------------------------------
+
+    def observe_verdict(self, verdict: Verdict) -> None:
+        cached = "true" if verdict.cached else "false"
+        self.verdicts.labels(str(verdict.outcome), verdict.reason, cached).inc()
+        for stage, ms in verdict.ms.items():
+            self.stage_seconds.labels(stage).observe(ms / 1000)
+        if verdict.reason in DIIA_ERROR_REASONS and not verdict.cached:
+            self.diia_errors.labels(verdict.reason).inc()
+
+    def observe_frame(self, decode_s: float | None = None) -> None:
+        self.frames.inc()
+        if decode_s is not None:
+            self.decode_seconds.observe(decode_s)
+        now = self._clock()
+        with self._fps_lock:
+            times = self._frame_times
+            times.append(now)
+            while times and now - times[0] > FPS_WINDOW_S:
+                times.popleft()
+            span = now - times[0]
+            self.fps.set((len(times) - 1) / span if span > 0 else 0.0)
+
+    def observe_exchange(self, exchange: Any) -> None:
+        """The Diia client's `on_exchange` hook: `.call`, `.status`, `.ms`."""
+        self.diia_requests.labels(exchange.call).observe(exchange.ms / 1000)
+        if exchange.call == "login" and exchange.status == 200:
+            self.diia_logins.inc()
+
+    def set_faults(self, faults: Iterable[Fault]) -> None:
+        shown = set(faults)
+        for fault in Fault:
+            self.faults.labels(str(fault)).set(1 if fault in shown else 0)
+
+
+class MetricsSignals:
+    """A `Signals` that counts each verdict once, when it is shown."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+        self._last: Verdict | None = None
+
+    def show(self, state: State) -> None:
+        self._metrics.set_faults(state.faults)
+        verdict = state.verdict
+        if verdict is None or state.phase not in RESULT_PHASES.values() or verdict is self._last:
+            return
+        self._last = verdict
+        self._metrics.observe_verdict(verdict)
+
+    def tick(self, now: float) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class TimedDecoder:
+    """Wraps a `Decoder`: each frame's decode time goes to the metrics."""
+
+    def __init__(self, decoder: Any, metrics: Metrics) -> None:
+        self._decoder = decoder
+        self._metrics = metrics
+
+    def decode(self, frame: Frame) -> list:
+        started = time.perf_counter()
+        try:
+            return self._decoder.decode(frame)
+        finally:
+            self._metrics.observe_frame(time.perf_counter() - started)
+
+    def __getattr__(self, name: str) -> Any:  # anything else the decoder offers
+        return getattr(self._decoder, name)
+
+
+def counted_readings(readings: Iterable[Any], metrics: Metrics) -> Iterator[Any]:
+    """Readings passed through, each counted as a frame (for scanner sources: a read)."""
+    for reading in readings:
+        metrics.observe_frame()
+        yield reading
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # a scrape is not news
+        pass
+
+
+class MetricsServer:
+    """`GET /metrics` on 127.0.0.1:`port` (0 = any free port; see `.port`), on a thread."""
+
+    def __init__(self, metrics: Metrics, port: int) -> None:
+        self._server: WSGIServer = make_server(
+            "127.0.0.1", port, make_wsgi_app(registry=metrics.registry),
+            handler_class=_QuietHandler,
+        )
+        self.port = self._server.server_port
+        self._thread = threading.Thread(  # a short poll: close() returns promptly
+            target=self._server.serve_forever, args=(0.1,), name="metrics", daemon=True
+        )
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(2)
+
+
+def serve_metrics(metrics: Metrics, port: int) -> MetricsServer | None:
+    """The endpoint, or None (logged) when the port is taken: health is not worth a crash."""
+    if port == 0:
+        return None
+    try:
+        server = MetricsServer(metrics, port)
+    except OSError as exc:
+        log.error("no metrics endpoint on 127.0.0.1:%d: %s", port, exc.strerror)
+        return None
+    log.info("metrics on http://127.0.0.1:%d/metrics", server.port)
+    return server

@@ -1,0 +1,353 @@
+"""The appliance around the kiosk: which config runs, and the housekeeping of its loop.
+
+`Operations.start` picks the config (the local file, with the last accepted remote config
+over it) and builds what the appliance needs besides checking codes: the systemd notifier,
+the metrics, clock trust, the power reader, the audit log, the remote-config poller.
+`attach` hooks it to a built appliance and says READY; from then on `Housekeeping` is the
+kiosk's heartbeat, called once per loop turn on the main thread: it feeds the watchdog,
+and about once a second updates the fault banners, the metrics and the STATUS line, and
+applies a new remote config when the kiosk is idle (live, or by a restart).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+import tomllib
+from collections.abc import Callable, MutableMapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kiosk.config import Config, ConfigError, Credentials, load_config
+from kiosk.model import Fault, Phase
+from kiosk.ops.audit import open_audit_log
+from kiosk.ops.clock import ClockTrust
+from kiosk.ops.metrics import Metrics, MetricsServer, MetricsSignals, TimedDecoder, serve_metrics
+from kiosk.ops.power import PowerReader
+from kiosk.ops.remote_config import (
+    Candidate,
+    ConfigStore,
+    RemoteConfigPoller,
+    changed_keys,
+    effective_config,
+    needs_restart,
+)
+from kiosk.ops.signing import RemoteConfigError
+from kiosk.ops.systemd import LoopWatchdog, Notifier, watchdog_period
+
+if TYPE_CHECKING:
+    from kiosk.bootstrap import Appliance
+    from kiosk.signals import Signals
+
+log = logging.getLogger(__name__)
+
+HOUSEKEEPING_S = 1.0  # banners, gauges and config checks: once a second is plenty
+SETTLE_S = 30.0  # a trial config that ran this long without dying is accepted
+MY_FAULTS = frozenset({Fault.CLOCK, Fault.CONFIG})  # other faults belong to other parts
+
+
+class RestartRequested(Exception):
+    """A new config needs a fresh process; systemd (Restart=always) starts it again."""
+
+
+def stop_on_sigterm() -> None:
+    """systemd stops us with SIGTERM: unwind like Ctrl-C, so the LEDs go dark, the screen
+    closes and STOPPING=1 is sent (Python's default would just die)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def state_directory(setting: str, environ: MutableMapping[str, str]) -> Path | None:
+    """`kiosk.state_dir`, else systemd's $STATE_DIRECTORY (its first entry), else None."""
+    chosen = setting or environ.get("STATE_DIRECTORY", "").split(":")[0]
+    return Path(chosen) if chosen else None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    return tomllib.loads(path.read_text(encoding="utf-8"))  # load_config has vetted it
+
+
+class Operations:
+    """Everything the appliance does besides checking codes; see the module docstring."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        local: dict[str, Any] | None = None,
+        version: int = 0,
+        store: ConfigStore | None = None,
+        state_dir: Path | None = None,
+        environ: MutableMapping[str, str] | None = None,
+        sysfs: str | Path = "/sys",
+        kernel_synced: Callable[[], bool | None] | None = None,
+    ) -> None:
+        environ = os.environ if environ is None else environ
+        self.config = config
+        self.version = version
+        self.store = store
+        self.state_dir = state_dir
+        self._local = local if local is not None else {}
+        self._kernel_synced = kernel_synced
+        self.notifier = Notifier.from_environ(environ)
+        self.watchdog_period = watchdog_period(environ)
+        self.metrics = Metrics()
+        self.metrics.config_version.set(version)
+        if store is not None and store.rolled_back is not None:
+            self.metrics.config_rejected.labels("failed_start").inc()
+        self.power = PowerReader(sysfs)
+        self.clock = self._clock_trust(config)
+        self.poller: RemoteConfigPoller | None = None
+        self.server: MetricsServer | None = None
+        self.housekeeping: Housekeeping | None = None
+        self._client: Any = None
+
+    @classmethod
+    def start(
+        cls,
+        path: Path,
+        environ: MutableMapping[str, str] | None = None,
+        *,
+        read_only: bool = False,
+        **kwargs: Any,
+    ) -> Operations:
+        """The config this start runs with; a ConfigError only for the local file.
+        `read_only` (for `kiosk doctor`): the accepted config, no trial bookkeeping."""
+        environ = os.environ if environ is None else environ
+        config = load_config(path)
+        local = _read_toml(path)
+        state_dir = state_directory(config.kiosk.state_dir, environ)
+        if not config.remote.url:
+            return cls(config, local=local, state_dir=state_dir, environ=environ, **kwargs)
+        if state_dir is None:
+            raise ConfigError("remote.url", "needs a state directory: set kiosk.state_dir, or "
+                              "run under systemd with StateDirectory=")
+        store = ConfigStore(state_dir / "remote", config.remote.public_key)
+        signed = store.accepted() if read_only else store.begin_start()
+        version = 0
+        while signed is not None:
+            try:
+                config = effective_config(local, signed)
+                version = signed.version
+                break
+            except RemoteConfigError as exc:  # e.g. the local file changed under it
+                log.error("stored remote config refused: %s; using the local file", exc)
+                if read_only:
+                    break
+                store.reject_trial(signed.version)
+                signed = None if signed == store.accepted() else store.accepted()
+        if version:
+            log.info("running remote config version %d over %s", version, path)
+        return cls(config, local=local, version=version, store=store, state_dir=state_dir,
+                   environ=environ, **kwargs)
+
+    # -- pieces for the composition root --------------------------------------------------
+
+    def _clock_trust(self, config: Config) -> ClockTrust:
+        c = config.clock
+        extra = {"kernel_synced": self._kernel_synced} if self._kernel_synced else {}
+        return ClockTrust(required=c.require_sync, sync_file=c.sync_file,
+                          max_offset_s=c.max_offset_s, server_offset=self._server_offset,
+                          **extra)
+
+    def _server_offset(self) -> float | None:
+        return self._client.server_clock_offset_s if self._client is not None else None
+
+    def clock_trusted(self) -> bool:
+        """The checker's seam: asked after each Diia answer."""
+        return self.clock.trusted()
+
+    def wrap_decoder(self, decoder: Any) -> Any:
+        return TimedDecoder(decoder, self.metrics)
+
+    def signals(self) -> list[Signals]:
+        """Outputs of our own: the metrics, and the audit log when there is a state dir."""
+        out: list[Signals] = [MetricsSignals(self.metrics)]
+        audit = self.config.audit
+        if audit.path != "off":
+            path = Path(audit.path)
+            if not path.is_absolute():
+                if self.state_dir is None:
+                    log.info("no state directory: no audit log (kiosk.state_dir)")
+                    return out
+                path = self.state_dir / path
+            out.append(open_audit_log(path, max_bytes=audit.max_bytes,
+                                      keep_days=audit.keep_days))
+        return out
+
+    # -- running --------------------------------------------------------------------------
+
+    def attach(
+        self, appliance: Appliance, credentials: Credentials, *, every_s: float = HOUSEKEEPING_S
+    ) -> None:
+        """Hook the housekeeping into the kiosk's loop, start the side services, say READY."""
+        self._client = appliance.client
+        self.housekeeping = Housekeeping(self, appliance, credentials, every_s=every_s)
+        appliance.kiosk.heartbeat = self.housekeeping
+        self.server = serve_metrics(self.metrics, self.config.metrics.port)
+        if self.config.remote.url and self.store is not None:
+            self.poller = RemoteConfigPoller(
+                self.config.remote, self._local, self.store,
+                running_version=lambda: self.version,
+                on_reject=lambda reason: self.metrics.config_rejected.labels(reason).inc(),
+            )
+            self.poller.start()
+        if not self.clock.trusted():
+            # Diia's Date header can vouch for the clock: ask now, not at the first customer.
+            threading.Thread(target=self._warm_up, name="diia-warm-up", daemon=True).start()
+        self.housekeeping.update(ready=True)
+
+    def _warm_up(self) -> None:
+        try:
+            self._client.login()
+        except Exception as exc:  # the first scan will try again; the banner says why
+            log.info("Diia warm-up login failed: %s", exc)
+
+    def apply(self, appliance: Appliance, credentials: Credentials, candidate: Candidate) -> None:
+        """Run `candidate` now: live when only the checker's settings changed, else by a
+        restart with it as a trial (rolled back at the next start if that start fails)."""
+        assert self.store is not None
+        changed = changed_keys(self.config, candidate.config)
+        version = candidate.signed.version
+        if needs_restart(changed):
+            self.store.stage_trial(candidate.signed)
+            self.notifier.stopping(f"restarting for config version {version}")
+            raise RestartRequested(
+                f"config version {version} changes {', '.join(sorted(changed))}: restarting"
+            )
+        if changed:
+            self._apply_live(appliance, credentials, candidate.config)
+        self.store.accept(candidate.signed)
+        self.config, self.version = candidate.config, version
+        self.metrics.config_version.set(version)
+        log.info("config version %d applied without a restart (%s)", version,
+                 ", ".join(sorted(changed)) or "no effective change")
+
+    def _apply_live(self, appliance: Appliance, credentials: Credentials, new: Config) -> None:
+        from kiosk.bootstrap import build_checker, build_client
+
+        old_client = appliance.client
+        if new.diia != self.config.diia:
+            appliance.client = build_client(new, credentials,
+                                            on_exchange=self.metrics.observe_exchange)
+            self._client = appliance.client
+        if new.clock != self.config.clock:
+            self.clock = self._clock_trust(new)
+        kiosk = appliance.kiosk
+        kiosk.checker = build_checker(new, appliance.client, clock_trusted=self.clock_trusted)
+        kiosk.result_seconds = new.kiosk.result_seconds
+        if appliance.client is not old_client:
+            old_client.close()  # the kiosk is idle: no call is in flight on it
+
+    def close(self, status: str = "") -> None:
+        self.notifier.stopping(status)
+        if self.poller is not None:
+            self.poller.close()
+        if self.server is not None:
+            self.server.close()
+        self.notifier.close()
+
+
+class Housekeeping:
+    """The kiosk's heartbeat (see the module docstring); runs on the main loop only."""
+
+    def __init__(
+        self,
+        ops: Operations,
+        appliance: Appliance,
+        credentials: Credentials,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        every_s: float = HOUSEKEEPING_S,
+        settle_s: float = SETTLE_S,
+    ) -> None:
+        self._ops = ops
+        self._appliance = appliance
+        self._credentials = credentials
+        self._clock = clock
+        self._every_s = every_s
+        self._settle_s = settle_s
+        self._started = clock()
+        self._last = float("-inf")
+        self._status = ""
+        self._pending: Candidate | None = None
+        self._confirmed = False
+        self.watchdog = LoopWatchdog(ops.notifier, ops.watchdog_period, healthy=self.healthy,
+                                     clock=clock)
+
+    def __call__(self) -> None:
+        self.watchdog()
+        now = self._clock()
+        if now - self._last >= self._every_s:
+            self._last = now
+            self.update()
+
+    def healthy(self) -> bool:
+        """False when a check is stuck far past any deadline: then systemd restarts us."""
+        state = self._appliance.kiosk.state
+        stuck_after = 3 * self._ops.config.diia.timeout_s + 30
+        if state.phase is Phase.CHECKING and self._clock() - state.since > stuck_after:
+            log.error("a check has run for over %.0f s: no more watchdog pings", stuck_after)
+            return False
+        return True
+
+    def update(self, ready: bool = False) -> None:
+        """Banners, gauges, a pending config, the STATUS line (with READY=1 the first time)."""
+        ops, kiosk = self._ops, self._appliance.kiosk
+        clock = ops.clock.state()
+        ops.metrics.clock_trusted.set(1 if clock.trusted else 0)
+        if clock.diia_offset_s is not None:
+            ops.metrics.clock_offset.set(clock.diia_offset_s)
+        flags = ops.power.read()
+        if flags is not None:
+            for name, on in flags.now.items():
+                ops.metrics.power_now.labels(name).set(1 if on else 0)
+                ops.metrics.power_seen.labels(name).set(1 if flags.seen[name] else 0)
+        mine = set()
+        if not clock.trusted:
+            mine.add(Fault.CLOCK)
+        poller = ops.poller
+        if poller is not None and poller.last_rejection not in (None, "unreachable"):
+            mine.add(Fault.CONFIG)
+        faults = frozenset((kiosk.state.faults - MY_FAULTS) | mine)
+        kiosk.set_faults(faults)
+        ops.metrics.set_faults(faults)
+        if not self._confirmed and self._clock() - self._started >= self._settle_s:
+            self._confirmed = True
+            if ops.store is not None and ops.store.confirm_start():
+                log.info("config version %d has run %.0f s: accepted", ops.version,
+                         self._settle_s)
+        if poller is not None:
+            self._pending = poller.take() or self._pending
+        if self._pending is not None and kiosk.state.phase in (Phase.IDLE, Phase.READING):
+            candidate, self._pending = self._pending, None
+            ops.apply(self._appliance, self._credentials, candidate)
+        status = self.status_line()
+        if ready:
+            self._status = status
+            ops.notifier.ready(status)
+        elif status != self._status:
+            self._status = status
+            ops.notifier.status(status)
+
+    def status_line(self) -> str:
+        """What `systemctl status kiosk` shows: the gist, in one line a person reads."""
+        ops, kiosk = self._ops, self._appliance.kiosk
+        config = ops.config
+        parts = [f"mode {config.kiosk.mode}", f"source {config.source.kind}",
+                 f"config v{ops.version}" if ops.version else "local config"]
+        clock = ops.clock.state()
+        parts.append(f"clock {clock.source}" if clock.trusted else "CLOCK NOT TRUSTED")
+        problems = sorted(str(f) for f in kiosk.state.faults - {Fault.CLOCK})
+        if problems:
+            parts.append("faults: " + ", ".join(problems))
+        parts.append(f"{kiosk.verdicts} verdicts")
+        return "; ".join(parts)
+

@@ -1,0 +1,219 @@
+"""deploy/: the hardened unit (scored and verified by systemd itself) and install.sh run
+into a scratch root, its result inspected file by file."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from kiosk.config import CREDENTIAL_NAMES, Config, load_config, load_credentials
+
+DEPLOY = Path(__file__).parents[1] / "deploy"
+UNIT = DEPLOY / "kiosk.service"
+ANALYZE = shutil.which("systemd-analyze")
+needs_analyze = pytest.mark.skipif(ANALYZE is None,
+                                   reason="systemd-analyze absent (dev.sh installs systemd)")
+
+
+def directives(text: str) -> list[tuple[str, str]]:
+    pairs = []
+    for line in text.splitlines():
+        if line and not line.startswith(("#", "[")):
+            key, _, value = line.partition("=")
+            pairs.append((key, value))
+    return pairs
+
+
+def values(key: str) -> list[str]:
+    return [v for k, v in directives(UNIT.read_text()) if k == key]
+
+
+@needs_analyze
+def test_the_unit_scores_2_or_lower_in_systemds_security_review() -> None:
+    result = subprocess.run([ANALYZE, "security", "--offline=true", str(UNIT)],
+                            capture_output=True, text=True, check=False)
+    match = re.search(r"Overall exposure level for kiosk\.service: (\d+\.\d)", result.stdout)
+    assert match, result.stdout + result.stderr
+    assert float(match.group(1)) <= 2.0, result.stdout
+
+
+@needs_analyze
+def test_the_unit_verifies_clean(tmp_path: Path) -> None:
+    # verify insists the ExecStart program exists; it lives in /opt/kiosk only once
+    # installed, so the copy differs in that one path and nothing else.
+    original = UNIT.read_text()
+    program = "/opt/kiosk/venv/bin/kiosk"
+    copy = original.replace(f"ExecStart={program} ", f"ExecStart={shutil.which('true')} ")
+    differ = [a for a, b in zip(copy.splitlines(), original.splitlines(), strict=True) if a != b]
+    assert len(differ) == 1 and differ[0].startswith("ExecStart=")
+    (tmp_path / "kiosk.service").write_text(copy)
+    result = subprocess.run([ANALYZE, "verify", str(tmp_path / "kiosk.service")],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0 and not result.stderr.strip(), result.stderr
+
+
+def test_every_setting_in_the_unit_says_why() -> None:
+    lines = UNIT.read_text().splitlines()
+    for i, line in enumerate(lines):
+        if line and not line.startswith(("#", "[")):
+            assert lines[i - 1].startswith("#"), f"no comment above {line!r}"
+
+
+def test_the_unit_is_a_watched_notify_service_restarted_always() -> None:
+    assert values("Type") == ["notify"]
+    assert values("Restart") == ["always"]
+    assert 0 < int(values("WatchdogSec")[0]) <= 60
+    assert values("ExecStart") == ["/opt/kiosk/venv/bin/kiosk run --config /etc/kiosk/kiosk.toml"]
+
+
+def test_the_unit_runs_as_its_own_user_with_just_the_device_groups() -> None:
+    assert values("User") == ["kiosk"]
+    assert set(values("SupplementaryGroups")[0].split()) == {
+        "gpio", "video", "render", "input", "dialout"}
+    assert values("CapabilityBoundingSet") == [""]
+
+
+def test_devices_are_an_allow_list_of_camera_gpio_input_display_serial() -> None:
+    assert values("DevicePolicy") == ["closed"]
+    assert "PrivateDevices" not in dict(directives(UNIT.read_text()))  # would hide them all
+    allowed = {v.split()[0] for v in values("DeviceAllow")}
+    assert allowed == {"char-video4linux", "char-media", "char-dma_heap", "char-gpiochip",
+                       "char-drm", "char-input", "char-ttyACM", "char-ttyUSB"}
+
+
+def test_lgpio_gets_a_writable_working_directory() -> None:
+    runtime = values("RuntimeDirectory")[0]
+    assert values("WorkingDirectory") == [f"/run/{runtime}"]
+    assert f"LG_WD=/run/{runtime}" in values("Environment")
+    assert values("StateDirectory") == ["kiosk"]
+
+
+def test_secrets_come_as_credentials_the_kiosk_reads(tmp_path: Path) -> None:
+    names = {v.split(":")[0] for v in values("LoadCredential")}
+    assert names == set(CREDENTIAL_NAMES.values())
+    assert not [v for v in values("Environment") if "TOKEN" in v.upper()]
+    for env, name in CREDENTIAL_NAMES.items():  # what systemd puts in $CREDENTIALS_DIRECTORY
+        (tmp_path / name).write_text(f"{env}-value\n")
+    creds = load_credentials(Config().diia, {"CREDENTIALS_DIRECTORY": str(tmp_path)})
+    assert creds.acquirer_token == "KIOSK_DIIA_ACQUIRER_TOKEN-value"
+    assert creds.auth_token == "KIOSK_DIIA_AUTH_TOKEN-value"
+    explicit = load_credentials(  # an environment variable still wins
+        Config().diia, {"CREDENTIALS_DIRECTORY": str(tmp_path),
+                        "KIOSK_DIIA_ACQUIRER_TOKEN": "env", "KIOSK_DIIA_AUTH_TOKEN": "env2"})
+    assert explicit.acquirer_token == "env"
+
+
+# --- install.sh --------------------------------------------------------------------------
+
+
+def install(root: Path, script: str = "install.sh", *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(DEPLOY / script), "--root", str(root), *args],
+                          capture_output=True, text=True, check=False, timeout=60)
+
+
+def actions(root: Path, name: str = "install-actions.log") -> list[list[str]]:
+    return [shlex.split(line) for line in (root / name).read_text().splitlines()]
+
+
+def mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_install_into_a_scratch_root_writes_the_appliance(tmp_path: Path) -> None:
+    result = install(tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "etc/systemd/system/kiosk.service").read_text() == UNIT.read_text()
+    assert mode(tmp_path / "etc/systemd/system/kiosk.service") == 0o644
+    assert mode(tmp_path / "etc/kiosk") == 0o750
+    assert mode(tmp_path / "etc/kiosk/credentials") == 0o700
+    config_file = tmp_path / "etc/kiosk/kiosk.toml"
+    assert mode(config_file) == 0o640
+    config = load_config(config_file)
+    assert config.signals.fullscreen and config.source.kind == "camera"
+    assert "cdc_acm" in (tmp_path / "etc/modules-load.d/kiosk.conf").read_text()
+    ran = actions(tmp_path)
+    apt = next(a for a in ran if "install" in a and "apt-get" in a)
+    assert {"python3-picamera2", "python3-lgpio", "libzbar0", "fonts-dejavu-core",
+            "python3-pygame"} <= set(apt)
+    useradd = next(a for a in ran if a[0] == "useradd")
+    assert "--system" in useradd and useradd[-1] == "kiosk"
+    assert ["usermod", "--append", "--groups", "gpio,video,render,input,dialout", "kiosk"] in ran
+    venv = next(a for a in ran if a[:3] == ["python3", "-m", "venv"])
+    assert "--system-site-packages" in venv
+    assert any(a[1:4] == ["-m", "pip", "install"] for a in ran)
+    assert ["systemctl", "enable", "kiosk.service"] in ran
+    assert ["systemctl", "restart", "kiosk.service"] not in ran  # no secrets yet
+    assert "diia-acquirer-token" in result.stderr  # tells the operator where they go
+
+
+def test_install_twice_keeps_the_operators_config_and_starts_once_secrets_exist(
+    tmp_path: Path,
+) -> None:
+    assert install(tmp_path).returncode == 0
+    config_file = tmp_path / "etc/kiosk/kiosk.toml"
+    config_file.write_text('[kiosk]\nmode = "validate"\n')
+    for name in CREDENTIAL_NAMES.values():
+        secret = tmp_path / "etc/kiosk/credentials" / name
+        secret.write_text("s3cret\n")
+        secret.chmod(0o644)  # a careless copy
+    second = install(tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert config_file.read_text() == '[kiosk]\nmode = "validate"\n'
+    assert "kept the existing" in second.stderr
+    for name in CREDENTIAL_NAMES.values():
+        assert mode(tmp_path / "etc/kiosk/credentials" / name) == 0o600
+    assert ["systemctl", "restart", "kiosk.service"] in actions(tmp_path)
+
+
+def test_uninstall_keeps_config_and_secrets_unless_purged(tmp_path: Path) -> None:
+    assert install(tmp_path).returncode == 0
+    assert install(tmp_path, "uninstall.sh").returncode == 0
+    assert not (tmp_path / "etc/systemd/system/kiosk.service").exists()
+    assert not (tmp_path / "opt/kiosk").exists()
+    assert (tmp_path / "etc/kiosk/kiosk.toml").exists()
+    assert ["systemctl", "disable", "--now", "kiosk.service"] in actions(
+        tmp_path, "uninstall-actions.log")
+    assert install(tmp_path, "uninstall.sh", "--purge").returncode == 0
+    assert not (tmp_path / "etc/kiosk").exists()
+    assert ["userdel", "kiosk"] in actions(tmp_path, "uninstall-actions.log")
+
+
+def test_install_refuses_unknown_options(tmp_path: Path) -> None:
+    result = install(tmp_path, "install.sh", "--bogus")
+    assert result.returncode == 2 and "usage" in result.stderr
+
+
+def test_the_fleet_template_renders_a_valid_config(tmp_path: Path) -> None:
+    """deploy/fleet/kiosk.toml.j2 with a host's variables is a config the kiosk accepts."""
+    from kiosk.ops.signing import generate_keypair
+
+    template = (DEPLOY / "fleet" / "kiosk.toml.j2").read_text()
+    host = {"inventory_hostname": "kiosk-01", "diia_branch_id": "branch-01",
+            "remote_url": "https://fleet.example/k.toml",
+            "remote_public_key": generate_keypair()[1]}
+
+    def fill(match: re.Match) -> str:  # just enough Jinja: {{ var }} and | default('x')
+        name, default = match.group(1), match.group(3)
+        return host.get(name, default if default is not None else "")
+
+    rendered = re.sub(r"\{\{ (\w+)( \| default\('([^']*)'\))? \}\}", fill, template)
+    assert "{{" not in rendered
+    (tmp_path / "kiosk.toml").write_text(rendered)
+    config = load_config(tmp_path / "kiosk.toml")
+    assert config.diia.branch_id == "branch-01" and config.remote.url.startswith("https://")
+    assert config.diia.base_url == "https://api2.diia.gov.ua" and config.signals.fullscreen
+
+
+def test_the_example_config_lists_every_appliance_key() -> None:
+    text = (Path(__file__).parents[1] / "config" / "kiosk.example.toml").read_text()
+    config = Config()
+    for section in ("remote", "metrics", "audit", "clock"):
+        assert f"\n[{section}]\n" in text
+        for key in getattr(config, section).__dataclass_fields__:
+            assert f"\n{key} = " in text, f"{section}.{key} missing from the example"
+    assert "\nstate_dir = " in text

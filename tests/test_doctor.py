@@ -1,0 +1,98 @@
+"""`kiosk doctor` on a laptop and on a Pi-shaped /dev: says what is there, what is absent,
+and what to fix, and never crashes on a missing part."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from kiosk.cli import main
+from kiosk.diia.sandbox import DiiaSandbox
+from kiosk.ops.doctor import ABSENT, FAIL, OK, SKIP, Doctor, report
+
+
+def write_config(path: Path, sandbox: DiiaSandbox, extra: str = "") -> Path:
+    path.write_text(f"""
+[diia]
+base_url = "{sandbox.base_url}"
+branch_id = "{sandbox.branch_id}"
+{extra}
+""")
+    return path
+
+
+def secrets(sandbox: DiiaSandbox) -> dict[str, str]:
+    return {"KIOSK_DIIA_ACQUIRER_TOKEN": sandbox.credentials.acquirer_token,
+            "KIOSK_DIIA_AUTH_TOKEN": sandbox.credentials.auth_token}
+
+
+def findings(doctor: Doctor, path: Path) -> dict[str, tuple[str, str, str]]:
+    return {f.what: (f.status, f.detail, f.fix) for f in doctor.run(path)}
+
+
+def test_on_a_laptop_it_says_what_is_absent(sandbox: DiiaSandbox, tmp_path: Path) -> None:
+    dev = tmp_path / "dev"
+    dev.mkdir()
+    doctor = Doctor(secrets(sandbox), dev=dev, sysfs=tmp_path / "sys", on_pi=lambda: False)
+    got = findings(doctor, write_config(tmp_path / "k.toml", sandbox))
+    assert got["config"][0] == OK
+    assert got["secrets"][0] == OK and "values not shown" in got["secrets"][1]
+    assert got["network"][0] == OK
+    assert got["diia"][0] == OK
+    assert got["clock"][0] == OK  # the sandbox's Date header agreed
+    assert got["camera"][0] == ABSENT
+    assert got["gpio"][0] == ABSENT and 'signals.gpio = "mock"' in got["gpio"][2]
+    assert got["screen"][0] == ABSENT
+    assert got["power"][0] == ABSENT
+    assert got["remote"][0] == SKIP
+    assert sandbox.credentials.auth_token not in str(got)
+
+
+def test_on_a_pi_a_missing_camera_library_is_a_failure_with_its_fix(
+    sandbox: DiiaSandbox, tmp_path: Path
+) -> None:
+    dev = tmp_path / "dev"
+    (dev / "dri").mkdir(parents=True)
+    for node in ("video0", "media0", "gpiochip0", "dri/card1"):
+        (dev / node).touch()
+    doctor = Doctor(secrets(sandbox), dev=dev, sysfs=tmp_path / "sys", on_pi=lambda: True,
+                    has_module=lambda name: name != "picamera2")
+    got = findings(doctor, write_config(tmp_path / "k.toml", sandbox))
+    assert got["camera"][0] == FAIL and "apt install python3-picamera2" in got["camera"][2]
+    assert got["gpio"] == (OK, "gpiochip0, lgpio present", "")
+    assert got["screen"][0] == OK and "card1" in got["screen"][1]
+
+
+def test_missing_secrets_and_a_refused_login_say_what_to_do(
+    sandbox: DiiaSandbox, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path / "k.toml", sandbox)
+    got = findings(Doctor({}, dev=tmp_path, sysfs=tmp_path), config)
+    assert got["secrets"][0] == FAIL and "/etc/kiosk/credentials" in got["secrets"][2]
+    assert "diia" not in got  # no login without secrets
+    wrong = {"KIOSK_DIIA_ACQUIRER_TOKEN": "wrong", "KIOSK_DIIA_AUTH_TOKEN": "wrong"}
+    got = findings(Doctor(wrong, dev=tmp_path, sysfs=tmp_path), config)
+    assert got["diia"][0] == FAIL and "secrets" in got["diia"][2]
+
+
+def test_an_unreachable_diia_is_a_network_failure(tmp_path: Path) -> None:
+    with DiiaSandbox() as gone:
+        url = gone.base_url
+    config = tmp_path / "k.toml"
+    config.write_text(f'[diia]\nbase_url = "{url}"\n')
+    got = findings(Doctor({}, dev=tmp_path, sysfs=tmp_path), config)
+    assert got["network"][0] == FAIL and "firewall" in got["network"][2]
+
+
+def test_exit_codes_and_the_printed_report(sandbox: DiiaSandbox, tmp_path: Path, capsys) -> None:
+    out = io.StringIO()
+    config = write_config(tmp_path / "k.toml", sandbox, "[signals]\ngpio = 'mock'\n"
+                          "screen = 'off'\n[source]\nkind = 'stdin'\n")
+    doctor = Doctor(secrets(sandbox), dev=tmp_path, sysfs=tmp_path)
+    assert report(doctor.run(config), out) == 0
+    assert out.getvalue().splitlines()[0].startswith("ok     config")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[kiosk]\nmdoe = 'age'\n")
+    assert main(["doctor", "--config", str(bad)]) == 2
+    assert 'did you mean "mode"' in capsys.readouterr().out
+    assert main(["doctor", "--config", str(config)]) == 1  # secrets absent from this env

@@ -1,0 +1,68 @@
+"""The audit log: verdict events in the state directory, rotated by size, pruned by age,
+private, and with no code in it."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from kiosk.model import CodeKind, Outcome, Phase, State, Verdict
+from kiosk.ops.audit import RotatingFile, open_audit_log
+from kiosk.signals.events import JsonLinesEvents
+
+CODE = "3559217693026"
+
+
+def show_verdicts(log, count: int) -> None:
+    for i in range(count):
+        verdict = Verdict(Outcome.PASS, "valid", "age", CodeKind.BARCODE, f"{i:08x}",
+                          ms={"diia": 100.0})
+        log.show(State(Phase.CHECKING))
+        log.show(State(Phase.PASS, verdict))
+
+
+def test_verdicts_are_appended_as_private_json_lines(tmp_path: Path) -> None:
+    path = tmp_path / "audit" / "verdicts.jsonl"
+    log = open_audit_log(path, max_bytes=1_000_000, keep_days=90)
+    show_verdicts(log, 3)
+    log.close()
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [line["code_id"] for line in lines] == ["00000000", "00000001", "00000002"]
+    assert {line["event"] for line in lines} == {"verdict"}
+    assert CODE not in path.read_text()
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "audit").stat().st_mode & 0o777 == 0o700
+
+
+def test_the_log_rotates_at_its_size_and_loses_no_line(tmp_path: Path) -> None:
+    now = [1_800_000_000.0]
+    path = tmp_path / "verdicts.jsonl"
+    stream = RotatingFile(path, max_bytes=4_000, keep_days=90, clock=lambda: now[0])
+    log = JsonLinesEvents(stream)  # type: ignore[arg-type]  # what open_audit_log builds
+    for _ in range(5):
+        show_verdicts(log, 20)
+        now[0] += 1
+    log.close()
+    rotated = stream.rotated()
+    assert len(rotated) >= 2
+    assert all(p.stat().st_size >= 4_000 for p in rotated)
+    assert path.stat().st_size < 4_000
+    total = sum(len(p.read_text().splitlines()) for p in [*rotated, path])
+    assert total == 100
+
+
+def test_rotated_logs_older_than_the_kept_days_are_deleted(tmp_path: Path) -> None:
+    now = 1_800_000_000.0
+    path = tmp_path / "verdicts.jsonl"
+    old = tmp_path / "verdicts-20270101T000000000000Z.jsonl"
+    recent = tmp_path / "verdicts-20270110T000000000000Z.jsonl"
+    for file, age_days in ((old, 31), (recent, 29)):
+        file.write_text("{}\n")
+        os.utime(file, (now - age_days * 86400, now - age_days * 86400))
+    unrelated = tmp_path / "notes.txt"
+    unrelated.write_text("keep")
+    os.utime(unrelated, (0, 0))
+    RotatingFile(path, max_bytes=10_000, keep_days=30, clock=lambda: now).close()
+    assert not old.exists()
+    assert recent.exists() and unrelated.exists()

@@ -1,0 +1,199 @@
+"""The health endpoint: a real HTTP server on loopback, scraped as Prometheus would, and
+the Pi's power flags read from a sysfs tree laid out as the kernel lays it out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from kiosk.diia.client import Exchange
+from kiosk.model import CodeKind, Fault, Frame, Outcome, Phase, State, Verdict
+from kiosk.ops.metrics import Metrics, MetricsServer, MetricsSignals, TimedDecoder, serve_metrics
+from kiosk.ops.power import PowerReader
+
+
+def verdict(outcome: Outcome, reason: str, cached: bool = False) -> Verdict:
+    return Verdict(outcome, reason, "age", CodeKind.BARCODE, "ab12cd34", cached,
+                   ms={"decode": 4.0, "diia": 120.0, "total": 130.0})
+
+
+def value(metrics: Metrics, name: str, labels: dict[str, str] | None = None) -> float | None:
+    return metrics.registry.get_sample_value(name, labels or {})
+
+
+def test_each_verdict_shown_is_counted_once_by_outcome_and_reason() -> None:
+    metrics = Metrics()
+    signals = MetricsSignals(metrics)
+    passed, down = verdict(Outcome.PASS, "valid"), verdict(Outcome.UNKNOWN, "diia_unavailable")
+    for state in (State(Phase.CHECKING), State(Phase.PASS, passed), State(Phase.PASS, passed),
+                  State(Phase.UNKNOWN, down), State(Phase.IDLE)):
+        signals.show(state)
+    labels = {"outcome": "pass", "reason": "valid", "cached": "false"}
+    assert value(metrics, "kiosk_verdicts_total", labels) == 1
+    assert value(metrics, "kiosk_diia_errors_total", {"reason": "diia_unavailable"}) == 1
+    assert value(metrics, "kiosk_stage_seconds_count", {"stage": "diia"}) == 2
+    assert value(metrics, "kiosk_stage_seconds_sum", {"stage": "total"}) == pytest.approx(0.26)
+
+
+def test_faults_shown_are_exported() -> None:
+    metrics = Metrics()
+    MetricsSignals(metrics).show(State(Phase.IDLE, faults=frozenset({Fault.CLOCK})))
+    assert value(metrics, "kiosk_fault", {"fault": "clock"}) == 1
+    assert value(metrics, "kiosk_fault", {"fault": "camera"}) == 0
+
+
+def test_frames_are_timed_and_counted_per_second() -> None:
+    now = [0.0]
+    metrics = Metrics(clock=lambda: now[0])
+
+    class Instant:
+        def decode(self, frame: Frame) -> list:
+            return []
+
+    decoder = TimedDecoder(Instant(), metrics)
+    for i in range(31):  # 15 fps for two seconds
+        now[0] = i / 15
+        decoder.decode(Frame(None, now[0]))  # type: ignore[arg-type]
+    assert value(metrics, "kiosk_frames_total") == 31
+    assert value(metrics, "kiosk_decode_seconds_count") == 31
+    assert value(metrics, "kiosk_frames_per_second") == pytest.approx(15.0)
+
+
+def test_diia_exchanges_count_token_renewals() -> None:
+    metrics = Metrics()
+    metrics.observe_exchange(Exchange("login", 200, 80.0, True))
+    metrics.observe_exchange(Exchange("login", 401, 50.0, False))
+    metrics.observe_exchange(Exchange("age", 200, 120.0, False))
+    assert value(metrics, "kiosk_diia_logins_total") == 1
+    assert value(metrics, "kiosk_diia_request_seconds_count", {"call": "login"}) == 2
+
+
+def test_the_endpoint_serves_prometheus_text_on_loopback_only() -> None:
+    now = [100.0]
+    metrics = Metrics(clock=lambda: now[0])
+    metrics.config_version.set(7)
+    metrics.clock_trusted.set(1)
+    now[0] = 160.0
+    server = MetricsServer(metrics, 0)
+    try:
+        response = httpx.get(f"http://127.0.0.1:{server.port}/metrics", timeout=5)
+        assert response.status_code == 200
+        text = response.text
+        assert "kiosk_config_version 7.0" in text
+        assert "kiosk_clock_trusted 1.0" in text
+        assert "kiosk_uptime_seconds 60.0" in text
+        assert 'kiosk_info{version="' in text
+        assert server._server.server_address[0] == "127.0.0.1"
+    finally:
+        server.close()
+
+
+def test_a_taken_port_costs_the_endpoint_not_the_kiosk() -> None:
+    first = MetricsServer(Metrics(), 0)
+    try:
+        assert serve_metrics(Metrics(), first.port) is None
+        assert serve_metrics(Metrics(), 0) is None  # 0 in the config means off
+    finally:
+        first.close()
+
+
+# --- power flags -------------------------------------------------------------------------
+
+
+def pi_sysfs(root: Path, throttled: str | None = "0", alarm: str | None = "0") -> Path:
+    if alarm is not None:
+        hwmon = root / "class/hwmon/hwmon1"
+        hwmon.mkdir(parents=True)
+        (hwmon / "name").write_text("rpi_volt\n")
+        (hwmon / "in0_lcrit_alarm").write_text(alarm + "\n")
+        other = root / "class/hwmon/hwmon0"
+        other.mkdir(parents=True)
+        (other / "name").write_text("cpu_thermal\n")
+    if throttled is not None:
+        firmware = root / "bus/platform/drivers/raspberrypi-firmware/soc:firmware"
+        firmware.mkdir(parents=True)
+        (firmware / "get_throttled").write_text(throttled + "\n")
+    return root
+
+
+def test_no_flags_off_a_pi(tmp_path: Path) -> None:
+    assert PowerReader(tmp_path).read() is None
+
+
+def test_get_throttled_bits_now_and_latched(tmp_path: Path) -> None:
+    root = pi_sysfs(tmp_path, throttled="50005")  # under-voltage + throttled, now and since
+    reader = PowerReader(root)
+    flags = reader.read()
+    assert flags.raw == 0x50005
+    assert flags.now["under_voltage"] and flags.now["throttled"]
+    assert not flags.now["frequency_capped"]
+    (root / "bus/platform/drivers/raspberrypi-firmware/soc:firmware/get_throttled").write_text(
+        "0\n")  # the driver's poll cleared the sticky bits
+    flags = reader.read()
+    assert not flags.now["under_voltage"]
+    assert flags.seen["under_voltage"] and flags.seen["throttled"]  # latched by us
+
+
+def test_sticky_bits_alone_count_as_seen(tmp_path: Path) -> None:
+    flags = PowerReader(pi_sysfs(tmp_path, throttled="80000")).read()  # soft temp occurred
+    assert flags.seen["soft_temperature_limit"] and not flags.now["soft_temperature_limit"]
+
+
+def test_hwmon_alarm_alone_reports_under_voltage(tmp_path: Path) -> None:
+    flags = PowerReader(pi_sysfs(tmp_path, throttled=None, alarm="1")).read()
+    assert flags.now["under_voltage"] and flags.raw is None
+
+
+def test_kiosk_run_wiring_feeds_metrics_and_the_audit_log(sandbox, tmp_path: Path) -> None:
+    """The composition root with ops: frames timed, verdicts counted, the audit log written."""
+    from kiosk import render
+    from kiosk.bootstrap import build_appliance
+    from kiosk.ops.runtime import Operations
+
+    folder = tmp_path / "codes"
+    folder.mkdir()
+    codes = [sandbox.mint("valid", age=30), sandbox.mint("expired")]
+    for i, code in enumerate(codes):
+        render.render_ean13(code).save(folder / f"{i}.png")
+    config_file = tmp_path / "kiosk.toml"
+    config_file.write_text(f"""
+[kiosk]
+mode = "validate"
+result_seconds = 0
+state_dir = "{tmp_path / 'state'}"
+[diia]
+base_url = "{sandbox.base_url}"
+branch_id = "{sandbox.branch_id}"
+[source]
+kind = "images"
+path = "{folder}"
+hold_frames = 3
+[signals]
+gpio = "off"
+screen = "off"
+events = "off"
+[metrics]
+port = 0
+""")
+    ops = Operations.start(config_file, {})
+    appliance = build_appliance(ops.config, sandbox.credentials, ops=ops)
+    ops.attach(appliance, sandbox.credentials)
+    try:
+        appliance.run()
+    finally:
+        ops.close()
+    metrics = ops.metrics
+    assert value(metrics, "kiosk_frames_total") == 6
+    assert value(metrics, "kiosk_decode_seconds_count") == 6
+    assert value(metrics, "kiosk_verdicts_total",
+                 {"outcome": "pass", "reason": "valid", "cached": "false"}) == 1
+    assert value(metrics, "kiosk_verdicts_total",
+                 {"outcome": "fail", "reason": "expired", "cached": "false"}) == 1
+    assert value(metrics, "kiosk_diia_logins_total") == 1
+    ops.housekeeping.update()  # as the next loop turn would
+    assert value(metrics, "kiosk_clock_trusted") == 1  # Diia's Date header agreed
+    audit = (tmp_path / "state" / "audit" / "verdicts.jsonl").read_text()
+    assert [line.count('"event": "verdict"') for line in audit.splitlines()] == [1, 1]
+    assert not any(code in audit for code in codes)
