@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 APT_PACKAGES=(python3 python3-venv python3-pip libzbar0 fonts-dejavu-core)
+APT_PACKAGES+=(systemd)  # systemd-analyze: tests score and verify deploy/kiosk.service
 VENV=.venv
 
 need_apt() {

@@ -8,18 +8,24 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kiosk.app import Kiosk, Reading, frame_readings, scanner_readings
+from kiosk.app import Kiosk, Reading, frame_readings, paced_readings, scanner_readings
 from kiosk.checker import DiiaChecker
 from kiosk.config import Config, ConfigError, Credentials
 from kiosk.decode import make_decoder
-from kiosk.diia.client import DiiaClient
+from kiosk.diia.client import DiiaClient, Exchange
+from kiosk.model import Fault
+from kiosk.names import NameFile, NameSource
 from kiosk.signals import Signals
 from kiosk.signals.events import JsonLinesEvents
+from kiosk.staff import StaffInput
+
+if TYPE_CHECKING:
+    from kiosk.ops.runtime import Operations
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +44,48 @@ def screen_size(config: Config) -> tuple[int, int]:
     return int(width), int(height)
 
 
+def gpio_pin_factory(config: Config) -> Any:
+    """The pin factory GPIO devices share: gpiozero's mock pins for gpio = "mock" (one
+    factory, so a staff button and the lights see the same board), else None (gpiozero's
+    default: lgpio on a Pi)."""
+    if config.signals.gpio == "mock":
+        from kiosk.signals.lights import mock_pin_factory
+
+        return mock_pin_factory()
+    return None
+
+
+def attended_checks(config: Config) -> bool:
+    """Attended mode applies to age checks; validation and name checks run unattended."""
+    return config.kiosk.attended and config.kiosk.mode == "age"
+
+
+def build_staff(config: Config, pin_factory: Any = None) -> StaffInput | None:
+    """The staff button for attended age checks; None when checks run unattended."""
+    if not attended_checks(config):
+        return None
+    s = config.signals
+    if s.staff_pin < 0:
+        raise ConfigError("signals.staff_pin", "attended age checks need the staff button "
+                          "(or kiosk.attended = false)")  # fmt: skip
+    if s.gpio == "off" or (pin_factory is None and s.gpio == "auto" and not on_raspberry_pi()):
+        raise ConfigError("kiosk.attended", "attended age checks need the staff button on "
+                          f"GPIO{s.staff_pin}, and there is no GPIO here (signals.gpio = "
+                          '"mock" to simulate one, or kiosk.attended = false)')  # fmt: skip
+    from kiosk.staff import GpioStaffButton, StaffInputError
+
+    try:
+        return GpioStaffButton(s.staff_pin, pin_factory=pin_factory)
+    except StaffInputError as exc:
+        raise ConfigError("signals.staff_pin", str(exc)) from exc
+
+
 def build_signals(
-    config: Config, *, screenshot_dir: Path | None = None, pin_factory: Any = None
+    config: Config,
+    *,
+    screenshot_dir: Path | None = None,
+    pin_factory: Any = None,
+    screenshot_sizes: Sequence[tuple[int, int]] = (),
 ) -> list[Signals]:
     """Every configured output. One that cannot open is logged and left out: a kiosk with a
     dead screen still lights its LEDs and tells the POS, and the reverse."""
@@ -58,6 +104,13 @@ def build_signals(
                     red_pin=s.red_pin,
                     amber_pin=s.amber_pin,
                     buzzer_pin=s.buzzer_pin,
+                    leds=s.leds,
+                    blue_pin=s.blue_pin,
+                    led_active_high=s.led_active_high,
+                    buzzer=s.buzzer,
+                    relay_pin=s.relay_pin if s.relay_pin >= 0 else None,
+                    relay_seconds=s.relay_seconds,
+                    relay_active_high=s.relay_active_high,
                     pin_factory=pin_factory,
                 )
             )
@@ -75,6 +128,7 @@ def build_signals(
                     language=config.kiosk.language,
                     fullscreen=config.signals.fullscreen,
                     screenshot_dir=screenshot_dir,
+                    screenshot_sizes=screenshot_sizes,
                 )
             )
         except ScreenError as exc:
@@ -84,7 +138,12 @@ def build_signals(
     return signals
 
 
-def build_client(config: Config, credentials: Credentials, transport: Any = None) -> DiiaClient:
+def build_client(
+    config: Config,
+    credentials: Credentials,
+    transport: Any = None,
+    on_exchange: Callable[[Exchange], None] | None = None,
+) -> DiiaClient:
     d = config.diia
     if d.ca_file and not Path(d.ca_file).is_file():
         raise ConfigError("diia.ca_file", f"{d.ca_file} is not a readable file")
@@ -95,20 +154,77 @@ def build_client(config: Config, credentials: Credentials, transport: Any = None
         timeout_s=d.timeout_s,
         qr_field=d.qr_field,
         age_field=d.age_field,
+        last_name_field=d.last_name_field,
+        first_name_field=d.first_name_field,
+        middle_name_field=d.middle_name_field,
         ca_file=d.ca_file,
         transport=transport,
+        on_exchange=on_exchange,
     )
 
 
-def build_checker(config: Config, client: DiiaClient) -> DiiaChecker:
+def build_names(config: Config) -> NameSource | None:
+    """Where mode "name" gets the expected names: the POS's name file, if configured."""
+    if config.kiosk.mode != "name":
+        return None
+    if not config.kiosk.name_file:
+        log.warning('mode "name" without kiosk.name_file: every name check will be unknown')
+        return None
+    return NameFile(config.kiosk.name_file, max_age_s=config.kiosk.name_max_age_s)
+
+
+def build_checker(
+    config: Config,
+    client: DiiaClient,
+    names: NameSource | None = None,
+    clock_trusted: Callable[[], bool] | None = None,
+) -> DiiaChecker:
+    """The checker; `names` overrides the configured name source (`kiosk check --last-name`);
+    `clock_trusted` (the appliance's clock trust) turns verdicts on a doubtful clock amber."""
     return DiiaChecker(
-        client, mode=config.kiosk.mode, min_age=config.kiosk.min_age, send_qr=config.diia.send_qr
+        client,
+        mode=config.kiosk.mode,
+        min_age=config.kiosk.min_age,
+        send_qr=config.diia.send_qr,
+        names=names or build_names(config),
+        clock_trusted=clock_trusted,
     )
 
 
-def build_readings(config: Config) -> tuple[Iterable[Reading], int]:
-    """The readings of the configured source, and how many empty frames mean "gone"."""
+class FaultRelay:
+    """Carries a source's fault (camera lost / back) to the kiosk, which is built after the
+    source; other faults in force are left as they are."""
+
+    def __init__(self, fault: Fault) -> None:
+        self.fault = fault
+        self.kiosk: Kiosk | None = None
+        self.active = False
+
+    def __call__(self, active: bool) -> None:
+        self.active = active
+        if self.kiosk is not None:
+            faults = self.kiosk.state.faults
+            self.kiosk.set_faults(faults | {self.fault} if active else faults - {self.fault})
+
+    def attach(self, kiosk: Kiosk) -> None:
+        self.kiosk = kiosk
+        if self.active:
+            self(True)
+
+
+def build_readings(
+    config: Config,
+    wrap_decoder: Callable[[Any], Any] | None = None,
+    on_camera_fault: Callable[[bool], None] | None = None,
+) -> tuple[Iterable[Reading], int]:
+    """The readings of the configured source, and how many empty frames mean "gone".
+
+    `wrap_decoder` wraps every frame source's decoder (the appliance times each frame);
+    `on_camera_fault(lost)` hears when the camera is lost and back."""
     source = config.source
+    wrap = wrap_decoder or (lambda decoder: decoder)
+    if source.kind in ("images", "camera"):
+        decoder = wrap(make_decoder(config.decode.backend, config.decode.region_assist))
     if source.kind == "images":
         from kiosk.sources.images import ImageFrames
 
@@ -116,12 +232,55 @@ def build_readings(config: Config) -> tuple[Iterable[Reading], int]:
             [source.path], hold_frames=source.hold_frames, fps=source.fps
         )
         # One whole image without a code means the code was taken away.
-        return frame_readings(frames, make_decoder(config.decode.backend)), source.hold_frames
+        return frame_readings(frames, decoder), source.hold_frames
+    if source.kind == "camera":
+        from kiosk.sources.camera import CameraError, CameraFrames
+
+        try:
+            camera = CameraFrames(camera_settings(config), on_fault=on_camera_fault)
+        except CameraError as exc:
+            raise ConfigError("source.kind", str(exc)) from exc
+        return frame_readings(camera, decoder), CAMERA_GONE_FRAMES
     if source.kind == "stdin":
         from kiosk.sources.stdin import StdinCodes
 
         return scanner_readings(StdinCodes()), 0
+    if source.kind in ("keyboard", "serial"):
+        return scanner_readings(build_scanner(config)), 0
     raise ConfigError("source.kind", f'"{source.kind}" is not available in this version yet')
+
+
+def camera_settings(config: Config) -> Any:
+    from kiosk.sources.camera import CameraSettings
+
+    c = config.camera
+    width, _, height = c.size.partition("x")
+    return CameraSettings(
+        size=(int(width), int(height)),
+        fps=c.fps,
+        index=c.index,
+        autofocus=c.autofocus,
+        lens_position=c.lens_position,
+        exposure_value=c.exposure_value,
+        exposure_time_us=c.exposure_time_us,
+    )
+
+
+def build_scanner(config: Config) -> Any:
+    """The HID (evdev) or serial scanner of `source.kind`; a missing library is a config
+    error that names what to install."""
+    from kiosk.sources.keyboard import HidScanner, ScannerUnavailable
+    from kiosk.sources.serial import SerialScanner
+
+    s = config.scanner
+    try:
+        if config.source.kind == "keyboard":
+            return HidScanner(config.source.path, name=s.name,
+                              inter_key_timeout_s=s.inter_key_timeout_s)
+        return SerialScanner(config.source.path, baudrate=s.baudrate,
+                             inter_key_timeout_s=s.inter_key_timeout_s)
+    except ScannerUnavailable as exc:
+        raise ConfigError("source.kind", str(exc)) from exc
 
 
 @dataclass
@@ -131,6 +290,7 @@ class Appliance:
     kiosk: Kiosk
     client: DiiaClient
     signals: list[Signals] = field(default_factory=list)
+    staff: StaffInput | None = None
 
     def run(self) -> None:
         try:
@@ -141,26 +301,49 @@ class Appliance:
     def close(self) -> None:
         for signal in self.signals:
             signal.close()
+        if self.staff is not None:
+            self.staff.close()
         self.client.close()
 
 
 def build_appliance(
-    config: Config, credentials: Credentials, *, screenshot_dir: Path | None = None
+    config: Config,
+    credentials: Credentials,
+    *,
+    screenshot_dir: Path | None = None,
+    ops: Operations | None = None,
 ) -> Appliance:
-    readings, gone_frames = build_readings(config)  # first: a bad source is a config error
-    client = build_client(config, credentials)
-    signals = build_signals(config, screenshot_dir=screenshot_dir)
+    """The kiosk; with `ops` (kiosk.ops.runtime) also its metrics, audit log and clock trust."""
+    wrap = ops.wrap_decoder if ops else None
+    camera_fault = FaultRelay(Fault.CAMERA)
+    # First: a bad source is a config error.
+    readings, gone_frames = build_readings(config, wrap, on_camera_fault=camera_fault)
+    if gone_frames == 0:  # a scanner blocks between scans: keep the loop (and watchdog) turning
+        readings = paced_readings(readings)
+    pin_factory = gpio_pin_factory(config)
+    staff = build_staff(config, pin_factory)  # also a config error: attended without a button
+    client = build_client(config, credentials,
+                          on_exchange=ops.metrics.observe_exchange if ops else None)
+    signals = build_signals(config, screenshot_dir=screenshot_dir, pin_factory=pin_factory)
+    if ops:
+        signals += ops.signals()
     kiosk = Kiosk(
         readings=readings,
-        checker=build_checker(config, client),
+        checker=build_checker(config, client, clock_trusted=ops.clock_trusted if ops else None),
         signals=signals,
         result_seconds=config.kiosk.result_seconds,
         gone_frames=gone_frames,
+        attended=staff is not None,
+        staff=staff,
+        arm_seconds=config.kiosk.arm_seconds,
     )
-    return Appliance(kiosk, client, signals)
+    camera_fault.attach(kiosk)
+    return Appliance(kiosk, client, signals, staff)
 
 
-def use_headless_display_if_needed() -> None:
-    """With no desktop and no console driver chosen, draw off-screen (SDL's dummy driver)."""
-    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+def use_headless_display_if_needed(fullscreen: bool = False) -> None:
+    """Choose SDL's video driver unless the environment did: a desktop's window, the console
+    through KMS/DRM for a fullscreen kiosk with no desktop, else off-screen (dummy)."""
+    from kiosk.signals.display import prepare_video
+
+    prepare_video(os.environ, fullscreen)

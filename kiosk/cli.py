@@ -10,9 +10,15 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kiosk import __version__
 from kiosk.config import ConfigError, config_path, load_config, load_credentials
+
+if TYPE_CHECKING:  # the commands import what they use when they run: a fast --help
+    from kiosk.diia.client import Exchange
+    from kiosk.model import Verdict
+    from kiosk.names import NameSource
 
 log = logging.getLogger("kiosk")
 
@@ -34,16 +40,27 @@ def _setup_logging(verbose: bool) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from kiosk.bootstrap import build_appliance, use_headless_display_if_needed
+    from kiosk.ops.runtime import Operations, RestartRequested, stop_on_sigterm
 
     path = config_path(args.config, os.environ)
-    config = load_config(path)
+    # The local file, with the last accepted remote config over it (kiosk/ops/runtime.py).
+    ops = Operations.start(path, os.environ)
+    config = ops.config
     credentials = load_credentials(config.diia)
     if config.signals.screen == "pygame":
-        use_headless_display_if_needed()
-    appliance = build_appliance(config, credentials)
+        use_headless_display_if_needed(config.signals.fullscreen)
+    appliance = build_appliance(config, credentials, ops=ops)
+    stop_on_sigterm()
     log.info("kiosk %s running: mode %s, source %s (config %s)",
              __version__, config.kiosk.mode, config.source.kind, path)
-    appliance.run()
+    ops.attach(appliance, credentials)  # READY=1 for systemd
+    try:
+        appliance.run()
+    except RestartRequested as exc:
+        log.info("%s", exc)  # systemd starts us again with the new config as a trial
+        return EXIT_OK
+    finally:
+        ops.close(f"stopped after {appliance.kiosk.verdicts} verdicts")
     log.info("source ended after %d verdicts", appliance.kiosk.verdicts)
     return EXIT_OK
 
@@ -60,6 +77,28 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if screenshots:
         screenshots.mkdir(parents=True, exist_ok=True)
     return run_demo(screenshot_dir=screenshots, language=args.language)
+
+
+def cmd_selftest(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from kiosk.bootstrap import use_headless_display_if_needed
+    from kiosk.config import Config
+    from kiosk.selftest import selftest
+
+    path = config_path(args.config, os.environ)
+    if args.config is None and not path.exists():  # before the kiosk is configured
+        print(f"kiosk selftest: no config at {path}: testing the default wiring",
+              file=sys.stderr)
+        config = Config()
+    else:
+        config = load_config(path)
+    if args.gpio:
+        config = replace(config, signals=replace(config.signals, gpio=args.gpio))
+    if config.signals.screen == "pygame":
+        use_headless_display_if_needed(config.signals.fullscreen)
+    ok = selftest(config, sys.stdout, step_seconds=args.seconds, wait_press_s=args.wait_press)
+    return EXIT_OK if ok else EXIT_FAILURE
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
@@ -103,23 +142,63 @@ def cmd_check(args: argparse.Namespace) -> int:
     config = load_config(config_path(args.config, os.environ))
     if args.mode:
         config = replace(config, kiosk=replace(config.kiosk, mode=args.mode))
-    with build_client(config, load_credentials(config.diia)) as client:
-        verdict = build_checker(config, client).check(code)
-    print(json.dumps(verdict_event(verdict), ensure_ascii=False))
+    names = _typed_names(args, config.kiosk.mode)
+    if isinstance(names, str):
+        print(f"kiosk check: {names}", file=sys.stderr)
+        return EXIT_USAGE
+    exchanges: list[Exchange] = []
+    credentials = load_credentials(config.diia)
+    with build_client(config, credentials, on_exchange=exchanges.append) as client:
+        started = time.perf_counter()
+        verdict = build_checker(config, client, names).check(code)
+        total_ms = (time.perf_counter() - started) * 1000
+    print(json.dumps(verdict_event(verdict), ensure_ascii=False), flush=True)
+    print(_check_report(verdict, exchanges, total_ms, config.kiosk.language), file=sys.stderr)
     return EXIT_OK
+
+
+def _typed_names(args: argparse.Namespace, mode: str) -> NameSource | str | None:
+    """The names given with --last-name etc., None when none were, or what is wrong."""
+    from kiosk.names import FixedName, HolderName, InvalidName
+
+    given = {k: v for k in ("last_name", "first_name", "middle_name")
+             if (v := getattr(args, k)) is not None}
+    if not given:
+        return None
+    if mode != "name":
+        return f'--last-name, --first-name and --middle-name are for mode "name", not "{mode}"'
+    try:
+        return FixedName(HolderName.parse(given))
+    except InvalidName as exc:
+        return f"names: {exc}"
+
+
+def _check_report(verdict: Verdict, exchanges: list[Exchange], total_ms: float,
+                  language: str) -> str:
+    """The verdict in words and where the time went, for a person at a terminal."""
+    from kiosk.messages import text_for
+    from kiosk.model import RESULT_PHASES, State
+
+    headline, detail = text_for(State(RESULT_PHASES[verdict.outcome], verdict), language)
+    cached = ", from memory" if verdict.cached else ""
+    lines = [f"{verdict.outcome} ({verdict.reason}{cached}, mode {verdict.mode}): "
+             f"{headline}. {detail}"]
+    for x in exchanges:
+        status = str(x.status) if x.status else "no answer"
+        fresh = ", new connection" if x.new_connection else ""
+        lines.append(f"  {x.call:<9}{x.ms:8.1f} ms  {status}{fresh}")
+    own = total_ms - sum(x.ms for x in exchanges)
+    lines.append(f"  {'kiosk':<9}{own:8.1f} ms  own work outside the HTTP requests")
+    lines.append(f"  {'total':<9}{total_ms:8.1f} ms")
+    return "\n".join(lines)
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from kiosk.diia.sandbox import DiiaSandbox
+    from kiosk.diia.sandbox_admin import banner
 
     with DiiaSandbox(port=args.port) as sandbox:
-        creds = sandbox.credentials
-        print(f"Diia sandbox listening on {sandbox.base_url} (Ctrl-C to stop)", flush=True)
-        print(f"  KIOSK_DIIA_ACQUIRER_TOKEN={creds.acquirer_token}")
-        print(f"  KIOSK_DIIA_AUTH_TOKEN={creds.auth_token}")
-        print(f"  branch_id = \"{sandbox.branch_id}\"")
-        for state in ("valid", "not_valid", "expired", "used"):
-            print(f"  a {state} code: {sandbox.mint(state)}", flush=True)
+        print(banner(sandbox), flush=True)
         try:
             while True:
                 time.sleep(3600)
@@ -144,6 +223,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--language", choices=("uk", "en"), default="uk")
     demo.set_defaults(handler=cmd_demo)
 
+    selftest = sub.add_parser("selftest", help="show every state on the LEDs, buzzer, relay "
+                              "and screen, to check the wiring")  # fmt: skip
+    selftest.add_argument("--config", help=CONFIG_HELP)
+    selftest.add_argument("--gpio", choices=("auto", "mock", "off"), help="override signals.gpio")
+    selftest.add_argument("--seconds", type=float, default=2.0, help="per state (default 2)")
+    selftest.add_argument("--wait-press", type=float, default=15.0, metavar="SECONDS",
+                          help="how long to wait for the staff button (default 15)")  # fmt: skip
+    selftest.set_defaults(handler=cmd_selftest)
+
     decode = sub.add_parser("decode", help="decode image files or folders, one JSON line each")
     decode.add_argument("paths", nargs="+", metavar="PATH")
     decode.add_argument("--backend", choices=("zxing", "pyzbar"), default="zxing")
@@ -153,11 +241,19 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("code", metavar="CODE")
     check.add_argument("--mode", choices=("validate", "age", "name"))
     check.add_argument("--config", help=CONFIG_HELP)
+    for flag in ("last", "first", "middle"):  # the partner's data for mode "name"
+        check.add_argument(f"--{flag}-name", metavar="TEXT",
+                           help='mode "name": the name the holder must have')
     check.set_defaults(handler=cmd_check)
 
-    sandbox = sub.add_parser("sandbox", help="run the Diia emulator alone")
-    sandbox.add_argument("--port", type=int, default=8790)
+    sandbox = sub.add_parser("sandbox", help="run the Diia emulator alone, with an admin API")
+    sandbox.add_argument("--port", type=int, default=8790, help="0 = any free port")
     sandbox.set_defaults(handler=cmd_sandbox)
+
+    from kiosk.ops import configtool, doctor  # light modules: heavy imports wait for the run
+
+    doctor.add_parser(sub)
+    configtool.add_parser(sub)
     return parser
 
 

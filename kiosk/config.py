@@ -7,6 +7,7 @@ names, and their values never appear in an error.
 
 from __future__ import annotations
 
+import base64
 import difflib
 import os
 import stat
@@ -40,10 +41,20 @@ class KioskSection:
     """Minimum age in years for mode "age"."""
     attended: bool = True
     """Age checks need staff to arm and acknowledge them; false = unattended."""
+    arm_seconds: float = field(default=120.0, metadata={"min": 5.0, "max": 3600.0})
+    """Attended age checks: how long one arming by staff waits for the customer's code."""
     language: str = field(default="uk", metadata=_choice("uk", "en"))
     """Language of the screen."""
     result_seconds: float = field(default=3.0, metadata={"min": 0.0, "max": 600.0})
     """How long a verdict stays shown; 0 = no pause (batch runs over images)."""
+    state_dir: str = ""
+    """Where the audit log and accepted remote config live; "" = $STATE_DIRECTORY (set by
+    systemd's StateDirectory=), else none (both are then off)."""
+    name_file: str = ""
+    """Mode "name": JSON file the POS writes with the expected name for the next check
+    ({"last_name", "first_name", "middle_name"}); used for one verdict, then deleted."""
+    name_max_age_s: float = field(default=300.0, metadata={"min": 1.0, "max": 86400.0})
+    """Mode "name": a name file older than this is ignored (a stale order)."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +75,13 @@ class DiiaSection:
     """Body field carrying QR text (assumption to confirm with Diia)."""
     age_field: str = "age"
     """Body field carrying the minimum age (assumption to confirm with Diia)."""
+    last_name_field: str = "lastName"
+    """Mode "name": body field carrying the last name (assumption to confirm with Diia)."""
+    first_name_field: str = "firstName"
+    """Mode "name": body field carrying the first name (assumption to confirm with Diia)."""
+    middle_name_field: str = "middleName"
+    """Mode "name": body field carrying the middle name, left out when there is none
+    (assumption to confirm with Diia)."""
     ca_file: str = ""
     """Extra CA bundle for TLS verification; verification itself is always on."""
 
@@ -86,6 +104,36 @@ class SourceSection:
 class DecodeSection:
     backend: str = field(default="zxing", metadata=_choice("zxing", "pyzbar"))
     """Decoder library."""
+    region_assist: bool = True
+    """"zxing": a second look at frames it read nothing in (zbar on bars, enlarged QRs)."""
+
+
+@dataclass(frozen=True)
+class CameraSection:
+    size: str = "1280x720"
+    """Frame size WIDTHxHEIGHT (the Y plane of a YUV420 stream)."""
+    fps: float = field(default=15.0, metadata={"min": 1.0, "max": 120.0})
+    """Frames per second; also caps the exposure time."""
+    index: int = field(default=0, metadata={"min": 0, "max": 16})
+    """Which camera: 0 = the first; Pi cameras come before USB webcams."""
+    autofocus: str = field(default="continuous", metadata=_choice("continuous", "manual", "off"))
+    """Camera Module 3 focus: continuous (fast, near range), manual (lens_position), off."""
+    lens_position: float = field(default=6.5, metadata={"min": 0.0, "max": 32.0})
+    """Autofocus "manual": lens position in dioptres (1/distance in m; 6.5 ≈ 15 cm)."""
+    exposure_value: float = field(default=-1.0, metadata={"min": -8.0, "max": 8.0})
+    """Exposure compensation in stops while auto exposure runs; below 0 for bright screens."""
+    exposure_time_us: int = field(default=0, metadata={"min": 0, "max": 1_000_000})
+    """Fixed shutter time in µs; 0 = auto exposure."""
+
+
+@dataclass(frozen=True)
+class ScannerSection:
+    name: str = ""
+    """"keyboard": pick the input device whose name contains this when source.path is empty."""
+    inter_key_timeout_s: float = field(default=0.3, metadata={"min": 0.02, "max": 10.0})
+    """A pause this long after a whole code ends it when the scanner sends no Enter."""
+    baudrate: int = field(default=9600, metadata={"min": 1200, "max": 921600})
+    """"serial": line speed (USB-CDC scanners ignore it)."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +156,63 @@ class SignalsSection:
     """BCM pin of the amber LED."""
     buzzer_pin: int = field(default=18, metadata={"min": 0, "max": 27})
     """BCM pin of the buzzer."""
+    leds: str = field(default="three", metadata=_choice("three", "rgb"))
+    """"three": green, red and amber LEDs; "rgb": one RGB LED on red_pin, green_pin, blue_pin."""
+    blue_pin: int = field(default=22, metadata={"min": 0, "max": 27})
+    """BCM pin of the RGB LED's blue leg (leds = "rgb"; amber_pin is then unused)."""
+    led_active_high: bool = True
+    """False when a low pin lights the LED (a common-anode RGB LED)."""
+    buzzer: str = field(default="active", metadata=_choice("active", "tonal"))
+    """"active": sounds when powered; "tonal": a passive piezo played in tones (PWM)."""
+    relay_pin: int = field(default=-1, metadata={"min": -1, "max": 27})
+    """BCM pin of a relay pulsed on each pass (a gate, a locker); -1 = no relay."""
+    relay_seconds: float = field(default=1.0, metadata={"min": 0.1, "max": 30.0})
+    """How long the relay is switched on for a pass."""
+    relay_active_high: bool = True
+    """False for relay boards that switch on a low pin (most cheap ones)."""
+    staff_pin: int = field(default=23, metadata={"min": -1, "max": 27})
+    """BCM pin of the staff button (to ground) that arms and acknowledges attended checks;
+    -1 = none."""
+
+
+@dataclass(frozen=True)
+class RemoteSection:
+    url: str = ""
+    """HTTPS URL of the signed config, fetched at start and every interval_s; "" = off."""
+    interval_s: float = field(default=900.0, metadata={"min": 10.0, "max": 86400.0})
+    """Seconds between fetches."""
+    timeout_s: float = field(default=10.0, metadata={"min": 0.5, "max": 120.0})
+    """Deadline for one fetch."""
+    public_key: str = ""
+    """Ed25519 public key (base64, from `kiosk config keygen`) the config must be signed with."""
+    allow_http_loopback: bool = False
+    """Accept plain http:// when the host is loopback (tests, a local relay); never otherwise."""
+
+
+@dataclass(frozen=True)
+class MetricsSection:
+    port: int = field(default=9110, metadata={"min": 0, "max": 65535})
+    """Prometheus endpoint on 127.0.0.1 (loopback only); 0 = off."""
+
+
+@dataclass(frozen=True)
+class AuditSection:
+    path: str = "audit/verdicts.jsonl"
+    """Verdict events also go here, relative to the state directory; "off" = no audit log."""
+    max_bytes: int = field(default=1_000_000, metadata={"min": 10_000, "max": 1_000_000_000})
+    """Size at which the audit log is rotated."""
+    keep_days: int = field(default=90, metadata={"min": 1, "max": 3650})
+    """Rotated audit logs older than this many days are deleted."""
+
+
+@dataclass(frozen=True)
+class ClockSection:
+    require_sync: bool = True
+    """Verdicts are "unknown" until the clock is trusted (NTP synchronised, or Diia agrees)."""
+    sync_file: str = "/run/systemd/timesync/synchronized"
+    """File systemd-timesyncd creates once the clock is synchronised."""
+    max_offset_s: float = field(default=60.0, metadata={"min": 1.0, "max": 3600.0})
+    """Diia's Date header vouches for our clock when the two differ by at most this."""
 
 
 @dataclass(frozen=True)
@@ -116,7 +221,13 @@ class Config:
     diia: DiiaSection = field(default_factory=DiiaSection)
     source: SourceSection = field(default_factory=SourceSection)
     decode: DecodeSection = field(default_factory=DecodeSection)
+    camera: CameraSection = field(default_factory=CameraSection)
+    scanner: ScannerSection = field(default_factory=ScannerSection)
     signals: SignalsSection = field(default_factory=SignalsSection)
+    remote: RemoteSection = field(default_factory=RemoteSection)
+    metrics: MetricsSection = field(default_factory=MetricsSection)
+    audit: AuditSection = field(default_factory=AuditSection)
+    clock: ClockSection = field(default_factory=ClockSection)
 
 
 def _unknown_key(path: str, key: str, known: list[str]) -> ConfigError:
@@ -169,6 +280,61 @@ def _check_cross_keys(config: Config) -> None:
     width, _, height = config.signals.screen_size.partition("x")
     if not (width.isdigit() and height.isdigit()):
         raise ConfigError("signals.screen_size", "expected WIDTHxHEIGHT, for example 800x480")
+    width, _, height = config.camera.size.partition("x")
+    if not (width.isdigit() and height.isdigit() and int(width) > 0 and int(height) > 0):
+        raise ConfigError("camera.size", "expected WIDTHxHEIGHT, for example 1280x720")
+    if config.source.kind == "serial" and not config.source.path:
+        raise ConfigError("source.path", 'source.kind = "serial" needs the device, for example '
+                          "/dev/serial/by-id/usb-…-if00")
+    if config.source.kind == "keyboard" and not (config.source.path or config.scanner.name):
+        raise ConfigError("source.path", 'source.kind = "keyboard" needs the device '
+                          "(/dev/input/by-id/…-event-kbd) or scanner.name: never a guess, "
+                          "since the kiosk grabs the device it opens")
+    _check_pins(config.signals)
+    _check_remote(config.remote)
+
+
+def gpio_pins(signals: SignalsSection) -> dict[str, int]:
+    """The BCM pins the configured LEDs, buzzer, relay and staff button use, by key."""
+    leds = ("red_pin", "green_pin", "blue_pin") if signals.leds == "rgb" else (
+        "green_pin", "red_pin", "amber_pin")  # fmt: skip
+    pins = {key: getattr(signals, key) for key in (*leds, "buzzer_pin")}
+    for key in ("relay_pin", "staff_pin"):
+        if getattr(signals, key) >= 0:
+            pins[key] = getattr(signals, key)
+    return pins
+
+
+def _check_pins(signals: SignalsSection) -> None:
+    owners: dict[int, str] = {}
+    for key, pin in gpio_pins(signals).items():
+        if pin in owners:
+            raise ConfigError(f"signals.{key}", f"GPIO{pin} is already signals.{owners[pin]}")
+        owners[pin] = key
+
+
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+
+
+def _check_remote(remote: RemoteSection) -> None:
+    """Production fetches over HTTPS only; plain http only to loopback, and only if asked."""
+    if not remote.url:
+        return
+    scheme, _, rest = remote.url.partition("://")
+    host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+    host = host[1:].split("]", 1)[0] if host.startswith("[") else host.rsplit(":", 1)[0]
+    if scheme == "http" and not (remote.allow_http_loopback and host in LOOPBACK_HOSTS):
+        raise ConfigError("remote.url", "must be https:// (plain http only to loopback with "
+                          "remote.allow_http_loopback = true)")
+    if scheme not in ("https", "http") or not host:
+        raise ConfigError("remote.url", f"expected an https:// URL, got {remote.url!r}")
+    try:
+        key = base64.b64decode(remote.public_key, validate=True)
+    except ValueError:
+        key = b""
+    if len(key) != 32:
+        raise ConfigError("remote.public_key", "expected the base64 Ed25519 public key "
+                          "printed by `kiosk config keygen`")
 
 
 def load_config(path: str | Path) -> Config:
@@ -208,9 +374,29 @@ def _read_secret(key: str, file_name: str, env_name: str, environ: Any) -> str:
             raise ConfigError(key, f"cannot read {path}: {exc.strerror}") from exc
     else:
         value = environ.get(env_name, "").strip()
+        if not value and environ.get("CREDENTIALS_DIRECTORY"):
+            value = _read_credential(key, Path(environ["CREDENTIALS_DIRECTORY"]), env_name)
     if not value:
-        raise ConfigError(key, f"no secret: set ${env_name} or {key}")
+        raise ConfigError(key, f"no secret: set ${env_name} or {key}, "
+                          f"or the systemd credential {CREDENTIAL_NAMES[env_name]}")
     return value
+
+
+# systemd credentials (LoadCredential= in deploy/kiosk.service): $CREDENTIALS_DIRECTORY/<name>.
+CREDENTIAL_NAMES = {ACQUIRER_TOKEN_ENV: "diia-acquirer-token", AUTH_TOKEN_ENV: "diia-auth-token"}
+
+
+def _read_credential(key: str, directory: Path, env_name: str) -> str:
+    """The secret systemd handed over; "" when it did not (the caller names what is missing).
+
+    systemd makes these files private to the service, so no mode check is needed here."""
+    path = directory / CREDENTIAL_NAMES[env_name]
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return ""
+    except OSError as exc:
+        raise ConfigError(key, f"cannot read {path}: {exc.strerror}") from exc
 
 
 def load_credentials(diia: DiiaSection, environ: Any = os.environ) -> Credentials:

@@ -2,13 +2,16 @@
 
 Codes are minted by the sandbox, drawn as the Diia app draws them, photographed by a
 simulated camera and fed to the real decoder, checker, client and signals. The code images
-live in memory only: no code is ever written to disk.
+live in memory only: no code is ever written to disk. A last scene shows attended mode: a
+cashier presses the staff button (a gpiozero Button on mock pins) to arm the kiosk and to
+clear the verdict.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -17,15 +20,19 @@ from PIL import Image
 
 from kiosk import render
 from kiosk.app import Kiosk, frame_readings
-from kiosk.bootstrap import build_checker, build_client, build_signals
+from kiosk.bootstrap import build_checker, build_client, build_signals, gpio_pin_factory
 from kiosk.config import Config, DiiaSection, KioskSection, SignalsSection, SourceSection
 from kiosk.decode import make_decoder
 from kiosk.diia.sandbox import DiiaSandbox
 from kiosk.messages import text_for
 from kiosk.model import RESULT_PHASES, Frame, State
+from kiosk.signals.screen import SCREEN_SIZES
 from kiosk.sources.images import ImageFrames
+from kiosk.staff import GpioStaffButton
 
 HOLD_FRAMES = 3
+ARMED_AFTER_FRAMES = 6  # the cashier presses the button while the customer holds the phone
+CASHIER_REACTS_S = 1.2  # then reads the verdict before clearing it
 
 
 @dataclass(frozen=True)
@@ -50,11 +57,10 @@ def demo_scenes(sandbox: DiiaSandbox) -> list[Scene]:
         ("Diia down (503)", render.render_ean13(sandbox.mint("valid", fault="unavailable"))),
         ("first code shown again: from memory", render.render_ean13(adult)),
     ]
-    blank = Image.new("L", (540, 960), 235)
     out: list[Scene] = []
     for title, screen in scenes:
         out.append(Scene(title, render.phone_photo(screen, angle=4.0, blur=0.6)))
-        out.append(Scene("", render.phone_photo(blank)))
+        out.append(Scene("", render.phone_photo(BLANK)))
     return out
 
 
@@ -70,6 +76,79 @@ class NarratedFrames:
             if scene.title:
                 self._narration.write(f"{scene.title}\n")
             yield from ImageFrames([scene.image], hold_frames=HOLD_FRAMES).frames()
+
+
+class DemoCashier:
+    """The member of staff of the attended scene: presses the staff button on its mock pin,
+    saying so; clears a verdict `CASHIER_REACTS_S` after it is shown. A `Signals`."""
+
+    def __init__(self, pin: object, narration: TextIO) -> None:
+        self._pin: object = pin
+        self._narration = narration
+        self._due: float | None = None
+
+    def press(self, what: str) -> None:
+        self._narration.write(f"  cashier presses the staff button: {what}\n")
+        self._pin.drive_low()  # type: ignore[attr-defined]  # a gpiozero MockPin
+        self._pin.drive_high()  # type: ignore[attr-defined]
+
+    def show(self, state: State) -> None:
+        if state.awaiting_staff:
+            self._due = time.monotonic() + CASHIER_REACTS_S
+
+    def tick(self, now: float) -> None:
+        if self._due is not None and time.monotonic() >= self._due:
+            self._due = None
+            self.press("verdict seen, screen cleared")
+
+    def close(self) -> None:
+        pass
+
+
+class ArmingFrames:
+    """A code held to the camera before the kiosk is armed; `arm` is called part-way."""
+
+    def __init__(self, image: Image.Image, arm: Callable[[], None], narration: TextIO) -> None:
+        self._image = image
+        self._arm = arm
+        self._narration = narration
+
+    def frames(self) -> Iterator[Frame]:
+        self._narration.write("attended mode (age checks): adult holder's barcode shown "
+                              "before staff armed the kiosk: not sent yet\n")  # fmt: skip
+        held = ImageFrames([self._image], hold_frames=ARMED_AFTER_FRAMES + HOLD_FRAMES * 2)
+        for i, frame in enumerate(held.frames()):
+            if i == ARMED_AFTER_FRAMES:
+                self._arm()
+            yield frame
+        yield from ImageFrames([render.phone_photo(BLANK)], hold_frames=HOLD_FRAMES).frames()
+
+
+BLANK = Image.new("L", (540, 960), 235)
+
+
+def run_attended_scene(
+    sandbox: DiiaSandbox, kiosk: Kiosk, pin_factory: object, staff_pin: int, narration: TextIO
+) -> Kiosk:
+    """The same signals and checker as `kiosk`, now attended, with a cashier at the button."""
+    button = GpioStaffButton(staff_pin, pin_factory=pin_factory)
+    cashier = DemoCashier(pin_factory.pin(staff_pin), narration)  # type: ignore[attr-defined]
+    image = render.phone_photo(render.render_ean13(sandbox.mint("valid", age=35)),
+                               angle=4.0, blur=0.6)  # fmt: skip
+    frames = ArmingFrames(image, lambda: cashier.press("the kiosk is armed"), narration)
+    attended = Kiosk(
+        readings=frame_readings(frames, make_decoder("zxing")),
+        checker=kiosk.checker,
+        signals=[*kiosk.signals, cashier],
+        gone_frames=HOLD_FRAMES,
+        attended=True,
+        staff=button,
+    )
+    try:
+        attended.run()
+    finally:
+        button.close()
+    return attended
 
 
 class ConsoleNarrator:
@@ -120,7 +199,9 @@ def run_demo(
         )
         frames = NarratedFrames(scenes, narration)
         client = build_client(config, sandbox.credentials)
-        signals = [*build_signals(config, screenshot_dir=screenshot_dir),
+        pin_factory = gpio_pin_factory(config)  # the lights and the staff button share it
+        signals = [*build_signals(config, screenshot_dir=screenshot_dir, pin_factory=pin_factory,
+                                  screenshot_sizes=SCREEN_SIZES),
                    ConsoleNarrator(narration, language)]
         kiosk = Kiosk(
             readings=frame_readings(frames, make_decoder("zxing")),
@@ -131,11 +212,14 @@ def run_demo(
         )
         try:
             kiosk.run()
+            attended = run_attended_scene(sandbox, kiosk, pin_factory,
+                                          config.signals.staff_pin, narration)
         finally:
             for signal in signals:
                 signal.close()
             client.close()
-        narration.write(f"{kiosk.verdicts} verdicts, {sandbox.logins} Diia login(s)\n")
+        verdicts = kiosk.verdicts + attended.verdicts
+        narration.write(f"{verdicts} verdicts, {sandbox.logins} Diia login(s)\n")
         if screenshot_dir is not None:
             narration.write(f"screens saved in {screenshot_dir}/\n")
     return 0

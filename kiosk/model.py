@@ -61,6 +61,7 @@ class Phase(StrEnum):
     PASS = "pass"
     FAIL = "fail"
     UNKNOWN = "unknown"
+    ATTENDED_WAIT = "attended_wait"  # attended age checks: nobody has armed the kiosk
 
 
 RESULT_PHASES = {
@@ -87,3 +88,4 @@ class State:
     verdict: Verdict | None = None
     faults: frozenset[Fault] = frozenset()
     since: float = 0.0  # monotonic time the phase began
+    awaiting_staff: bool = False  # attended mode: the verdict stays until staff acknowledge it
