@@ -30,8 +30,8 @@ from tests.fakes.camera import (
     AfRangeEnum,
     AfSpeedEnum,
     FakeCameraBay,
-    FakeClock,
 )
+from tests.fakes.clock import FakeClock
 from tests.fakes.signals import RecordingSignals
 
 

@@ -46,6 +46,9 @@ hold_frames = 3
 gpio = "mock"
 screen = "pygame"
 events = "stdout"
+
+[metrics]
+port = 0
 """)
     return path
 

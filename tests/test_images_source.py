@@ -11,6 +11,7 @@ from PIL import Image
 
 from kiosk.sources import FrameSource
 from kiosk.sources.images import ImageFrames, SourceError
+from tests.fakes.clock import FakeClock
 
 
 def gray(value: int, size: tuple[int, int] = (40, 30)) -> Image.Image:
@@ -25,21 +26,6 @@ def save(path: Path, value: int) -> Path:
 
 def values(source: ImageFrames) -> list[int]:
     return [int(frame.pixels[0, 0]) for frame in source.frames()]
-
-
-class FakeClock:
-    """A monotonic clock that only moves when slept on (or told to)."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def test_each_image_is_held_for_hold_frames_frames() -> None:

@@ -14,8 +14,8 @@ from kiosk.sources.keyboard import (
     HidScanner,
     Keystrokes,
     ScannerUnavailable,
-    text_to_code,
 )
+from kiosk.sources.scanner import text_to_code
 from tests.fakes.evdev import FakeInputBus
 
 DIGITS = "3559217693026"

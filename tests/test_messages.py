@@ -25,6 +25,8 @@ REASONS = [
     "network",
     "bad_response",
     "qr_not_supported",
+    "name_missing",
+    "clock_untrusted",
 ]
 LANGUAGES = ["uk", "en"]
 OUTCOME_OF = {Phase.PASS: Outcome.PASS, Phase.FAIL: Outcome.FAIL, Phase.UNKNOWN: Outcome.UNKNOWN}
@@ -163,3 +165,16 @@ def test_only_a_verdict_held_for_staff_has_a_hint_at_its_foot() -> None:
     for phase in Phase:
         assert hint_for(State(phase), "uk") is None
     assert text_for(held, "uk") == text_for(result(Phase.FAIL, "underage", "age"), "uk")
+
+
+def test_every_reason_the_kiosk_can_give_has_words() -> None:
+    # Reasons come from Diia's error classes, the mode's "no", and the checker's own refusals.
+    from kiosk.checker import REFUSAL_REASONS
+    from kiosk.diia import errors
+
+    produced = {cls.reason for cls in vars(errors).values()
+                if isinstance(cls, type) and issubclass(cls, errors.DiiaError)}
+    produced |= set(REFUSAL_REASONS.values())
+    for lang in LANGUAGES:
+        assert produced - {"valid"} <= set(messages.REASONS[lang]), lang
+        assert set(REASONS) <= set(messages.REASONS[lang]), lang

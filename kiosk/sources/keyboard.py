@@ -24,8 +24,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from kiosk.model import Code
-from kiosk.sources.stdin import parse_typed
+from kiosk.sources.scanner import ReconnectingScanner
 
 log = logging.getLogger(__name__)
 
@@ -127,17 +126,6 @@ class Keystrokes:
         return text or None
 
 
-def text_to_code(text: str) -> Code | None:
-    """A finished text as a Diia code, or None with a warning (never the text itself)."""
-    code = parse_typed(text)
-    if code is None:
-        log.warning(
-            "scanner sent %d characters that are not a Diia code (wrong length or check "
-            "digit, e.g. a dropped character): ignored", len(text.strip())
-        )
-    return code
-
-
 def load_evdev() -> Any:
     try:
         import evdev
@@ -157,7 +145,7 @@ class ScannerUnavailable(ScannerError):
     """The library for this kind of scanner is not installed."""
 
 
-class HidScanner:
+class HidScanner(ReconnectingScanner):
     """A `CodeSource` over an evdev keyboard device, grabbed for this process alone.
 
     `path` names the device (best: a /dev/input/by-id/…-event-kbd link, stable across
@@ -197,20 +185,8 @@ class HidScanner:
         self._closed = False
         self._missing_logged = False
 
-    def codes(self) -> Iterator[Code]:
-        """Codes as scanned; blocks between scans (the loop paces itself around it)."""
-        while not self._closed:
-            if self._device is None and not self._connect():
-                self._sleep(self.rescan_s)
-                continue
-            for text in self._read_texts():
-                code = text_to_code(text)
-                if code is not None:
-                    yield code
-
-    def close(self) -> None:
-        self._closed = True
-        self._disconnect()
+    def _is_connected(self) -> bool:
+        return self._device is not None
 
     def _connect(self) -> bool:
         path = self.path or self._find()

@@ -4,7 +4,7 @@ pyserial is imported when a `SerialScanner` is made (`pip install .[scanners]`, 
 `python3-serial`). The port is opened exclusively (an flock, so a second kiosk or a stray
 `screen` session cannot read half the codes) and in raw mode. A code ends at CR or LF, or,
 for scanners set to send no suffix, after `inter_key_timeout_s` of silence. Every text must
-be a Diia code with a valid check digit before anything is sent (`text_to_code`).
+be a Diia code with a valid check digit before anything is sent (`scanner.text_to_code`).
 
 Unplugging the scanner makes pyserial raise `SerialException`: the port is closed and opened
 again once the device is back (every `rescan_s`). Use the stable name under
@@ -19,8 +19,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from kiosk.model import Code
-from kiosk.sources.keyboard import ScannerUnavailable, text_to_code
+from kiosk.sources.keyboard import ScannerUnavailable
+from kiosk.sources.scanner import ReconnectingScanner
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def load_pyserial() -> Any:
     return serial
 
 
-class SerialScanner:
+class SerialScanner(ReconnectingScanner):
     """A `CodeSource` over a serial port. `open_port(path)` is the seam (by default a
     `serial.Serial` opened exclusively); a port needs `read(n)`, `in_waiting` and `close()`,
     and raises `error_types` when the device is gone."""
@@ -77,20 +77,8 @@ class SerialScanner:
         self._closed = False
         self._missing_logged = False
 
-    def codes(self) -> Iterator[Code]:
-        """Codes as scanned; blocks between scans (the loop paces itself around it)."""
-        while not self._closed:
-            if self._port is None and not self._connect():
-                self._sleep(self.rescan_s)
-                continue
-            for text in self._read_texts():
-                code = text_to_code(text)
-                if code is not None:
-                    yield code
-
-    def close(self) -> None:
-        self._closed = True
-        self._disconnect()
+    def _is_connected(self) -> bool:
+        return self._port is not None
 
     def _connect(self) -> bool:
         try:

@@ -205,16 +205,3 @@ class FakeMappedArray:
         self.array = None
 
 
-class FakeClock:
-    """A monotonic clock that only moves when slept on."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
