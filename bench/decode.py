@@ -233,6 +233,13 @@ def decoders(ideas: bool) -> dict[str, Callable[[], Decoder]]:
             # enlarging only block patches up to 400 px (the default: up to 800)
             "second look, blocks up to 400 px": lambda: ZxingDecoder(
                 RegionAssist(max_block_px=400)),
+            # the second look as it was before its small-frame tuning: on 640×480 too, bar
+            # patches as they are and block patches enlarged 2× with the wider margin
+            "second look, no small-frame tuning": lambda: ZxingDecoder(
+                RegionAssist(small_width=0)),
+            # on small frames, block patches enlarged 3× instead of 2.5×
+            "second look, small-frame blocks 3×": lambda: ZxingDecoder(
+                RegionAssist(small_zoom=3.0)),
             # a finder that takes a kind of cell covering over 30 % of the frame for texture
             # (the default: 50 %; a phone screen with moiré is mostly "blocks")
             "second look, texture above 30 %": lambda: ZxingDecoder(

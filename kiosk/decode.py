@@ -8,7 +8,7 @@ zxing-cpp is 5–10× faster than zbar, but zbar reads more of the hard (tilted,
 EAN-13 frames, and small soft QRs need more pixels than a 640×480 frame gives them. So by
 default `ZxingDecoder` has a `RegionAssist`: on a frame where zxing read no Diia code,
 `kiosk.regions.RegionFinder` points at the patches with bars, which zbar scans, and the small
-patches with blocks, which zxing reads again enlarged twice.
+patches with blocks, which zxing reads again enlarged (2×, or 2.5× on frames up to 800 px wide).
 bench/decode.py measures the combination against pyzbar alone (bench/README.md).
 
 Exceptions::
@@ -194,12 +194,19 @@ class ZbarScanner:
 
 class RegionAssist:
     """A second look at a frame's likely symbols: EAN-13 and Code 128 by zbar in the patches
-    of bars, QR by zxing-cpp in the small patches of blocks, enlarged twice.
+    of bars, QR by zxing-cpp in the small patches of blocks, enlarged.
 
     A bar patch is turned so that its bars run down it, then zbar scans every `row_step`-th
     row (every row costs more and reads no more: bench/README.md). Block patches larger than
-    `max_block_px` already had pixels enough in zxing's first pass. `scanner=None` (no
-    libzbar0) leaves the bars out.
+    `max_block_px` already had pixels enough in zxing's first pass; the others are enlarged
+    2×. `scanner=None` (no libzbar0) leaves the bars out.
+
+    A frame at most `small_width` px wide (640×480) gives a symbol fewer pixels still, so
+    there bar patches are stretched 1.5× across the bars (zbar then finds the narrow bars'
+    edges; stretching along them too costs more and reads no more) and block
+    patches are enlarged `small_zoom` times, cropped with a thinner margin to pay for it
+    (bench/README.md). `small_width=0` treats every frame as large. Block patches of sensor
+    noise are skipped at every size.
     """
 
     def __init__(
@@ -207,34 +214,57 @@ class RegionAssist:
         finder: RegionFinder | None = None,
         scanner: ZbarScanner | bool | None = True,
         max_block_px: int = 800,
+        small_width: int = 800,
+        small_zoom: float = 2.5,
     ) -> None:
         self.finder = finder or RegionFinder()
         if scanner is True:
             scanner = ZbarScanner(("EAN-13", "Code128"), row_step=3)
         self.scanner = scanner or None
         self.max_block_px = max_block_px
+        self.small_width = small_width
+        self.small_zoom = small_zoom
 
     def read(
         self, pixels: np.ndarray, read_qr: Callable[[np.ndarray], list[tuple[str, str]]]
     ) -> list[tuple[str, str]]:
+        small = pixels.shape[1] <= self.small_width
         for region in self.finder.find(pixels):
             if region.bars:
                 if self.scanner is None:
                     continue
-                reads = self.scanner.scan(region.crop(pixels))
+                patch = region.crop(pixels)
+                reads = self.scanner.scan(_resized(patch, 1.5, 1.0) if small else patch)
             else:
                 if max(region.x1 - region.x0, region.y1 - region.y0) > self.max_block_px:
                     continue
-                reads = read_qr(_enlarged(region.crop(pixels, margin=0.15)))
+                if small:
+                    patch, zoom = region.crop(pixels, 0.1, min_margin=8), self.small_zoom
+                else:
+                    patch, zoom = region.crop(pixels, margin=0.15), 2.0
+                if _grainy(patch):
+                    continue
+                reads = read_qr(_resized(patch, zoom, zoom))
             if reads:
                 return reads
         return []
 
 
-def _enlarged(pixels: np.ndarray) -> np.ndarray:
+def _grainy(pixels: np.ndarray) -> bool:
+    """Whether a patch is sensor noise: neighbouring pixels differ about as much as the
+    patch's pixels spread (iid noise: 1.13×), where a symbol's modules span several pixels
+    (the benchmark's QR patches: at most 0.35×). Enlarging and reading noise is the
+    assist's most expensive miss."""
+    values = pixels.astype(np.float32)
+    spread = float(values.std())
+    return spread > 0 and float(np.abs(np.diff(values, axis=1)).mean()) > 0.8 * spread
+
+
+def _resized(pixels: np.ndarray, across: float, down: float) -> np.ndarray:
     height, width = pixels.shape
     image = Image.fromarray(np.ascontiguousarray(pixels))
-    return np.asarray(image.resize((2 * width, 2 * height), Image.Resampling.BILINEAR))
+    size = (round(across * width), round(down * height))
+    return np.asarray(image.resize(size, Image.Resampling.BILINEAR))
 
 
 class PyzbarDecoder:

@@ -326,6 +326,26 @@ def test_the_assist_reads_a_small_soft_qr_enlarged(
     assert [c.text for c in assisted.decode(frame)] == [VERIFY_URL]
 
 
+SMALL_FRAME_HARD = [
+    ("Code128", {"scale": 0.4, "angle": -1.3, "squeeze": 0.22, "blur": 1.0, "glare": 0.45,
+                 "noise": 3.3, "moire": 0.36, "seed": 8}),
+    ("QRCode", {"scale": 0.3, "angle": -3.5, "squeeze": 0.16, "blur": 1.5, "glare": 0.55,
+                "noise": 5.0, "moire": 0.39, "seed": 1}),
+]
+
+
+@pytest.mark.parametrize(("symbology", "photo"), SMALL_FRAME_HARD)
+def test_on_small_frames_the_assist_stretches_bars_and_enlarges_blocks_more(
+    assisted: ZxingDecoder, screens: dict[str, Image.Image], symbology: str, photo: dict
+) -> None:
+    frame = frame_of(render.phone_photo(screens[symbology], size=(640, 480), **photo))
+    untuned = ZxingDecoder(RegionAssist(small_width=0))
+    assert untuned.decode(frame) == []
+    assert [c.text for c in assisted.decode(frame)] == [
+        VERIFY_URL if symbology == "QRCode" else DIGITS
+    ]
+
+
 def test_the_assist_is_not_asked_when_zxing_read_a_code(screens: dict[str, Image.Image]) -> None:
     class Counting:
         calls = 0
