@@ -25,7 +25,6 @@ from kiosk.diia.client import (
     DEFAULT_TOKEN_LIFETIME_S,
     DiiaClient,
     Exchange,
-    error_class,
     jwt_claims,
     redact,
     token_lifetime,
@@ -393,25 +392,6 @@ def test_no_sockets_no_connections_counted():
 
 
 # --- pure parts --------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("status", "message", "error"),
-    [
-        (400, "Code has been expired!", CodeExpired),
-        (400, "This code has been used already!", CodeUsed),
-        (400, "Something caused a problem", BadResponse),
-        (401, "Empty token", AuthFailed),
-        (404, "No record with presented code!", CodeNotFound),
-        (404, "Route not found", BadResponse),
-        (422, "Parameters validation error!", BadRequest),
-        (503, "", DiiaUnavailable),
-        (599, "", DiiaUnavailable),
-        (418, "", BadResponse),
-    ],
-)
-def test_error_table(status: int, message: str, error: type[DiiaError]):
-    assert error_class(status, message) is error
 
 
 def test_token_lifetime_prefers_diia_clock_over_ours():
