@@ -16,8 +16,6 @@ expected name too), each entry living as long as a code does (3 minutes):
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import secrets
 import threading
@@ -26,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Protocol
 
-from kiosk.codes import code_id
+from kiosk.codes import code_id, keyed_digest
 from kiosk.diia.errors import CodeUsed, DiiaError
 from kiosk.model import Code, CodeKind, Outcome, Verdict
 from kiosk.names import HolderName, NameSource, NoName
@@ -168,7 +166,7 @@ class DiiaChecker:
         # The whole digest, not the 8-character id: a collision here would hand one code
         # another code's verdict.
         text = code.text if name is None else f"{code.text}\x1e{name.key()}"
-        return hmac.new(self._hash_key, text.encode(), hashlib.sha256).hexdigest()
+        return keyed_digest(text, self._hash_key)
 
     def _expected_name(self) -> HolderName | None:
         try:

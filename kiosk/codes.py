@@ -50,6 +50,11 @@ def to_code(text: str, symbology: str, decode_ms: float = 0.0) -> Code | None:
     return None
 
 
+def keyed_digest(text: str, key: bytes) -> str:
+    """HMAC-SHA256 of `text` in hex: stands for a code without revealing it."""
+    return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
+
+
 def code_id(code_text: str, key: bytes) -> str:
     """A short keyed hash that lets events be correlated without revealing the code."""
-    return hmac.new(key, code_text.encode(), hashlib.sha256).hexdigest()[:8]
+    return keyed_digest(code_text, key)[:8]
