@@ -16,20 +16,23 @@ What it asks of the camera, and why:
   holding back highlights, because the subject is a bright phone screen.
 
 USB webcams (UVC) go through the same picamera2 path, which drives them through libcamera
-since picamera2 0.3.6: no extra library, the same error handling. They offer YUYV (or
-MJPEG, which is decoded in software and too slow); the Y samples are taken from YUYV, and
-controls the webcam lacks (autofocus, frame rate) are left out.
+since picamera2 0.3.6: no extra library, the same error handling. The kiosk asks them for
+YUYV; libcamera silently swaps in a format the webcam has (MJPEG, decoded by picamera2 to an
+RGB array), so the format is read back after configuring and converted to gray whatever it
+is. Controls the webcam lacks (autofocus, frame rate) are left out.
 
 The camera can vanish (a loose ribbon cable, a pulled USB plug) and picamera2 then just stops
-delivering: every capture waits at most `frame_timeout_s`; after a timeout the pending jobs
-are flushed and the camera stopped, closed and made anew, with a growing pause between tries.
-While it is away, `frames()` yields None about every 0.2 s, so that the loop keeps drawing
-the screen and feeding the watchdog, and `on_fault(True)` is called once (`False` once the
-frames are back), which shows the camera banner.
+delivering, with no error. Frames are waited for with a deadline (see `CameraFrames`); when
+none has come for as long as a start takes, the pending job is cancelled and the camera
+stopped, closed and made anew, with a growing pause between tries. While no frame comes,
+`frames()` yields None about every 0.2 s, so that the loop keeps drawing the screen and
+feeding the watchdog, and `on_fault(True)` is called once (`False` once the frames are back),
+which shows the camera banner.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -38,13 +41,15 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from kiosk.model import Frame
 
 log = logging.getLogger(__name__)
 
 AUTOFOCUS_MODES = ("continuous", "manual", "off")
-IDLE_YIELD_S = 0.2  # how often frames() gives the loop a turn while the camera is away
+IDLE_YIELD_S = 0.2  # how often frames() gives the loop a turn while no frame comes
+LONG_AWAY_S = 60.0  # away this long, the camera is tried less often
 
 
 class CameraError(Exception):
@@ -114,18 +119,50 @@ def full_view_mode(
     return min(fitting, key=lambda s: s[0] * s[1]) if fitting else None
 
 
-def y_plane(array: np.ndarray, pixel_format: str, size: tuple[int, int]) -> np.ndarray:
-    """A copy of the gray (Y) samples of a mapped YUV420 or YUYV buffer, `size` = (w, h).
+YUV_PLANAR = ("YUV420", "YVU420", "NV12", "NV21")  # Y first: h rows of `stride` bytes
+# Packed 4:2:2 as picamera2 shapes it, (h, stride/2, 2): which of the two bytes is Y.
+YUV_PACKED_Y = {"YUYV": 0, "YVYU": 0, "UYVY": 1, "VYUY": 1}
+# Colour arrays, (h, w, 3 or 4), by the byte order PIL unpacks them in: picamera2's "RGB888"
+# is B, G, R in memory (its PIL mode is "BGR"); MJPEG is decoded by PIL to R, G, B.
+RGB_ORDER = {"MJPEG": "RGB", "BGR888": "RGB", "XBGR8888": "RGBX",
+             "RGB888": "BGR", "XRGB8888": "BGRX"}
+READABLE_FORMATS = (*YUV_PLANAR, *YUV_PACKED_Y, *RGB_ORDER)
 
-    YUV420: Y is the first h rows (the rows may be wider than w: the stride). YUYV: picamera2
-    gives (h, w, 2) with Y in [..., 0], or (h, stride) with Y in every other byte.
+
+def first_frame_wait(fps: float) -> float:
+    """How long the first frame after `start()` may take: libcamera's start-up frames (about
+    7, dropped by picamera2) come at the configured rate, so slow rates need longer."""
+    return max(2.0, 10.0 / fps)
+
+
+def frame_wait(fps: float) -> float:
+    """How long a later frame may take before it counts as slow."""
+    return max(0.5, 3.0 / fps)
+
+
+def y_plane(array: np.ndarray, pixel_format: str, size: tuple[int, int]) -> np.ndarray:
+    """A contiguous gray copy of a mapped buffer of `pixel_format`, `size` = (w, h).
+
+    YUV420: Y is the first h rows (the rows may be wider than w: the stride). YUYV and kin:
+    picamera2 gives (h, stride/2, 2), or (h, stride) as plain bytes. Colour (an MJPEG
+    webcam, or RGB formats): luma from the three channels (BT.601 weights).
     """
     width, height = size
-    if pixel_format == "YUYV":
+    if pixel_format in YUV_PACKED_Y:
+        which = YUV_PACKED_Y[pixel_format]
         if array.ndim == 3:
-            return np.ascontiguousarray(array[:height, :width, 0])
-        return np.ascontiguousarray(array[:height, 0 : 2 * width : 2])
-    return array[:height, :width].copy()
+            return np.ascontiguousarray(array[:height, :width, which])
+        return np.ascontiguousarray(array[:height, which : 2 * width : 2])
+    if pixel_format in RGB_ORDER and array.ndim == 3:
+        # PIL's luma (ITU-R 601, in C): ~10x quicker than the same sums in numpy.
+        pixels = np.ascontiguousarray(array[:height, :width])
+        rawmode = RGB_ORDER[pixel_format] if pixels.shape[2] == len(RGB_ORDER[pixel_format]) \
+            else "RGBX"[: pixels.shape[2]]
+        image = Image.frombuffer("RGB", (width, height), pixels, "raw", rawmode, 0, 1)
+        return np.asarray(image.convert("L")).copy()
+    if pixel_format in YUV_PLANAR or array.ndim == 2:  # a gray JPEG decodes to (h, w)
+        return array[:height, :width].copy()
+    raise CameraError(f"the camera delivers {pixel_format}, which the kiosk cannot read")
 
 
 class CameraFrames:
@@ -133,6 +170,15 @@ class CameraFrames:
 
     `backend` is what `load_picamera2()` returns (the seam for tests: a fake with the same
     calls). `on_fault(lost)` is told when the camera is lost and when it is back.
+
+    Timing. One capture job is queued at a time (`capture_request(wait=False)`) and waited
+    on in slices of at most 0.2 s (`wait(job, timeout)`), so the loop gets a turn (None)
+    while a frame is due and no timed-out job is left queued to swallow a later frame. After
+    `start()` the first frame may take `first_frame_wait` (the start-up frames); later ones
+    `frame_wait`, past which a frame is slow (logged, counted) but the camera is not lost;
+    it is lost only when no frame has come for as long as a start may take. Re-opening waits
+    at least that start time between tries, doubling to 2 s for the first minute away (so a
+    ribbon put back is seen within ~3 s) and to 10 s after that.
     """
 
     def __init__(
@@ -141,52 +187,80 @@ class CameraFrames:
         *,
         on_fault: Callable[[bool], None] | None = None,
         backend: Any = None,
-        frame_timeout_s: float = 0.5,
-        retry_s: tuple[float, float] = (0.5, 10.0),
+        retry_s: tuple[float, float, float] = (1.0, 2.0, 10.0),
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.settings = settings or CameraSettings()
         self._backend = backend if backend is not None else load_picamera2()
         self._on_fault = on_fault or (lambda lost: None)
-        self.frame_timeout_s = frame_timeout_s
-        self._retry_first, self._retry_max = retry_s
+        fps = self.settings.fps
+        self.first_wait_s = first_frame_wait(fps)
+        self.frame_wait_s = frame_wait(fps)
+        first, short_max, long_max = retry_s
+        self._retry_first = max(first, 10.0 / fps)  # never faster than the camera starts
+        self._retry_caps = (max(short_max, self._retry_first), max(long_max, self._retry_first))
         self._clock = clock
         self._sleep = sleep
         self._camera: Any = None
+        self._job: Any = None
         self._format = "YUV420"
         self._size = self.settings.size
         self._lost = False
+        self._lost_since = 0.0
+        self._last_frame = self._due = 0.0  # when the last frame came; when the next is due
+        self._slow = False  # the frame now due is late already
         self._closed = False
+        self._retry = self._retry_first
         self.opened = 0  # how many times a camera was opened (for tests and the log)
+        self.slow_frames = 0  # frames later than `frame_wait_s` (the camera kept)
 
     def frames(self) -> Iterator[Frame | None]:
         """Frames while the camera delivers; None about every 0.2 s while it does not."""
-        retry = self._retry_first
+        next_try = self._clock()
         while not self._closed:
             if self._camera is None:
+                yield from self._pause(next_try - self._clock())
+                if self._closed:
+                    return
+                tried_at = self._clock()
+                next_try = tried_at + self._next_retry()
                 try:
                     self._open()
                 except Exception as exc:  # libcamera raises anything; retry all
                     self._fault(f"cannot open the camera: {exc}")
-                    yield from self._pause(retry)
-                    retry = min(retry * 2, self._retry_max)
                     continue
+                self._last_frame, self._due = tried_at, tried_at + self.first_wait_s
+                self._slow = False
+            now = self._clock()
             try:
-                pixels = self._capture()
-            except Exception as exc:  # a timeout or a dead pipeline: reopen
-                self._fault(f"camera stopped delivering frames: {exc!r}")
+                pixels = self._poll(max(0.0, min(IDLE_YIELD_S, self._due - now)))
+            except Exception as exc:  # a dead pipeline: open it anew
+                self._fault(f"the camera failed: {exc!r}")
                 self._drop()
                 yield None
-                yield from self._pause(retry)
-                retry = min(retry * 2, self._retry_max)
                 continue
-            retry = self._retry_first
+            now = self._clock()
+            if pixels is None:
+                waited = now - self._last_frame
+                if now >= self._due and waited < self.first_wait_s:
+                    if not self._slow:
+                        self._slow = True
+                        self.slow_frames += 1
+                        log.debug("a slow frame: none for %.2f s", waited)
+                    self._due = self._last_frame + self.first_wait_s
+                elif now >= self._due:
+                    self._fault(f"no frame from the camera for {waited:.1f} s")
+                    self._drop()
+                yield None
+                continue
+            self._last_frame, self._due, self._slow = now, now + self.frame_wait_s, False
+            self._retry = self._retry_first
             if self._lost:
                 self._lost = False
                 log.info("camera is back")
                 self._on_fault(False)
-            yield Frame(pixels, self._clock())
+            yield Frame(pixels, now)
 
     def close(self) -> None:
         self._closed = True
@@ -200,25 +274,32 @@ class CameraFrames:
         try:
             available = dict(camera.camera_controls)
             usb = self._is_usb(s.index)
-            self._format = "YUYV" if usb else "YUV420"
-            controls = self._controls(available)
             kwargs: dict[str, Any] = {
-                "main": {"size": s.size, "format": self._format},
-                "controls": controls,
+                "main": {"size": tuple(s.size), "format": "YUYV" if usb else "YUV420"},
+                "controls": self._controls(available),
                 "buffer_count": 4,
                 "queue": False,  # never hand out a frame that waited in a queue
             }
             sensor = None if usb else self._full_view(camera)
             if sensor is not None:
                 kwargs["sensor"] = {"output_size": sensor}
-            config = camera.create_video_configuration(**kwargs)
-            camera.configure(config)
-            self._size = tuple(camera.stream_configuration("main")["size"])
+            camera.configure(camera.create_video_configuration(**kwargs))
+            # libcamera adjusts what the camera cannot do (a webcam without YUYV sends
+            # MJPEG, another size) and picamera2 only logs it: read back what was set.
+            main = camera.camera_config["main"]
+            self._format, self._size = str(main["format"]), tuple(main["size"])
+            if self._format not in READABLE_FORMATS:
+                raise CameraError(f"the camera delivers {self._format}, which the kiosk "
+                                  "cannot read (it needs YUV420, YUYV, RGB or MJPEG)")
+            if self._format == "MJPEG":
+                log.warning("the camera sends MJPEG only: each frame is decoded in software, "
+                            "expect fewer frames a second (a YUYV webcam is faster)")
             camera.start()
         except Exception:
             _quietly(camera.close)
             raise
         self._camera = camera
+        self._job = None
         self.opened += 1
         log.info("camera %d open: %dx%d %s at %g fps", s.index, *self._size, self._format, s.fps)
 
@@ -260,17 +341,38 @@ class CameraFrames:
             )
         return {name: value for name, value in wanted.items() if name in available}
 
-    def _capture(self) -> np.ndarray:
+    def _poll(self, timeout: float) -> np.ndarray | None:
+        """The next frame's gray pixels, or None if it has not come within `timeout`."""
         camera = self._camera
-        with (
-            camera.captured_request(wait=self.frame_timeout_s) as request,
-            self._backend.MappedArray(request, "main") as mapped,
-        ):
-            return y_plane(mapped.array, self._format, self._size)
+        if self._job is None:
+            self._job = camera.capture_request(wait=False)
+        try:
+            request = camera.wait(self._job, timeout)
+        except TimeoutError:
+            return None  # the job stays queued and takes the next frame
+        self._job = None
+        try:
+            with self._backend.MappedArray(request, "main") as mapped:
+                return y_plane(mapped.array, self._format, self._size)
+        finally:
+            request.release()
+
+    def _next_retry(self) -> float:
+        """The pause before the next try to open: doubling, capped low for the first minute
+        away (a ribbon put back is seen soon), higher after that."""
+        retry = self._retry
+        away = self._clock() - self._lost_since if self._lost else 0.0
+        cap = self._retry_caps[0] if away < LONG_AWAY_S else self._retry_caps[1]
+        self._retry = min(retry * 2, cap)
+        return min(retry, cap)
 
     def _drop(self) -> None:
         camera, self._camera = self._camera, None
+        job, self._job = self._job, None
         if camera is not None:
+            if job is not None:  # its frame may have come: hand the buffer back
+                with contextlib.suppress(Exception):
+                    camera.wait(job, 0).release()
             # The order picamera2's own docs give for a camera whose cable came loose.
             _quietly(camera.cancel_all_and_flush)
             _quietly(camera.stop)
@@ -279,6 +381,7 @@ class CameraFrames:
     def _fault(self, why: str) -> None:
         if not self._lost:
             self._lost = True
+            self._lost_since = self._clock()
             log.error("%s; retrying", why)
             self._on_fault(True)
         else:

@@ -1,20 +1,52 @@
-"""A stand-in for picamera2 and libcamera with the calls `CameraFrames` makes.
+"""A stand-in for picamera2 and libcamera that keeps the real library's timing and rules.
 
-`FakeCameraBay` is the world the fake cameras live in: which cameras are plugged in, what
-they see, and a log of every call, so tests can assert the order of the recovery steps.
-Frames come back as picamera2 maps them: a YUV420 buffer of h*3/2 rows (Y, then U and V),
-rows `stride` bytes wide, or YUYV as (h, w, 2) for a USB webcam.
+Read against picamera2 0.3.36 (`picamera2.py`, `job.py`, `request.py`, `controls.py`) and
+libcamera's Raspberry Pi and UVC pipelines. What it keeps, because the adapter depends on it:
+
+- Time. After `start()` the sensor completes a frame every frame duration (from
+  `FrameDurationLimits`, from frame 0 on); libcamera flags the first ones as start-up frames
+  while exposure converges (imx708: 7) and picamera2 drops them, so at 15 fps the first frame
+  a caller can get is the 8th, ≈ 0.53 s after `start()`. Time is the bay's clock: real time by
+  default (the bench), a `FakeClock` in the tests.
+- Jobs. `capture_request(wait=…)` queues a job that takes the next completed frame (with
+  `queue=False` no frame is kept, so it is always the next one); `wait=None`/`True` blocks for
+  ever, a number raises the builtin `TimeoutError` after that many seconds, and `False` (or
+  `0`, which is falsy) returns the job, which `wait(job, timeout)` waits on. A timed-out job
+  stays queued until `cancel_all_and_flush()`: it then takes a later frame, and a frame
+  nobody fetches and releases is a buffer lost until the camera stops; with every buffer
+  lost the camera stalls. Releasing a request twice raises, as `CompletedRequest.release`
+  does.
+- Configuration. `create_video_configuration` has the real keywords and stream keys;
+  `configure` refuses what `check_camera_config` refuses (bad format names, odd or non-tuple
+  sizes, unknown sensor keys, controls the camera does not advertise, configuring while
+  started), and otherwise *adjusts*: a format the camera lacks becomes the first it offers
+  (libcamera lists formats in fourcc order, so a UVC webcam with MJPEG and YUYV falls back to
+  MJPEG), a size it lacks the nearest it has; the result is written back into
+  `camera_config` (and into the caller's stream dict, which picamera2 copies shallowly).
+- Buffers as `MappedArray` shows them: YUV420 (h*3/2, stride), YUYV (h, stride/2, 2),
+  RGB888/BGR888 (h, w, 3), XBGR8888/XRGB8888 (h, w, 4), MJPEG decoded through PIL to an RGB
+  (h, w, 3) array from a real JPEG.
+- Losing the camera. A Pi camera whose ribbon is pulled stays listed (its driver probed at
+  boot), but a running stream delivers nothing more, even once the ribbon is back, until the
+  camera is stopped and started anew; starting while the ribbon is out fails (`start_fails`)
+  or silently delivers nothing. A USB webcam pulled out vanishes from the camera list, and
+  `Picamera2(n)` then fails with IndexError as picamera2's list lookup does. A camera not
+  found at boot (`present=False`) is never listed. `stall(s)` drops the frames of the next
+  `s` seconds (one slow frame), and opening a camera that another object still holds fails.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import io
+import math
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import IntEnum
 from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 # Camera Module 3 (imx708) sensor modes, as picamera2 lists them (abridged).
 IMX708_MODES = [
@@ -27,7 +59,7 @@ IMX708_CONTROLS = {
     "LensPosition": (0.0, 32.0, 1.0),
     "ExposureValue": (-8.0, 8.0, 0.0), "AeMeteringMode": (0, 3, 0), "AeConstraintMode": (0, 3, 0),
     "ExposureTime": (26, 220417486, 20000), "AnalogueGain": (1.0, 16.0, 1.0),
-    "FrameDurationLimits": (8333, 220489081, 33333),
+    "FrameDurationLimits": (8333, 220489081, 33333), "NoiseReductionMode": (0, 4, 0),
 }
 # Camera Module 2 (imx219): fixed focus.
 IMX219_MODES = [
@@ -37,6 +69,17 @@ IMX219_MODES = [
 ]
 IMX219_CONTROLS = {k: v for k, v in IMX708_CONTROLS.items() if not k.startswith(("Af", "Lens"))}
 UVC_CONTROLS = {"ExposureValue": (-8.0, 8.0, 0.0)}
+
+# The Pi ISP's output formats; a UVC webcam offers what its descriptors list, in fourcc order.
+ISP_FORMATS = ("YUV420", "YVU420", "YUYV", "UYVY", "RGB888", "BGR888", "XBGR8888", "XRGB8888")
+UVC_FORMATS = ("MJPEG", "YUYV")
+UVC_SIZES = ((640, 480), (1280, 720), (1920, 1080))
+UVC_FPS = 30.0  # a webcam without FrameDurationLimits runs at its mode's rate
+# picamera2's check_stream_config accepts these names (formats.is_YUV / is_RGB, plus MJPEG).
+KNOWN_FORMATS = frozenset(ISP_FORMATS) | {"MJPEG", "YVYU", "VYUY", "NV12", "NV21",
+                                          "RGB161616", "BGR161616"}
+STARTUP_FRAMES = {"imx708": 7, "imx219": 7, "uvc": 0}  # dropped after every start()
+OPEN_S, CONFIGURE_S = 0.15, 0.03  # what opening and configuring cost (a guess; L)
 
 
 class AfModeEnum(IntEnum):
@@ -74,17 +117,37 @@ CONTROLS = SimpleNamespace(
 
 
 class FakeCameraBay:
-    """The cameras plugged in, and the picamera2 module that sees them (`backend`)."""
+    """The world the fake cameras live in: what is plugged in and when, what the camera sees,
+    the clock, and a log of calls so that tests can assert the order of the recovery steps."""
 
-    def __init__(self, model: str = "imx708", stride: int | None = None) -> None:
+    def __init__(
+        self,
+        model: str = "imx708",
+        stride: int | None = None,
+        *,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], None] | None = None,
+        present: bool = True,
+        formats: tuple[str, ...] | None = None,
+        start_fails: bool = True,
+    ) -> None:
+        import time
+
         self.model = model
-        self.plugged = True
         self.stride = stride
+        self.clock = clock or time.monotonic
+        self.sleep = sleep or time.sleep
+        self.present = present
+        self.formats = formats or (UVC_FORMATS if model == "uvc" else ISP_FORMATS)
+        self.start_fails = start_fails  # starting with the ribbon out raises (else: silence)
+        self.startup_frames = STARTUP_FRAMES[model]
         self.scene = np.zeros((720, 1280), np.uint8)
         self.calls: list[str] = []
         self.cameras: list[FakePicamera2] = []
         self.captures = 0
         self.modes_fail = False  # listing sensor modes fails (picamera2 probes by configuring)
+        self._plug_log: list[tuple[float, bool]] = []  # (when, plugged) in time order
+        self._stalls: list[tuple[float, float]] = []
         bay = self
 
         class Picamera2(FakePicamera2):
@@ -93,115 +156,353 @@ class FakeCameraBay:
 
             @staticmethod
             def global_camera_info() -> list[dict[str, Any]]:
-                if not bay.plugged:
-                    return []
-                where = "/base/axi/pcie@120000/rp1/i2c@88000/imx708@1a" if bay.model != "uvc" \
-                    else "/base/axi/pcie@120000/rp1/usb@200000-1:1.0-046d:0825"
-                return [{"Model": bay.model, "Id": where, "Num": 0}]
+                return bay.listed()
 
         self.backend = SimpleNamespace(
             Picamera2=Picamera2, MappedArray=FakeMappedArray, controls=CONTROLS
         )
 
+    # --- what the test does to the world ------------------------------------------------
+
     def show(self, pixels: np.ndarray) -> None:
         self.scene = pixels
+
+    @property
+    def plugged(self) -> bool:
+        return self.plugged_at(self.clock())
+
+    @plugged.setter
+    def plugged(self, value: bool) -> None:
+        self.plug_at(self.clock(), value)
+
+    def plug_at(self, when: float, value: bool) -> None:
+        """The ribbon (or USB plug) goes out (False) or back in (True) at `when`."""
+        self._plug_log.append((when, value))
+        self._plug_log.sort(key=lambda event: event[0])
+
+    def plugged_at(self, when: float) -> bool:
+        state = True
+        for at, value in self._plug_log:
+            if at > when:
+                break
+            state = value
+        return state
+
+    def pulled_between(self, start: float, end: float) -> float | None:
+        """When the ribbon first went out in (start, end], if it did."""
+        if not self.plugged_at(start):
+            return start
+        for at, value in self._plug_log:
+            if start < at <= end and not value:
+                return at
+        return None
+
+    def stall(self, seconds: float) -> None:
+        """No frame completes for the next `seconds` (a slow or corrupt frame or two)."""
+        now = self.clock()
+        self._stalls.append((now, now + seconds))
+
+    def stalled(self, when: float) -> bool:
+        return any(a <= when < b for a, b in self._stalls)
+
+    def listed(self) -> list[dict[str, Any]]:
+        if not self.present or (self.model == "uvc" and not self.plugged):
+            return []
+        where = ("/base/axi/pcie@120000/rp1/usb@200000-1:1.0-046d:0825" if self.model == "uvc"
+                 else "/base/axi/pcie@120000/rp1/i2c@88000/imx708@1a")
+        return [{"Model": self.model, "Id": where, "Num": 0}]
+
+
+class FakeJob:
+    """picamera2's Job: a queued wish for the next completed frame, and its future. Once its
+    frame has come the request is the job's until someone fetches and releases it: a job
+    that is never fetched holds its buffer for good."""
+
+    def __init__(self, camera: FakePicamera2) -> None:
+        self.camera = camera
+        self.frame_time: float = math.inf  # when its frame completes (inf: never)
+        self.cancelled = False
+
+    def get_result(self, timeout: float | None = None) -> FakeCompletedRequest:
+        bay = self.camera.bay
+        if self.cancelled:
+            from concurrent.futures import CancelledError
+
+            raise CancelledError
+        now = bay.clock()
+        if timeout is None:
+            assert self.frame_time < math.inf, "the real picamera2 would block here for ever"
+        elif self.frame_time > now + timeout:
+            bay.sleep(timeout)
+            raise TimeoutError  # concurrent.futures.TimeoutError is the builtin since 3.11
+        bay.sleep(max(0.0, self.frame_time - now))
+        if self in self.camera.jobs:
+            self.camera.jobs.remove(self)
+        bay.captures += 1
+        return FakeCompletedRequest(self.camera, self.frame_time)
 
 
 class FakePicamera2:
     def __init__(self, bay: FakeCameraBay, camera_num: int) -> None:
         bay.calls.append("open")
-        if not bay.plugged:
-            # What picamera2 raises when libcamera lists no camera.
-            raise IndexError("list index out of range")
+        # picamera2 looks the number up in the camera list before anything else.
+        num = bay.listed()[camera_num]["Num"]
+        if any(cam.camera_num == num and not cam.closed for cam in bay.cameras):
+            raise RuntimeError("Camera __init__ sequence did not complete.")
+        bay.sleep(OPEN_S)
         self.bay = bay
-        self.camera_num = camera_num
-        self.config: dict[str, Any] | None = None
+        self.camera_num = num
+        self.camera_config: dict[str, Any] = {}
         self.started = False
         self.closed = False
         self.controls_set: dict[str, Any] = {}
+        self.jobs: list[FakeJob] = []
+        self.held: list[FakeCompletedRequest] = []  # handed out, not yet released
+        self._stream_start = math.inf
+        self._last_frame = -math.inf  # the last frame any job took
         bay.cameras.append(self)
         table = {"imx708": (IMX708_MODES, IMX708_CONTROLS),
                  "imx219": (IMX219_MODES, IMX219_CONTROLS), "uvc": ([], UVC_CONTROLS)}
         self._modes, self.camera_controls = table[bay.model]
 
     @property
+    def config(self) -> dict[str, Any]:
+        return self.camera_config
+
+    @property
     def sensor_modes(self) -> list[dict[str, Any]]:
+        if self.bay.model == "uvc":
+            return [{"format": name} for name in self.bay.formats]
         if self.bay.modes_fail:
             raise RuntimeError("Failed to configure the camera")
+        self.bay.sleep(CONFIGURE_S * len(self._modes))  # one configure per mode, first time
         return self._modes
 
-    def create_video_configuration(self, **kwargs: Any) -> dict[str, Any]:
-        assert set(kwargs) <= {"main", "sensor", "controls", "buffer_count", "queue"}
-        return kwargs
+    def create_video_configuration(
+        self, main: dict[str, Any] | None = None, lores: Any = None, raw: Any = None,
+        transform: Any = None, colour_space: Any = None, buffer_count: int = 6,
+        controls: dict[str, Any] | None = None, display: str | None = "main",
+        encode: str | None = "main", queue: bool = True, sensor: dict[str, Any] | None = None,
+        use_case: str = "video",
+    ) -> dict[str, Any]:
+        assert not self.closed, "Camera not opened"
+        stream = {"format": "XBGR8888", "size": (1280, 720), "preserve_ar": True}
+        for key, value in (main or {}).items():
+            if key not in ("format", "size", "stride", "preserve_ar"):
+                raise ValueError(f"Bad key {key!r}: valid stream configuration keys are ...")
+            stream[key] = value
+        defaults: dict[str, Any] = {}
+        if {"NoiseReductionMode", "FrameDurationLimits"} <= set(self.camera_controls):
+            defaults = {"NoiseReductionMode": 1, "FrameDurationLimits": (33333, 33333)}
+        usb = self.bay.model == "uvc"
+        return {"use_case": use_case, "buffer_count": buffer_count, "queue": queue,
+                "main": stream, "lores": lores, "raw": None if usb else raw,
+                "controls": defaults | (controls or {}),
+                "sensor": None if usb else (sensor or {}),
+                "display": display, "encode": encode}
 
     def configure(self, config: dict[str, Any]) -> None:
         self.bay.calls.append("configure")
-        fmt = config["main"]["format"]
-        if self.bay.model == "uvc" and fmt != "YUYV":
-            raise RuntimeError(f"Failed to configure camera: {fmt} not offered")
-        self.config = config
+        if self.started:
+            raise RuntimeError("Camera must be stopped before configuring")
+        config = dict(config)  # shallow, as picamera2's: the stream dicts are the caller's
+        main = config["main"]
+        fmt, size = main.get("format"), main.get("size")
+        if not isinstance(fmt, str) or fmt not in KNOWN_FORMATS:
+            raise RuntimeError(f"Bad format {fmt} in stream main")
+        if type(size) is not tuple or len(size) != 2:
+            raise RuntimeError("size in main stream should be (width, height)")
+        if size[0] % 2 or size[1] % 2:
+            raise RuntimeError("width and height should be even")
+        bad = set(config.get("sensor") or {}) - {"bit_depth", "output_size"}
+        if bad:
+            raise RuntimeError(f"Unexpected keys {bad} in sensor configuration")
+        for name in config.get("controls", {}):
+            if name not in self.camera_controls and name != "FrameRate":
+                raise RuntimeError(f"Control {name} is not advertised by libcamera")
+        self.bay.sleep(CONFIGURE_S)
+        # libcamera's validate(): adjust, never refuse, what the camera cannot do.
+        if fmt not in self.bay.formats:
+            fmt = self.bay.formats[0]
+        if self.bay.model == "uvc" and size not in UVC_SIZES:
+            wanted = size
+            size = min(UVC_SIZES, key=lambda s: abs(s[0] - wanted[0]) + abs(s[1] - wanted[1]))
+        width = size[0]
+        main["format"], main["size"] = fmt, size
+        bytes_per_pixel = {"YUYV": 2, "UYVY": 2, "YVYU": 2, "VYUY": 2, "RGB888": 3,
+                           "BGR888": 3, "XBGR8888": 4, "XRGB8888": 4}.get(fmt, 1)
+        main["stride"] = self.bay.stride or width * bytes_per_pixel
+        self.camera_config = config
         self.controls_set = dict(config.get("controls", {}))
 
-    def stream_configuration(self, name: str) -> dict[str, Any]:
-        assert self.config is not None and name == "main"
-        return {"size": self.config["main"]["size"], "format": self.config["main"]["format"]}
+    def stream_configuration(self, name: str = "main") -> dict[str, Any]:
+        return self.camera_config[name]
 
     def start(self) -> None:
         self.bay.calls.append("start")
+        if not self.camera_config:
+            raise RuntimeError("Camera has not been configured")
+        if self.started:
+            return
+        now = self.bay.clock()
+        if self.bay.start_fails and not self.bay.plugged_at(now):
+            raise RuntimeError("Failed to start camera: Input/output error")
         self.started = True
+        self.started_at = self._stream_start = now
+        self._last_frame = now
+
+    # --- frames and jobs ----------------------------------------------------------------
+
+    @property
+    def frame_period(self) -> float:
+        limits = self.camera_config.get("controls", {}).get("FrameDurationLimits")
+        if limits and "FrameDurationLimits" in self.camera_controls:
+            return limits[0] / 1e6
+        return 1.0 / UVC_FPS
+
+    def _frames_after(self, after: float) -> Iterator[float]:
+        """When the frames a job can take complete, the first after `after`."""
+        if not self.started:
+            return
+        period, t0 = self.frame_period, self._stream_start
+        # The stream dies at the first pull after it started; frames need a free buffer.
+        k = max(self.bay.startup_frames + 1, math.floor((after - t0) / period) + 1)
+        while True:
+            when = t0 + k * period
+            dead = self.bay.pulled_between(t0, when)
+            if dead is not None and when >= dead:
+                return
+            taken = sum(j.frame_time <= when for j in self.jobs)  # done, never fetched
+            if taken + len(self.held) >= self.camera_config["buffer_count"]:
+                return  # every buffer is held: the pipeline has nothing to fill
+            if when > after and not self.bay.stalled(when):
+                yield when
+            k += 1
+            if when - after > 3600:
+                return
+
+    def _queue_job(self) -> FakeJob:
+        now = self.bay.clock()
+        job = FakeJob(self)
+        if not self.camera_config.get("queue", True):
+            after = max(now, self._last_frame)
+        else:
+            after = max(now - self.frame_period, self._last_frame)  # the kept frame, if any
+        job.frame_time = next(self._frames_after(after), math.inf)
+        if job.frame_time < math.inf:
+            self._last_frame = job.frame_time
+        self.jobs.append(job)
+        return job
+
+    def wait(self, job: FakeJob, timeout: float | None = None) -> FakeCompletedRequest:
+        return job.get_result(timeout=timeout)
+
+    def capture_request(self, wait: Any = None, signal_function: Any = None,
+                        flush: Any = None) -> Any:
+        assert flush is None, "the adapter does not use flush="
+        self.bay.calls.append("capture")
+        job = self._queue_job()
+        if wait is None:
+            wait = signal_function is None
+        timeout = None if wait is True else wait
+        return job.get_result(timeout=timeout) if wait else job
 
     @contextmanager
-    def captured_request(self, wait: float | None = None) -> Iterator[FakeRequest]:
-        assert wait is not None and 0 < wait <= 2, "every capture must be bounded"
-        assert self.started and not self.closed
-        self.bay.calls.append("capture")
-        if not self.bay.plugged:
-            raise TimeoutError  # picamera2's job wait gives up after `wait` seconds
-        self.bay.captures += 1
-        yield FakeRequest(self)
+    def captured_request(self, wait: Any = None, flush: Any = None) -> Iterator[Any]:
+        request = self.capture_request(wait=wait, flush=flush)
+        try:
+            yield request
+        finally:
+            request.release()
 
     def cancel_all_and_flush(self) -> None:
         self.bay.calls.append("flush")
+        now = self.bay.clock()
+        for job in self.jobs:
+            job.cancelled = job.frame_time > now  # a job whose frame came is done already
+        self.jobs = [job for job in self.jobs if not job.cancelled]
+        self._last_frame = min(self._last_frame, now)
 
     def stop(self) -> None:
         self.bay.calls.append("stop")
+        self._stop()
+
+    def _stop(self) -> None:
+        if not self.started:
+            return
         self.started = False
+        self._stream_start = math.inf
+        self.jobs = []  # stopping recycles every request (a restart makes new ones)
 
     def close(self) -> None:
         self.bay.calls.append("close")
+        if self.closed:
+            return
+        self._stop()
         self.closed = True
+        self.camera_config = {}
 
 
-class FakeRequest:
-    def __init__(self, camera: FakePicamera2) -> None:
+class FakeCompletedRequest:
+    def __init__(self, camera: FakePicamera2, when: float) -> None:
         self.camera = camera
+        self.request: object | None = object()
+        self.config = dict(camera.camera_config)
+        self.config["main"] = dict(camera.camera_config["main"])
+        self.scene = camera.bay.scene
+        self.timestamp = when
+        self.ref_count = 1
+        camera.held.append(self)
+
+    def release(self) -> None:
+        self.ref_count -= 1
+        if self.ref_count < 0:
+            raise RuntimeError("CompletedRequest: lock now has negative ref_count")
+        if self.ref_count == 0:
+            self.camera.held.remove(self)
+            self.request = None
 
     def buffer(self) -> np.ndarray:
-        """The mapped main-stream buffer, as picamera2's MappedArray shows it."""
-        assert self.camera.config is not None
-        width, height = self.camera.config["main"]["size"]
-        fmt = self.camera.config["main"]["format"]
-        scene = self.camera.bay.scene
-        if fmt == "YUYV":
-            out = np.full((height, width, 2), 128, np.uint8)
-            out[..., 0] = scene[:height, :width]
+        """The main stream's buffer, shaped as picamera2's `_make_array_shared` shapes it."""
+        main = self.config["main"]
+        (width, height), fmt, stride = main["size"], main["format"], main["stride"]
+        grey = np.zeros((height, width), np.uint8)
+        h, w = min(height, self.scene.shape[0]), min(width, self.scene.shape[1])
+        grey[:h, :w] = self.scene[:h, :w]
+        if fmt in ("YUV420", "YVU420"):
+            out = np.full((height * 3 // 2, stride), 128, np.uint8)  # U, V: neutral grey
+            out[:height, :width] = grey
+            out[:height, width:] = 255  # padding past the width: must never reach a frame
             return out
-        stride = self.camera.bay.stride or width
-        out = np.full((height * 3 // 2, stride), 128, np.uint8)  # U, V: neutral gray
-        out[:height, :width] = scene[:height, :width]
-        out[:height, width:] = 255  # padding past the width: must never reach a frame
-        return out
+        if fmt in ("YUYV", "YVYU", "UYVY", "VYUY"):
+            out = np.full((height, stride // 2, 2), 128, np.uint8)
+            out[:, :width, 0 if fmt in ("YUYV", "YVYU") else 1] = grey
+            return out
+        if fmt in ("RGB888", "BGR888", "XBGR8888", "XRGB8888"):
+            channels = 4 if fmt.startswith("X") else 3
+            out = np.full((height, width, channels), 255, np.uint8)
+            out[..., :3] = grey[..., None]
+            return out
+        if fmt == "MJPEG":  # a real JPEG, decoded the way MappedArray decodes it (PIL, RGB)
+            encoded = io.BytesIO()
+            Image.fromarray(grey).convert("RGB").save(encoded, "JPEG", quality=90)
+            return np.array(Image.open(io.BytesIO(encoded.getvalue())))
+        raise RuntimeError("Format " + fmt + " not supported")
 
 
 class FakeMappedArray:
-    def __init__(self, request: FakeRequest, stream: str) -> None:
-        assert stream == "main"
-        self.array = request.buffer()
+    def __init__(self, request: FakeCompletedRequest, stream: str, reshape: bool = True,
+                 write: bool = True) -> None:
+        if stream != "main":
+            raise KeyError(stream)
+        assert request.request is not None, "the request was already released"
+        self._request = request
+        self.array: np.ndarray | None = None
 
     def __enter__(self) -> FakeMappedArray:
+        self.array = self._request.buffer()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.array = None
-
 
