@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from kiosk.checker import Checker
 from kiosk.decode import Confirmation, Decoder
 from kiosk.model import RESULT_PHASES, Code, Fault, Phase, State, Verdict
+from kiosk.outputs import Outputs
 from kiosk.signals import Signals
 from kiosk.sources import CodeSource, FrameSource
 from kiosk.staff import StaffCommand, StaffInput
@@ -154,15 +155,32 @@ class Kiosk:
     attended: bool = False
     staff: StaffInput | None = None
     arm_seconds: float = 120.0
+    on_output_error: Callable[[str, str], None] | None = None
     verdicts: int = 0
     _state: State = field(default_factory=lambda: State(Phase.IDLE))
     _armed_until: float | None = field(default=None, init=False)  # None: not armed
     _acknowledged: bool = field(default=False, init=False)
     _last_press: float | None = field(default=None, init=False)
+    _outputs: Outputs = field(init=False)
 
     def __post_init__(self) -> None:
         if self.attended and self.staff is None:
             raise ValueError("attended mode needs a staff input to arm and acknowledge")
+        self._outputs = Outputs(self.signals, self.on_output_error, clock=self.clock)
+
+    def use_checker(self, checker: Checker, *, result_seconds: float | None = None) -> None:
+        """A live config change: the next check goes to `checker` (called between checks)."""
+        self.checker = checker
+        if result_seconds is not None:
+            self.result_seconds = result_seconds
+
+    def close_outputs(self) -> None:
+        self._outputs.close()
+
+    def set_fault(self, fault: Fault, active: bool) -> None:
+        """One part's fault (camera lost / back, clock, ...), the others' left as they are."""
+        faults = self._state.faults
+        self.set_faults(faults | {fault} if active else faults - {fault})
 
     @property
     def state(self) -> State:
@@ -272,12 +290,20 @@ class Kiosk:
 
     def _show(self, state: State) -> None:
         self._state = state
-        for signal in self.signals:
-            signal.show(state)
+        self._outputs.show(state)
+        self._mark_failing_outputs()
+
+    def _mark_failing_outputs(self) -> None:
+        """A failing output raises the banner on the others; a recovered one clears it."""
+        failing = self._outputs.failing
+        if failing != (Fault.OUTPUT in self._state.faults):
+            faults = self._state.faults
+            faults = faults | {Fault.OUTPUT} if failing else faults - {Fault.OUTPUT}
+            self._show(replace(self._state, faults=faults))
 
     def _tick(self) -> None:
         now = self.clock()
         self._take_staff_commands(now)
-        for signal in self.signals:
-            signal.tick(now)
+        self._outputs.tick(now)
+        self._mark_failing_outputs()
         self.heartbeat()

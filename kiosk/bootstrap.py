@@ -14,14 +14,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kiosk.app import Kiosk, Reading, frame_readings, paced_readings, scanner_readings
-from kiosk.checker import DiiaChecker
-from kiosk.config import Config, ConfigError, Credentials
+from kiosk.checker import Checker, DiiaChecker, DiiaPort
+from kiosk.config import Config, ConfigError, Credentials, load_credentials
 from kiosk.decode import make_decoder
 from kiosk.diia.client import DiiaClient, Exchange
 from kiosk.model import Fault
 from kiosk.names import NameFile, NameSource
 from kiosk.signals import Signals
 from kiosk.signals.events import JsonLinesEvents
+from kiosk.sources import FrameSource
 from kiosk.staff import StaffInput
 
 if TYPE_CHECKING:
@@ -175,7 +176,7 @@ def build_names(config: Config) -> NameSource | None:
 
 def build_checker(
     config: Config,
-    client: DiiaClient,
+    client: DiiaPort,
     names: NameSource | None = None,
     clock_trusted: Callable[[], bool] | None = None,
 ) -> DiiaChecker:
@@ -203,8 +204,7 @@ class FaultRelay:
     def __call__(self, active: bool) -> None:
         self.active = active
         if self.kiosk is not None:
-            faults = self.kiosk.state.faults
-            self.kiosk.set_faults(faults | {self.fault} if active else faults - {self.fault})
+            self.kiosk.set_fault(self.fault, active)
 
     def attach(self, kiosk: Kiosk) -> None:
         self.kiosk = kiosk
@@ -283,14 +283,19 @@ def build_scanner(config: Config) -> Any:
         raise ConfigError("source.kind", str(exc)) from exc
 
 
+# (new config, the client in use) → (its checker, its client): what a live reload calls.
+CheckerBuilder = Callable[[Config, "DiiaClient | None"], tuple[Checker, "DiiaClient | None"]]
+
+
 @dataclass
 class Appliance:
-    """A built kiosk with what must be closed after it."""
+    """A built kiosk with what must be closed after it, and what a live reload rebuilds."""
 
     kiosk: Kiosk
-    client: DiiaClient
+    client: DiiaClient | None  # None when a checker was handed in
     signals: list[Signals] = field(default_factory=list)
     staff: StaffInput | None = None
+    rebuild_checker: CheckerBuilder | None = None
 
     def run(self) -> None:
         try:
@@ -298,47 +303,126 @@ class Appliance:
         finally:
             self.close()
 
+    def reconfigure(self, config: Config) -> None:
+        """A new config whose changes need no restart (see ops.remote_config): a new checker
+        (and Diia client, if its settings changed), handed to the loop between checks."""
+        if self.rebuild_checker is None:
+            raise RuntimeError("this appliance was built with a fixed checker")
+        old_client = self.client
+        checker, self.client = self.rebuild_checker(config, old_client)
+        self.kiosk.use_checker(checker, result_seconds=config.kiosk.result_seconds)
+        if old_client is not None and self.client is not old_client:
+            old_client.close()  # the kiosk is idle: no call is in flight on it
+
     def close(self) -> None:
-        for signal in self.signals:
-            signal.close()
+        self.kiosk.close_outputs()
         if self.staff is not None:
             self.staff.close()
-        self.client.close()
+        if self.client is not None:
+            self.client.close()
 
 
-def build_appliance(
+def bootstrap(
     config: Config,
-    credentials: Credentials,
     *,
+    credentials: Credentials | None = None,
+    transport: Any = None,
+    pin_factory: Any = None,
+    frames: FrameSource | None = None,
+    readings: Iterable[Reading] | None = None,
+    gone_frames: int | None = None,
+    outputs: Sequence[Signals] | None = None,
+    extra_signals: Sequence[Signals] = (),
+    checker: Checker | None = None,
+    names: NameSource | None = None,
+    staff: StaffInput | None = None,
+    clock: Callable[[], float] | None = None,
+    sleep: Callable[[float], None] | None = None,
+    heartbeat: Callable[[], None] | None = None,
+    on_exchange: Callable[[Exchange], None] | None = None,
     screenshot_dir: Path | None = None,
+    screenshot_sizes: Sequence[tuple[int, int]] = (),
     ops: Operations | None = None,
 ) -> Appliance:
-    """The kiosk; with `ops` (kiosk.ops.runtime) also its metrics, audit log and clock trust."""
+    """The kiosk for `config`: the one place its objects are put together.
+
+    Every override replaces one piece the config would otherwise choose:
+    `credentials` (default: from the environment or the secret files), `transport` (the
+    Diia client's httpx transport), `pin_factory` (gpiozero's; the lights and the staff
+    button share it), `frames` (a frame source decoded by the configured decoder) or
+    `readings` (already decoded) instead of `[source]`, with `gone_frames`; `outputs`
+    instead of the configured signals, `extra_signals` besides them; `checker` instead of
+    the Diia client and checker; `names` (mode "name"); `staff`; the loop's `clock`,
+    `sleep` and `heartbeat`; `on_exchange` (each Diia HTTP exchange). With `ops`
+    (kiosk.ops.runtime) also the metrics, audit log, clock trust and housekeeping.
+    """
+    # First what can be wrong in the config: the secrets, the source, the staff button.
+    if checker is None and credentials is None:
+        credentials = load_credentials(config.diia)
     wrap = ops.wrap_decoder if ops else None
     camera_fault = FaultRelay(Fault.CAMERA)
-    # First: a bad source is a config error.
-    readings, gone_frames = build_readings(config, wrap, on_camera_fault=camera_fault)
-    if gone_frames == 0:  # a scanner blocks between scans: keep the loop (and watchdog) turning
+    if readings is None:
+        if frames is not None:
+            decoder = make_decoder(config.decode.backend, config.decode.region_assist)
+            readings = frame_readings(frames, wrap(decoder) if wrap else decoder)
+            default_gone = (config.source.hold_frames if config.source.kind == "images"
+                            else CAMERA_GONE_FRAMES)
+        else:
+            readings, default_gone = build_readings(config, wrap, on_camera_fault=camera_fault)
+    else:
+        default_gone = 0
+    gone = default_gone if gone_frames is None else gone_frames
+    if gone == 0:  # a scanner blocks between scans: keep the loop (and watchdog) turning
         readings = paced_readings(readings)
-    pin_factory = gpio_pin_factory(config)
-    staff = build_staff(config, pin_factory)  # also a config error: attended without a button
-    client = build_client(config, credentials,
-                          on_exchange=ops.metrics.observe_exchange if ops else None)
-    signals = build_signals(config, screenshot_dir=screenshot_dir, pin_factory=pin_factory)
+    if pin_factory is None:
+        pin_factory = gpio_pin_factory(config)
+    if staff is None:
+        staff = build_staff(config, pin_factory)  # a config error: attended without a button
+    client: DiiaClient | None = None
+    exchanges = on_exchange or (ops.metrics.observe_exchange if ops else None)
+    clock_trusted = ops.clock_trusted if ops else None
+    rebuild = None
+    if checker is None:
+        secrets = credentials
+        assert secrets is not None
+
+        def rebuild(new: Config, old: DiiaClient | None) -> tuple[Checker, DiiaClient | None]:
+            fresh = old
+            if old is None or new.diia != config.diia:
+                fresh = build_client(new, secrets, transport=transport, on_exchange=exchanges)
+            assert fresh is not None
+            return build_checker(new, fresh, names, clock_trusted=clock_trusted), fresh
+
+        checker, client = rebuild(config, None)
+    signals = list(outputs) if outputs is not None else build_signals(
+        config, screenshot_dir=screenshot_dir, pin_factory=pin_factory,
+        screenshot_sizes=screenshot_sizes)
     if ops:
         signals += ops.signals()
+    signals += extra_signals
+    loop_seams: dict[str, Any] = {}
+    if clock is not None:
+        loop_seams["clock"] = clock
+    if sleep is not None:
+        loop_seams["sleep"] = sleep
+    if heartbeat is None and ops is not None:
+        heartbeat = ops.heartbeat
+    if heartbeat is not None:
+        loop_seams["heartbeat"] = heartbeat
     kiosk = Kiosk(
         readings=readings,
-        checker=build_checker(config, client, clock_trusted=ops.clock_trusted if ops else None),
+        checker=checker,
         signals=signals,
         result_seconds=config.kiosk.result_seconds,
-        gone_frames=gone_frames,
+        gone_frames=gone,
         attended=staff is not None,
         staff=staff,
         arm_seconds=config.kiosk.arm_seconds,
+        on_output_error=ops.metrics.observe_output_error if ops else None,
+        **loop_seams,
     )
     camera_fault.attach(kiosk)
-    return Appliance(kiosk, client, signals, staff)
+    return Appliance(kiosk, client, signals, staff, rebuild)
 
 
 def use_headless_display_if_needed(fullscreen: bool = False) -> None:

@@ -25,8 +25,20 @@ from dataclasses import replace
 from typing import Protocol
 
 from kiosk.codes import code_id, keyed_digest
-from kiosk.diia.errors import CodeUsed, DiiaError
-from kiosk.model import Code, CodeKind, Outcome, Verdict
+from kiosk.diia.errors import (
+    AuthFailed,
+    BadRequest,
+    BadResponse,
+    CodeExpired,
+    CodeNotFound,
+    CodeUsed,
+    DiiaError,
+    DiiaTimeout,
+    DiiaUnavailable,
+    NetworkError,
+    UsedAfterFailedAttempt,
+)
+from kiosk.model import Code, CodeKind, Outcome, Reason, Verdict
 from kiosk.names import HolderName, NameSource, NoName
 
 log = logging.getLogger(__name__)
@@ -36,7 +48,30 @@ MODES = ("validate", "age", "name")
 
 # What a plain "no" from Diia means in each mode. Diia's age and name answers do not say
 # whether the document itself was not valid: a no is a no to the question asked.
-REFUSAL_REASONS = {"validate": "not_valid", "age": "underage", "name": "name_mismatch"}
+REFUSAL_REASONS = {"validate": Reason.NOT_VALID, "age": Reason.UNDERAGE,
+                   "name": Reason.NAME_MISMATCH}
+
+# The Diia client's errors → our reasons: the adapter's one table (a subclass not listed
+# takes its nearest listed base's reason).
+DIIA_ERROR_REASONS: dict[type[DiiaError], Reason] = {
+    CodeExpired: Reason.EXPIRED,
+    CodeUsed: Reason.USED,
+    CodeNotFound: Reason.NOT_FOUND,
+    UsedAfterFailedAttempt: Reason.USED_AFTER_FAILED_ATTEMPT,
+    DiiaUnavailable: Reason.DIIA_UNAVAILABLE,
+    DiiaTimeout: Reason.TIMEOUT,
+    NetworkError: Reason.NETWORK,
+    AuthFailed: Reason.AUTH_FAILED,
+    BadResponse: Reason.BAD_RESPONSE,
+    BadRequest: Reason.BAD_REQUEST,
+}
+
+
+def reason_for(error: DiiaError) -> Reason:
+    for kind in type(error).__mro__:
+        if kind in DIIA_ERROR_REASONS:
+            return DIIA_ERROR_REASONS[kind]
+    return Reason.BAD_RESPONSE
 
 
 class Checker(Protocol):
@@ -129,12 +164,12 @@ class DiiaChecker:
         started = time.perf_counter()
         cid = self.code_id(code)
         if code.kind is CodeKind.QR and not self._send_qr:
-            return self._done(code, cid, started, Outcome.UNKNOWN, "qr_not_supported")
+            return self._done(code, cid, started, Reason.QR_NOT_SUPPORTED)
         name = None
         if self._mode == "name":
             name = self._expected_name()
             if name is None:  # never ask Diia about a name nobody supplied
-                return self._done(code, cid, started, Outcome.UNKNOWN, "name_missing")
+                return self._done(code, cid, started, Reason.NAME_MISSING)
         key = self._memory_key(code, name)
         cached = self._seen.get(key)
         if cached is not None:
@@ -142,12 +177,13 @@ class DiiaChecker:
             if name is not None:
                 self._names.used(name)
             return replace(cached, cached=True, ms={"diia": 0.0})
-        outcome, reason, may_be_used = self._ask(code, name, key)
-        if outcome is not Outcome.UNKNOWN and self._clock_trusted and not self._clock_trusted():
+        reason, may_be_used = self._ask(code, name, key)
+        decided = reason.outcome is not Outcome.UNKNOWN
+        if decided and self._clock_trusted and not self._clock_trusted():
             # Time decides validity; Diia may have used the code, so a later "used" is doubt.
-            outcome, reason, may_be_used = Outcome.UNKNOWN, "clock_untrusted", True
-        verdict = self._done(code, cid, started, outcome, reason)
-        if outcome is not Outcome.UNKNOWN:
+            reason, may_be_used = Reason.CLOCK_UNTRUSTED, True
+        verdict = self._done(code, cid, started, reason)
+        if reason.outcome is not Outcome.UNKNOWN:
             self._seen.put(key, verdict)
             if name is not None:
                 self._names.used(name)
@@ -156,11 +192,11 @@ class DiiaChecker:
         return verdict
 
     def _done(
-        self, code: Code, cid: str, started: float, outcome: Outcome, reason: str
+        self, code: Code, cid: str, started: float, reason: Reason
     ) -> Verdict:
         ms = round((time.perf_counter() - started) * 1000, 1)
-        log.info("code %s: %s (%s) in %.0f ms", cid, outcome, reason, ms)
-        return Verdict(outcome, reason, self._mode, code.kind, cid, ms={"diia": ms})
+        log.info("code %s: %s (%s) in %.0f ms", cid, reason.outcome, reason, ms)
+        return Verdict(reason, self._mode, code.kind, cid, ms={"diia": ms})
 
     def _memory_key(self, code: Code, name: HolderName | None) -> str:
         # The whole digest, not the 8-character id: a collision here would hand one code
@@ -175,8 +211,8 @@ class DiiaChecker:
             log.exception("the name source failed")
             return None
 
-    def _ask(self, code: Code, name: HolderName | None, key: str) -> tuple[Outcome, str, bool]:
-        """(outcome, reason, whether Diia may have used the code without a clear answer)."""
+    def _ask(self, code: Code, name: HolderName | None, key: str) -> tuple[Reason, bool]:
+        """(reason, whether Diia may have used the code without a clear answer)."""
         try:
             if self._mode == "validate":
                 confirmed = self._diia.validate(code)
@@ -185,20 +221,19 @@ class DiiaChecker:
             else:
                 assert name is not None
                 confirmed = self._diia.check_name(code, name)
-        except CodeUsed as exc:
+        except CodeUsed:
             if self._doubtful.get(key) is not None:
                 log.info("Diia says used, but our earlier attempt with this code failed mid-way")
-                return Outcome.UNKNOWN, exc.reason, True
-            return Outcome.FAIL, exc.reason, False
+                return Reason.USED_AFTER_FAILED_ATTEMPT, True
+            return Reason.USED, False
         except DiiaError as exc:
-            outcome = Outcome.FAIL if exc.outcome_is_fail else Outcome.UNKNOWN
-            return outcome, exc.reason, exc.code_may_be_used
+            return reason_for(exc), exc.code_may_be_used
         except Exception:  # a bug below must still end as amber, never as a crash or green
             log.exception("unexpected error while checking a code")
-            return Outcome.UNKNOWN, "bad_response", True
+            return Reason.BAD_RESPONSE, True
         if confirmed is True:
-            return Outcome.PASS, "valid", False
+            return Reason.VALID, False
         if confirmed is False:
-            return Outcome.FAIL, REFUSAL_REASONS[self._mode], False
+            return REFUSAL_REASONS[self._mode], False
         log.error("the Diia client answered %s, not a bool", type(confirmed).__name__)
-        return Outcome.UNKNOWN, "bad_response", True
+        return Reason.BAD_RESPONSE, True

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kiosk import __version__
-from kiosk.config import ConfigError, config_path, load_config, load_credentials
+from kiosk.config import ConfigError, config_path, load_config
 
 if TYPE_CHECKING:  # the commands import what they use when they run: a fast --help
     from kiosk.diia.client import Exchange
-    from kiosk.model import Verdict
+    from kiosk.model import State, Verdict
     from kiosk.names import NameSource
 
 log = logging.getLogger("kiosk")
@@ -39,21 +39,20 @@ def _setup_logging(verbose: bool) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from kiosk.bootstrap import build_appliance, use_headless_display_if_needed
+    from kiosk.bootstrap import bootstrap, use_headless_display_if_needed
     from kiosk.ops.runtime import Operations, RestartRequested, stop_on_sigterm
 
     path = config_path(args.config, os.environ)
     # The local file, with the last accepted remote config over it (kiosk/ops/runtime.py).
     ops = Operations.start(path, os.environ)
     config = ops.config
-    credentials = load_credentials(config.diia)
     if config.signals.screen == "pygame":
         use_headless_display_if_needed(config.signals.fullscreen)
-    appliance = build_appliance(config, credentials, ops=ops)
+    appliance = bootstrap(config, ops=ops)
     stop_on_sigterm()
     log.info("kiosk %s running: mode %s, source %s (config %s)",
              __version__, config.kiosk.mode, config.source.kind, path)
-    ops.attach(appliance, credentials)  # READY=1 for systemd
+    ops.attach(appliance)  # READY=1 for systemd
     try:
         appliance.run()
     except RestartRequested as exc:
@@ -130,7 +129,8 @@ def cmd_decode(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from kiosk.bootstrap import build_checker, build_client
+    from kiosk.app import Reading
+    from kiosk.bootstrap import bootstrap
     from kiosk.signals.events import verdict_event
     from kiosk.sources.stdin import parse_typed
 
@@ -140,21 +140,42 @@ def cmd_check(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return EXIT_USAGE
     config = load_config(config_path(args.config, os.environ))
-    if args.mode:
-        config = replace(config, kiosk=replace(config.kiosk, mode=args.mode))
+    # One check, now: nobody to arm it, nothing to hold on a screen.
+    config = replace(config, kiosk=replace(config.kiosk, mode=args.mode or config.kiosk.mode,
+                                           attended=False, result_seconds=0))
     names = _typed_names(args, config.kiosk.mode)
     if isinstance(names, str):
         print(f"kiosk check: {names}", file=sys.stderr)
         return EXIT_USAGE
     exchanges: list[Exchange] = []
-    credentials = load_credentials(config.diia)
-    with build_client(config, credentials, on_exchange=exchanges.append) as client:
-        started = time.perf_counter()
-        verdict = build_checker(config, client, names).check(code)
-        total_ms = (time.perf_counter() - started) * 1000
+    shown = LastVerdict()
+    appliance = bootstrap(config, readings=[Reading([code], [code], time.monotonic())],
+                          outputs=[shown], names=names, on_exchange=exchanges.append)
+    started = time.perf_counter()
+    appliance.run()
+    total_ms = (time.perf_counter() - started) * 1000
+    verdict = shown.verdict
+    if verdict is None:  # the loop always shows one for a code: this is a bug
+        raise RuntimeError("the check ended without a verdict")
     print(json.dumps(verdict_event(verdict), ensure_ascii=False), flush=True)
     print(_check_report(verdict, exchanges, total_ms, config.kiosk.language), file=sys.stderr)
     return EXIT_OK
+
+
+class LastVerdict:
+    """A `Signals` that keeps the last verdict shown: `kiosk check`'s one output."""
+
+    verdict: Verdict | None = None
+
+    def show(self, state: State) -> None:
+        if state.verdict is not None:
+            self.verdict = state.verdict
+
+    def tick(self, now: float) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def _typed_names(args: argparse.Namespace, mode: str) -> NameSource | str | None:
@@ -262,7 +283,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _setup_logging(args.verbose)
     try:
-        return args.handler(args)
+        status: int = args.handler(args)
+        return status
     except ConfigError as exc:
         print(f"kiosk: config error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -272,3 +294,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.debug("unhandled error", exc_info=True)
         print(f"kiosk: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+    finally:
+        _settle_stdout()
+
+
+def _settle_stdout() -> None:
+    """A POS that stopped reading our stdout must not turn a clean end into a failure: what
+    could not be written is dropped here, not raised again by Python at exit."""
+    try:
+        sys.stdout.flush()
+    except OSError:
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass

@@ -12,23 +12,24 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from PIL import Image
 
 from kiosk import render
-from kiosk.app import Kiosk, frame_readings
-from kiosk.bootstrap import build_checker, build_client, build_signals, gpio_pin_factory
+from kiosk.bootstrap import Appliance, bootstrap
 from kiosk.config import Config, DiiaSection, KioskSection, SignalsSection, SourceSection
-from kiosk.decode import make_decoder
 from kiosk.diia.sandbox import DiiaSandbox
 from kiosk.messages import text_for
 from kiosk.model import RESULT_PHASES, Frame, State
+from kiosk.signals.lights import mock_pin_factory
 from kiosk.signals.screen import SCREEN_SIZES
 from kiosk.sources.images import ImageFrames
-from kiosk.staff import GpioStaffButton
+
+if TYPE_CHECKING:
+    from gpiozero.pins.mock import MockFactory, MockPin
 
 HOLD_FRAMES = 3
 ARMED_AFTER_FRAMES = 6  # the cashier presses the button while the customer holds the phone
@@ -82,15 +83,15 @@ class DemoCashier:
     """The member of staff of the attended scene: presses the staff button on its mock pin,
     saying so; clears a verdict `CASHIER_REACTS_S` after it is shown. A `Signals`."""
 
-    def __init__(self, pin: object, narration: TextIO) -> None:
-        self._pin: object = pin
+    def __init__(self, pin: MockPin, narration: TextIO) -> None:
+        self._pin = pin
         self._narration = narration
         self._due: float | None = None
 
     def press(self, what: str) -> None:
         self._narration.write(f"  cashier presses the staff button: {what}\n")
-        self._pin.drive_low()  # type: ignore[attr-defined]  # a gpiozero MockPin
-        self._pin.drive_high()  # type: ignore[attr-defined]
+        self._pin.drive_low()
+        self._pin.drive_high()
 
     def show(self, state: State) -> None:
         if state.awaiting_staff:
@@ -128,26 +129,27 @@ BLANK = Image.new("L", (540, 960), 235)
 
 
 def run_attended_scene(
-    sandbox: DiiaSandbox, kiosk: Kiosk, pin_factory: object, staff_pin: int, narration: TextIO
-) -> Kiosk:
-    """The same signals and checker as `kiosk`, now attended, with a cashier at the button."""
-    button = GpioStaffButton(staff_pin, pin_factory=pin_factory)
-    cashier = DemoCashier(pin_factory.pin(staff_pin), narration)  # type: ignore[attr-defined]
+    sandbox: DiiaSandbox,
+    config: Config,
+    first: Appliance,
+    pin_factory: MockFactory,
+    narration: TextIO,
+) -> Appliance:
+    """The same outputs and checker as the `first` kiosk, now attended, with a cashier at the
+    staff button (on the same mock pins as the lights)."""
+    attended_config = replace(config, kiosk=replace(config.kiosk, attended=True))
+    cashier = DemoCashier(pin_factory.pin(config.signals.staff_pin), narration)
     image = render.phone_photo(render.render_ean13(sandbox.mint("valid", age=35)),
                                angle=4.0, blur=0.6)  # fmt: skip
     frames = ArmingFrames(image, lambda: cashier.press("the kiosk is armed"), narration)
-    attended = Kiosk(
-        readings=frame_readings(frames, make_decoder("zxing")),
-        checker=kiosk.checker,
-        signals=[*kiosk.signals, cashier],
-        gone_frames=HOLD_FRAMES,
-        attended=True,
-        staff=button,
-    )
+    attended = bootstrap(attended_config, frames=frames, checker=first.kiosk.checker,
+                         outputs=first.signals, extra_signals=[cashier],
+                         pin_factory=pin_factory)
     try:
-        attended.run()
+        attended.kiosk.run()
     finally:
-        button.close()
+        if attended.staff is not None:
+            attended.staff.close()
     return attended
 
 
@@ -165,7 +167,7 @@ class ConsoleNarrator:
         v = state.verdict
         cached = " (cached)" if v.cached else ""
         self._stream.write(
-            f"  -> {v.outcome:<7} {v.reason:<17}{cached} {headline}. {detail}\n"
+            f"  -> {v.outcome:<7} {v.reason!s:<17}{cached} {headline}. {detail}\n"
         )
         self._stream.flush()
 
@@ -198,27 +200,17 @@ def run_demo(
             f"{sum(1 for s in scenes if s.title)} codes shown to the camera\n"
         )
         frames = NarratedFrames(scenes, narration)
-        client = build_client(config, sandbox.credentials)
-        pin_factory = gpio_pin_factory(config)  # the lights and the staff button share it
-        signals = [*build_signals(config, screenshot_dir=screenshot_dir, pin_factory=pin_factory,
-                                  screenshot_sizes=SCREEN_SIZES),
-                   ConsoleNarrator(narration, language)]
-        kiosk = Kiosk(
-            readings=frame_readings(frames, make_decoder("zxing")),
-            checker=build_checker(config, client),
-            signals=signals,
-            result_seconds=result_seconds,
-            gone_frames=HOLD_FRAMES,
-        )
+        pin_factory = mock_pin_factory()  # the lights and the staff button share the board
+        first = bootstrap(config, credentials=sandbox.credentials, frames=frames,
+                          extra_signals=[ConsoleNarrator(narration, language)],
+                          pin_factory=pin_factory, screenshot_dir=screenshot_dir,
+                          screenshot_sizes=SCREEN_SIZES)
         try:
-            kiosk.run()
-            attended = run_attended_scene(sandbox, kiosk, pin_factory,
-                                          config.signals.staff_pin, narration)
+            first.kiosk.run()
+            attended = run_attended_scene(sandbox, config, first, pin_factory, narration)
         finally:
-            for signal in signals:
-                signal.close()
-            client.close()
-        verdicts = kiosk.verdicts + attended.verdicts
+            first.close()
+        verdicts = first.kiosk.verdicts + attended.kiosk.verdicts
         narration.write(f"{verdicts} verdicts, {sandbox.logins} Diia login(s)\n")
         if screenshot_dir is not None:
             narration.write(f"screens saved in {screenshot_dir}/\n")

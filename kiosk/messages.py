@@ -1,20 +1,21 @@
 """What the screen says, in Ukrainian and English: plain tables, no I/O.
 
-Tables over branches: a new reason or a better wording is a one-line change here. Lookups
-never raise: an unknown reason gets a generic line, an unknown language falls back to
-Ukrainian. Ukrainian text uses the typographic apostrophe ’ (U+2019).
+Tables over branches: a new reason or a better wording is a one-line change here. Reasons
+are a closed enum, so every one has its words (a test checks both languages); an unknown
+language falls back to Ukrainian. Ukrainian text uses the typographic apostrophe ’ (U+2019).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from kiosk.model import Fault, Phase, State
+from kiosk.model import Fault, Phase, Reason, State
 
 DEFAULT_LANGUAGE = "uk"
 LANGUAGES = ("uk", "en")
 
-# Phase → (headline, detail). The detail of a result phase comes from REASONS instead.
+# Phase → (headline, detail). A result phase's detail comes from its verdict's reason
+# (REASONS); the one here is only for a result shown without a verdict.
 PHASES: dict[str, dict[Phase, tuple[str, str]]] = {
     "uk": {
         Phase.IDLE: (
@@ -23,9 +24,12 @@ PHASES: dict[str, dict[Phase, tuple[str, str]]] = {
         ),
         Phase.READING: ("Тримайте телефон нерухомо", "Зчитуємо код…"),
         Phase.CHECKING: ("Перевіряємо…", "Це займе кілька секунд"),
-        Phase.PASS: ("Документ дійсний", ""),
-        Phase.FAIL: ("Перевірку не пройдено", ""),
-        Phase.UNKNOWN: ("Не вдалося перевірити — зверніться до працівника", ""),
+        Phase.PASS: ("Документ дійсний", "Перевірено в Дії"),
+        Phase.FAIL: ("Перевірку не пройдено", "Зверніться до працівника"),
+        Phase.UNKNOWN: (
+            "Не вдалося перевірити — зверніться до працівника",
+            "Перевірте документ іншим способом",
+        ),
         Phase.ATTENDED_WAIT: (
             "Покличте працівника",
             "Перевірку віку вмикає працівник",
@@ -38,9 +42,12 @@ PHASES: dict[str, dict[Phase, tuple[str, str]]] = {
         ),
         Phase.READING: ("Hold the phone still", "Reading the code…"),
         Phase.CHECKING: ("Checking…", "This takes a few seconds"),
-        Phase.PASS: ("Document valid", ""),
-        Phase.FAIL: ("Check failed", ""),
-        Phase.UNKNOWN: ("Could not verify — please ask a member of staff", ""),
+        Phase.PASS: ("Document valid", "Checked with Diia"),
+        Phase.FAIL: ("Check failed", "Please ask a member of staff"),
+        Phase.UNKNOWN: (
+            "Could not verify — please ask a member of staff",
+            "Check the document another way",
+        ),
         Phase.ATTENDED_WAIT: (
             "Please call a member of staff",
             "A member of staff starts the age check",
@@ -62,57 +69,45 @@ PASS_HEADLINES: dict[str, dict[str, str]] = {
     },
 }
 
-# Verdict reason → one line of explanation.
-REASONS: dict[str, dict[str, str]] = {
+# Verdict reason → one line of explanation; every reason in both languages (a test checks).
+REASONS: dict[str, dict[Reason, str]] = {
     "uk": {
-        "valid": "Перевірено в Дії",
-        "not_valid": "Документ недійсний",
-        "underage": "Вік не підтверджено",
-        "name_mismatch": "Ім’я не збігається з документом",
-        "expired": "Код прострочено — оновіть код у Дії",
-        "used": "Код уже використано — оновіть код у Дії",
-        "not_found": "Код не знайдено — оновіть код у Дії",
-        "bad_request": "Дія не прийняла запит",
-        "auth_failed": "Кіоск не зміг увійти в Дію",
-        "diia_unavailable": "Дія тимчасово недоступна",
-        "timeout": "Дія не відповіла вчасно",
-        "network": "Немає зв’язку з Дією",
-        "bad_response": "Незрозуміла відповідь від Дії",
-        "clock_untrusted": "Годинник кіоску не синхронізовано",
-        "qr_not_supported": "Перемкніть Дію на штрихкод",
-        "name_missing": "Немає даних замовлення для перевірки імені",
+        Reason.VALID: "Перевірено в Дії",
+        Reason.NOT_VALID: "Документ недійсний",
+        Reason.UNDERAGE: "Вік не підтверджено",
+        Reason.NAME_MISMATCH: "Ім’я не збігається з документом",
+        Reason.EXPIRED: "Код прострочено — оновіть код у Дії",
+        Reason.USED: "Код уже використано — оновіть код у Дії",
+        Reason.USED_AFTER_FAILED_ATTEMPT: "Зв’язок з Дією перервався — перевірте іншим способом",
+        Reason.NOT_FOUND: "Код не знайдено — оновіть код у Дії",
+        Reason.BAD_REQUEST: "Дія не прийняла запит",
+        Reason.AUTH_FAILED: "Кіоск не зміг увійти в Дію",
+        Reason.DIIA_UNAVAILABLE: "Дія тимчасово недоступна",
+        Reason.TIMEOUT: "Дія не відповіла вчасно",
+        Reason.NETWORK: "Немає зв’язку з Дією",
+        Reason.BAD_RESPONSE: "Незрозуміла відповідь від Дії",
+        Reason.CLOCK_UNTRUSTED: "Годинник кіоску не синхронізовано",
+        Reason.QR_NOT_SUPPORTED: "Перемкніть Дію на штрихкод",
+        Reason.NAME_MISSING: "Немає даних замовлення для перевірки імені",
     },
     "en": {
-        "valid": "Checked with Diia",
-        "not_valid": "The document is not valid",
-        "underage": "Age not confirmed",
-        "name_mismatch": "The name does not match the document",
-        "expired": "The code has expired — refresh it in Diia",
-        "used": "The code was already used — refresh it in Diia",
-        "not_found": "Code not found — refresh it in Diia",
-        "bad_request": "Diia did not accept the request",
-        "auth_failed": "The kiosk could not sign in to Diia",
-        "diia_unavailable": "Diia is temporarily unavailable",
-        "timeout": "Diia did not answer in time",
-        "network": "No connection to Diia",
-        "bad_response": "Unexpected answer from Diia",
-        "clock_untrusted": "The kiosk clock is not synchronised",
-        "qr_not_supported": "Switch to the barcode in Diia",
-        "name_missing": "No order details to check the name against",
-    },
-}
-
-# A reason this table does not know yet still gets a sensible line, chosen by outcome.
-FALLBACK_DETAILS: dict[str, dict[Phase, str]] = {
-    "uk": {
-        Phase.PASS: "Перевірено в Дії",
-        Phase.FAIL: "Зверніться до працівника",
-        Phase.UNKNOWN: "Перевірте документ іншим способом",
-    },
-    "en": {
-        Phase.PASS: "Checked with Diia",
-        Phase.FAIL: "Please ask a member of staff",
-        Phase.UNKNOWN: "Check the document another way",
+        Reason.VALID: "Checked with Diia",
+        Reason.NOT_VALID: "The document is not valid",
+        Reason.UNDERAGE: "Age not confirmed",
+        Reason.NAME_MISMATCH: "The name does not match the document",
+        Reason.EXPIRED: "The code has expired — refresh it in Diia",
+        Reason.USED: "The code was already used — refresh it in Diia",
+        Reason.USED_AFTER_FAILED_ATTEMPT: "The connection to Diia broke — check another way",
+        Reason.NOT_FOUND: "Code not found — refresh it in Diia",
+        Reason.BAD_REQUEST: "Diia did not accept the request",
+        Reason.AUTH_FAILED: "The kiosk could not sign in to Diia",
+        Reason.DIIA_UNAVAILABLE: "Diia is temporarily unavailable",
+        Reason.TIMEOUT: "Diia did not answer in time",
+        Reason.NETWORK: "No connection to Diia",
+        Reason.BAD_RESPONSE: "Unexpected answer from Diia",
+        Reason.CLOCK_UNTRUSTED: "The kiosk clock is not synchronised",
+        Reason.QR_NOT_SUPPORTED: "Switch to the barcode in Diia",
+        Reason.NAME_MISSING: "No order details to check the name against",
     },
 }
 
@@ -122,12 +117,14 @@ FAULTS: dict[str, dict[Fault, str]] = {
         Fault.NETWORK: "Немає зв’язку з Дією",
         Fault.CLOCK: "Годинник не синхронізовано",
         Fault.CONFIG: "Налаштування відхилено",
+        Fault.OUTPUT: "Збій одного з виходів — див. журнал",
     },
     "en": {
         Fault.CAMERA: "Camera unavailable",
         Fault.NETWORK: "No connection to Diia",
         Fault.CLOCK: "Clock not synchronised",
         Fault.CONFIG: "Settings rejected",
+        Fault.OUTPUT: "An output failed — see the log",
     },
 }
 
@@ -145,13 +142,9 @@ def _language(language: str) -> str:
     return language if language in LANGUAGES else DEFAULT_LANGUAGE
 
 
-def reason_text(reason: str, phase: Phase, language: str = DEFAULT_LANGUAGE) -> str:
-    """One line explaining `reason`; a generic line for a reason not in the table."""
-    lang = _language(language)
-    known = REASONS[lang].get(reason)
-    if known is not None:
-        return known
-    return FALLBACK_DETAILS[lang].get(phase, FALLBACK_DETAILS[lang][Phase.UNKNOWN])
+def reason_text(reason: Reason, language: str = DEFAULT_LANGUAGE) -> str:
+    """One line explaining `reason`."""
+    return REASONS[_language(language)][reason]
 
 
 def text_for(state: State, language: str = DEFAULT_LANGUAGE) -> tuple[str, str]:
@@ -162,10 +155,10 @@ def text_for(state: State, language: str = DEFAULT_LANGUAGE) -> tuple[str, str]:
         return headline, detail
     verdict = state.verdict
     if verdict is None:  # a result phase without its verdict: say as little as is true
-        return headline, FALLBACK_DETAILS[lang][state.phase]
+        return headline, detail
     if state.phase is Phase.PASS:
         headline = PASS_HEADLINES[lang].get(verdict.mode, headline)
-    return headline, reason_text(verdict.reason, state.phase, lang)
+    return headline, reason_text(verdict.reason, lang)
 
 
 def hint_for(state: State, language: str = DEFAULT_LANGUAGE) -> str | None:

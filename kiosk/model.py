@@ -7,7 +7,7 @@ out of `repr()` so that it cannot reach a log line by accident.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
+from enum import Enum, StrEnum
 
 import numpy as np
 
@@ -41,17 +41,63 @@ class Outcome(StrEnum):
     UNKNOWN = "unknown"  # amber: cannot verify, check by other means
 
 
+class Reason(Enum):
+    """Why a verdict is what it is: the closed set, each with the one outcome it gives.
+
+    `str(reason)` is the stable identifier events, metrics and logs carry. Two members share
+    "used": Diia's plain "used" (fail), and a "used" for a code an earlier attempt of ours may
+    have used up mid-way (unknown: the customer is not turned away for our failure).
+    """
+
+    VALID = ("valid", Outcome.PASS)
+    NOT_VALID = ("not_valid", Outcome.FAIL)
+    UNDERAGE = ("underage", Outcome.FAIL)
+    NAME_MISMATCH = ("name_mismatch", Outcome.FAIL)
+    EXPIRED = ("expired", Outcome.FAIL)
+    USED = ("used", Outcome.FAIL)
+    NOT_FOUND = ("not_found", Outcome.FAIL)
+    USED_AFTER_FAILED_ATTEMPT = ("used", Outcome.UNKNOWN)
+    TIMEOUT = ("timeout", Outcome.UNKNOWN)
+    DIIA_UNAVAILABLE = ("diia_unavailable", Outcome.UNKNOWN)
+    NETWORK = ("network", Outcome.UNKNOWN)
+    AUTH_FAILED = ("auth_failed", Outcome.UNKNOWN)
+    BAD_RESPONSE = ("bad_response", Outcome.UNKNOWN)
+    BAD_REQUEST = ("bad_request", Outcome.UNKNOWN)
+    CLOCK_UNTRUSTED = ("clock_untrusted", Outcome.UNKNOWN)
+    QR_NOT_SUPPORTED = ("qr_not_supported", Outcome.UNKNOWN)
+    NAME_MISSING = ("name_missing", Outcome.UNKNOWN)
+
+    def __init__(self, identifier: str, outcome: Outcome) -> None:
+        self.identifier = identifier
+        self.outcome = outcome
+
+    def __str__(self) -> str:
+        return self.identifier
+
+    @property
+    def diia_failed(self) -> bool:
+        """Diia (or the way to it) could not answer, as opposed to answering "no"."""
+        return self in DIIA_FAILURES
+
+
+DIIA_FAILURES = frozenset({Reason.TIMEOUT, Reason.DIIA_UNAVAILABLE, Reason.NETWORK,
+                           Reason.AUTH_FAILED, Reason.BAD_RESPONSE, Reason.BAD_REQUEST})
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """The closed set of answers a check can give; `reason` is a short stable identifier."""
+    """The answer a check gives; its outcome follows from its reason."""
 
-    outcome: Outcome
-    reason: str
+    reason: Reason
     mode: str
     code_kind: CodeKind
     code_id: str  # keyed hash prefix, never the code
     cached: bool = False
     ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def outcome(self) -> Outcome:
+        return self.reason.outcome
 
 
 class Phase(StrEnum):
@@ -78,6 +124,7 @@ class Fault(StrEnum):
     NETWORK = "network"
     CLOCK = "clock"
     CONFIG = "config"
+    OUTPUT = "output"  # an output (events, screen, LEDs, ...) failed; the others carry on
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,14 +13,17 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from kiosk.config import Config, gpio_pins
+from kiosk.config import Config, ConfigError, gpio_pins
 from kiosk.messages import banner_for, text_for
-from kiosk.model import RESULT_PHASES, CodeKind, Fault, Outcome, Phase, State, Verdict
+from kiosk.model import RESULT_PHASES, Code, CodeKind, Fault, Outcome, Phase, Reason, State, Verdict
 from kiosk.signals import Signals
 from kiosk.signals.lights import PATTERNS, describe, look_of
 from kiosk.staff import StaffCommand, StaffInput
+
+if TYPE_CHECKING:
+    from kiosk.bootstrap import Appliance
 
 TICK_S = 1 / 30
 # What the screen shows in each phase, besides its words.
@@ -33,7 +36,8 @@ SCREEN_LOOKS: dict[Phase, str] = {
     Phase.UNKNOWN: "amber, an exclamation mark",
     Phase.ATTENDED_WAIT: "purple, a member of staff",
 }
-_REASONS = {Outcome.PASS: "valid", Outcome.FAIL: "expired", Outcome.UNKNOWN: "diia_unavailable"}
+_REASONS = {Outcome.PASS: Reason.VALID, Outcome.FAIL: Reason.EXPIRED,
+            Outcome.UNKNOWN: Reason.DIIA_UNAVAILABLE}
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +55,7 @@ def selftest_steps(mode: str = "age") -> list[Step]:
         verdict = None
         if phase in outcome_of:
             outcome = outcome_of[phase]
-            verdict = Verdict(outcome, _REASONS[outcome], mode, CodeKind.BARCODE, "selftest")
+            verdict = Verdict(_REASONS[outcome], mode, CodeKind.BARCODE, "selftest")
         steps.append(Step(str(phase), State(phase, verdict)))
     held = steps[3].state
     steps.append(Step("pass, held for staff", replace(held, awaiting_staff=True)))
@@ -140,6 +144,13 @@ def wiring(config: Config) -> str:
     return f"{led}: " + ", ".join(parts)
 
 
+class _NoChecks:
+    """The selftest's checker: it reads no code, so none is ever checked."""
+
+    def check(self, code: Code) -> Verdict:
+        raise AssertionError("the selftest never checks a code")
+
+
 def selftest(
     config: Config,
     out: TextIO,
@@ -149,16 +160,30 @@ def selftest(
     screenshot_dir: Path | None = None,
 ) -> bool:
     """Build the configured signals and staff button, run the test; True if all worked."""
-    from kiosk.bootstrap import build_signals, gpio_pin_factory, on_raspberry_pi
+    from kiosk.bootstrap import bootstrap, on_raspberry_pi
+    from kiosk.signals.lights import mock_pin_factory
 
     s = config.signals
-    quiet = replace(config, signals=replace(s, events="off"))  # never a verdict to the POS
-    pin_factory = gpio_pin_factory(config)
     gpio = s.gpio == "mock" or (s.gpio == "auto" and on_raspberry_pi())
-    signals = build_signals(quiet, pin_factory=pin_factory, screenshot_dir=screenshot_dir)
-    kinds = {type(signal).__name__ for signal in signals}
+    pin_factory = mock_pin_factory() if s.gpio == "mock" else None
     ok = True
     out.write(f"GPIO: {s.gpio}{' (mock pins)' if s.gpio == 'mock' else ''}; {wiring(config)}\n")
+
+    def build(staff: bool) -> Appliance:
+        # Only the outputs and the staff button: no source, no Diia, never a verdict event.
+        quiet = replace(config, signals=replace(s, events="off"),
+                        kiosk=replace(config.kiosk, attended=staff, mode="age"))
+        return bootstrap(quiet, readings=(), checker=_NoChecks(), pin_factory=pin_factory,
+                         screenshot_dir=screenshot_dir)
+
+    try:
+        appliance = build(staff=gpio and s.staff_pin >= 0)
+    except ConfigError as exc:  # the staff button could not be opened
+        out.write(f"staff button: could NOT be opened: {exc}\n")
+        ok = False
+        appliance = build(staff=False)
+    signals, staff = appliance.signals, appliance.staff
+    kinds = {type(signal).__name__ for signal in signals}
     if gpio and "GpioSignals" not in kinds:
         out.write("LEDs, buzzer, relay: could NOT be opened (see the error above)\n")
         ok = False
@@ -168,15 +193,6 @@ def selftest(
     if s.screen == "pygame" and "PygameScreen" not in kinds:
         out.write("screen: could NOT be opened (see the error above)\n")
         ok = False
-    staff = None
-    if gpio and s.staff_pin >= 0:
-        from kiosk.staff import GpioStaffButton, StaffInputError
-
-        try:
-            staff = GpioStaffButton(s.staff_pin, pin_factory=pin_factory)
-        except StaffInputError as exc:
-            out.write(f"staff button: could NOT be opened: {exc}\n")
-            ok = False
     try:
         run_selftest(
             signals,
@@ -193,11 +209,7 @@ def selftest(
                 press = lambda: (pin.drive_low(), pin.drive_high())  # noqa: E731
             ok = wait_for_press(staff, out, wait_press_s, press) and ok
     finally:
-        for signal in signals:
-            signal.close()
-        if staff is not None:
-            staff.close()
+        appliance.close()
     out.write("selftest: all signals were shown; compare each step with its line above\n"
               if ok else "selftest: something could not be tested (see above)\n")  # fmt: skip
     return ok
-

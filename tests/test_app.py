@@ -4,7 +4,7 @@ import threading
 
 from kiosk.app import InView, Kiosk, Reading, scanner_readings
 from kiosk.codes import to_code
-from kiosk.model import Code, CodeKind, Outcome, Phase, Verdict
+from kiosk.model import Code, CodeKind, Outcome, Phase, Reason, Verdict
 from tests.fakes.signals import RecordingSignals
 
 A = to_code("3559217693026", "EAN-13", decode_ms=3.0)
@@ -25,7 +25,7 @@ class ScriptedChecker:
         if self.gate is not None:
             self.gate.wait(2)
         outcome = self.outcomes.get(code.text, Outcome.PASS)
-        return Verdict(outcome, "valid" if outcome is Outcome.PASS else "not_valid", "validate",
+        return Verdict(Reason.VALID if outcome is Outcome.PASS else Reason.NOT_VALID, "validate",
                        CodeKind.BARCODE, "id", ms={"diia": 1.0})
 
 
@@ -38,9 +38,10 @@ def empty(frames: int) -> list[Reading]:
     return [Reading([], [], 0.0) for _ in range(frames)]
 
 
-def run(readings, checker=None, **kwargs) -> tuple[Kiosk, RecordingSignals]:
+def run(readings, checker=None, extra=(), **kwargs) -> tuple[Kiosk, RecordingSignals]:
     signals = RecordingSignals()
-    kiosk = Kiosk(readings=readings, checker=checker or ScriptedChecker(), signals=[signals],
+    kiosk = Kiosk(readings=readings, checker=checker or ScriptedChecker(),
+                  signals=[signals, *extra],
                   result_seconds=kwargs.pop("result_seconds", 0), **kwargs)
     kiosk.run()
     return kiosk, signals

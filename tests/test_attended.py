@@ -16,7 +16,7 @@ from gpiozero.pins.mock import MockFactory
 
 from kiosk.app import STAFF_SETTLE_S, Kiosk, Reading
 from kiosk.codes import to_code
-from kiosk.model import Code, CodeKind, Outcome, Phase, State, Verdict
+from kiosk.model import Code, CodeKind, Phase, Reason, State, Verdict
 from kiosk.signals.events import JsonLinesEvents
 from kiosk.staff import GpioStaffButton, QueuedStaffInput, StaffCommand
 from tests.fakes.signals import RecordingSignals
@@ -48,7 +48,7 @@ class Checker:
         self.calls.append(code)
         if self.gate is not None:
             self.gate.wait(2)
-        return Verdict(Outcome.PASS, "valid", "age", CodeKind.BARCODE, "id")
+        return Verdict(Reason.VALID, "age", CodeKind.BARCODE, "id")
 
 
 class Cashier:

@@ -4,10 +4,10 @@ import io
 import json
 from datetime import UTC, datetime
 
-from kiosk.model import CodeKind, Outcome, Phase, State, Verdict
+from kiosk.model import CodeKind, Phase, Reason, State, Verdict
 from kiosk.signals.events import JsonLinesEvents, utc_timestamp, verdict_event
 
-VERDICT = Verdict(Outcome.PASS, "valid", "age", CodeKind.BARCODE, "9f2c1a7e",
+VERDICT = Verdict(Reason.VALID, "age", CodeKind.BARCODE, "9f2c1a7e",
                   ms={"decode": 4.1, "diia": 120.5, "total": 126.0})
 
 

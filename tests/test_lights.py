@@ -17,7 +17,7 @@ from gpiozero.tones import Tone
 
 from kiosk.bootstrap import build_signals
 from kiosk.config import ConfigError, parse_config
-from kiosk.model import CodeKind, Fault, Outcome, Phase, State, Verdict
+from kiosk.model import CodeKind, Fault, Phase, Reason, State, Verdict
 from kiosk.signals import Signals
 from kiosk.signals.lights import (
     FAULT,
@@ -33,14 +33,14 @@ from kiosk.signals.lights import (
 GREEN, RED, AMBER, BUZZER, RELAY, BLUE = 17, 27, 22, 18, 24, 23
 PINS = (GREEN, RED, AMBER, BUZZER, RELAY)
 RELAY_S = 0.5
-OUTCOMES = {Phase.PASS: Outcome.PASS, Phase.FAIL: Outcome.FAIL, Phase.UNKNOWN: Outcome.UNKNOWN}
+REASONS = {Phase.PASS: Reason.VALID, Phase.FAIL: Reason.EXPIRED, Phase.UNKNOWN: Reason.TIMEOUT}
 OFF, ON = False, True
 
 
 def state(phase: Phase, faults: frozenset[Fault] = frozenset()) -> State:
     verdict = None
-    if phase in OUTCOMES:
-        verdict = Verdict(OUTCOMES[phase], "valid", "age", CodeKind.BARCODE, "0123abcd")
+    if phase in REASONS:
+        verdict = Verdict(REASONS[phase], "age", CodeKind.BARCODE, "0123abcd")
     return State(phase, verdict, faults)
 
 

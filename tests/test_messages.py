@@ -8,32 +8,14 @@ import pytest
 
 from kiosk import messages
 from kiosk.messages import banner_for, hint_for, reason_text, text_for
-from kiosk.model import CodeKind, Fault, Outcome, Phase, State, Verdict
+from kiosk.model import RESULT_PHASES, CodeKind, Fault, Phase, Reason, State, Verdict
 
-REASONS = [
-    "valid",
-    "not_valid",
-    "underage",
-    "name_mismatch",
-    "expired",
-    "used",
-    "not_found",
-    "bad_request",
-    "auth_failed",
-    "diia_unavailable",
-    "timeout",
-    "network",
-    "bad_response",
-    "qr_not_supported",
-    "name_missing",
-    "clock_untrusted",
-]
 LANGUAGES = ["uk", "en"]
-OUTCOME_OF = {Phase.PASS: Outcome.PASS, Phase.FAIL: Outcome.FAIL, Phase.UNKNOWN: Outcome.UNKNOWN}
 
 
-def result(phase: Phase, reason: str, mode: str = "validate") -> State:
-    verdict = Verdict(OUTCOME_OF[phase], reason, mode, CodeKind.BARCODE, "9f2c1a7e")
+def result(phase: Phase, reason: Reason, mode: str = "validate") -> State:
+    verdict = Verdict(reason, mode, CodeKind.BARCODE, "9f2c1a7e")
+    assert RESULT_PHASES[verdict.outcome] is phase
     return State(phase, verdict)
 
 
@@ -44,7 +26,6 @@ def every_text() -> list[str]:
             texts += [headline, detail]
         texts += messages.PASS_HEADLINES[lang].values()
         texts += messages.REASONS[lang].values()
-        texts += messages.FALLBACK_DETAILS[lang].values()
         texts += messages.FAULTS[lang].values()
         texts.append(messages.STAFF_HINTS[lang])
     return texts
@@ -59,14 +40,17 @@ def test_every_phase_has_a_headline(lang: str) -> None:
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
-@pytest.mark.parametrize("reason", REASONS)
-def test_every_reason_has_its_own_explanation(lang: str, reason: str) -> None:
+@pytest.mark.parametrize("reason", list(Reason))
+def test_every_reason_has_its_own_explanation(lang: str, reason: Reason) -> None:
     assert messages.REASONS[lang][reason].strip()
+    headline, detail = text_for(State(RESULT_PHASES[reason.outcome], Verdict(
+        reason, "age", CodeKind.BARCODE, "9f2c1a7e")), lang)
+    assert headline.strip() and detail == messages.REASONS[lang][reason]
 
 
 def test_both_languages_know_the_same_things() -> None:
     assert set(messages.STAFF_HINTS) == set(LANGUAGES)
-    for table in ("PHASES", "PASS_HEADLINES", "REASONS", "FALLBACK_DETAILS", "FAULTS"):
+    for table in ("PHASES", "PASS_HEADLINES", "REASONS", "FAULTS"):
         uk, en = getattr(messages, table)["uk"], getattr(messages, table)["en"]
         assert set(uk) == set(en), table
 
@@ -86,34 +70,31 @@ def test_idle_tells_what_to_show_and_how() -> None:
 
 
 def test_pass_names_what_was_confirmed_by_mode() -> None:
-    assert text_for(result(Phase.PASS, "valid", "validate"), "uk")[0] == "Документ дійсний"
-    assert text_for(result(Phase.PASS, "valid", "age"), "uk")[0] == "Вік підтверджено"
-    assert text_for(result(Phase.PASS, "valid", "age"), "en")[0] == "Age confirmed"
-    assert text_for(result(Phase.PASS, "valid", "future_mode"), "uk")[0] == "Документ дійсний"
+    assert text_for(result(Phase.PASS, Reason.VALID, "validate"), "uk")[0] == "Документ дійсний"
+    assert text_for(result(Phase.PASS, Reason.VALID, "age"), "uk")[0] == "Вік підтверджено"
+    assert text_for(result(Phase.PASS, Reason.VALID, "age"), "en")[0] == "Age confirmed"
+    assert text_for(result(Phase.PASS, Reason.VALID, "future_mode"), "uk")[0] == "Документ дійсний"
 
 
 def test_a_fail_explains_the_reason_and_what_to_do() -> None:
-    headline, detail = text_for(result(Phase.FAIL, "expired"), "uk")
+    headline, detail = text_for(result(Phase.FAIL, Reason.EXPIRED), "uk")
     assert headline == "Перевірку не пройдено"
     assert detail == "Код прострочено — оновіть код у Дії"
-    assert (
-        text_for(result(Phase.FAIL, "used"), "uk")[1] == "Код уже використано — оновіть код у Дії"
-    )
-    assert text_for(result(Phase.FAIL, "underage"), "uk")[1] == "Вік не підтверджено"
+    used = text_for(result(Phase.FAIL, Reason.USED), "uk")[1]
+    assert used == "Код уже використано — оновіть код у Дії"
+    assert text_for(result(Phase.FAIL, Reason.UNDERAGE), "uk")[1] == "Вік не підтверджено"
 
 
 def test_unknown_sends_the_customer_to_a_person() -> None:
-    headline, detail = text_for(result(Phase.UNKNOWN, "timeout"), "uk")
+    headline, detail = text_for(result(Phase.UNKNOWN, Reason.TIMEOUT), "uk")
     assert headline == "Не вдалося перевірити — зверніться до працівника"
     assert detail == "Дія не відповіла вчасно"
 
 
-@pytest.mark.parametrize("phase", [Phase.PASS, Phase.FAIL, Phase.UNKNOWN])
-@pytest.mark.parametrize("lang", LANGUAGES)
-def test_an_unknown_reason_falls_back_to_a_generic_line(phase: Phase, lang: str) -> None:
-    _, detail = text_for(result(phase, "something_new"), lang)
-    assert detail == messages.FALLBACK_DETAILS[lang][phase]
-    assert "something_new" not in detail
+def test_a_used_code_we_may_have_used_ourselves_does_not_blame_the_customer() -> None:
+    _, plain = text_for(result(Phase.FAIL, Reason.USED), "en")
+    _, ours = text_for(result(Phase.UNKNOWN, Reason.USED_AFTER_FAILED_ATTEMPT), "en")
+    assert "refresh" in plain and "another way" in ours
 
 
 def test_a_result_without_a_verdict_still_has_words() -> None:
@@ -125,7 +106,7 @@ def test_a_result_without_a_verdict_still_has_words() -> None:
 
 def test_an_unknown_language_falls_back_to_ukrainian() -> None:
     assert text_for(State(Phase.CHECKING), "de") == text_for(State(Phase.CHECKING), "uk")
-    assert reason_text("expired", Phase.FAIL, "de") == messages.REASONS["uk"]["expired"]
+    assert reason_text(Reason.EXPIRED, "de") == messages.REASONS["uk"][Reason.EXPIRED]
     assert banner_for({Fault.CAMERA}, "de") == "Камера недоступна"
 
 
@@ -144,8 +125,8 @@ def test_ukrainian_text_uses_the_typographic_apostrophe() -> None:
 
 
 def test_no_message_can_carry_the_code_or_its_id() -> None:
-    for phase in (Phase.PASS, Phase.FAIL, Phase.UNKNOWN):
-        headline, detail = text_for(result(phase, "valid"), "uk")
+    for reason in Reason:
+        headline, detail = text_for(result(RESULT_PHASES[reason.outcome], reason), "uk")
         assert "9f2c1a7e" not in headline + detail
 
 
@@ -158,23 +139,23 @@ def test_waiting_for_staff_tells_the_customer_to_call_someone() -> None:
 
 
 def test_only_a_verdict_held_for_staff_has_a_hint_at_its_foot() -> None:
-    held = replace(result(Phase.FAIL, "underage", "age"), awaiting_staff=True)
+    held = replace(result(Phase.FAIL, Reason.UNDERAGE, "age"), awaiting_staff=True)
     assert hint_for(held, "uk") == "Працівник: натисніть кнопку, щоб продовжити"
     assert hint_for(held, "en") == "Staff: press the button to continue"
     assert hint_for(held, "de") == hint_for(held, "uk")
     for phase in Phase:
         assert hint_for(State(phase), "uk") is None
-    assert text_for(held, "uk") == text_for(result(Phase.FAIL, "underage", "age"), "uk")
+    assert text_for(held, "uk") == text_for(result(Phase.FAIL, Reason.UNDERAGE, "age"), "uk")
 
 
-def test_every_reason_the_kiosk_can_give_has_words() -> None:
-    # Reasons come from Diia's error classes, the mode's "no", and the checker's own refusals.
-    from kiosk.checker import REFUSAL_REASONS
+def test_every_error_the_diia_client_raises_has_a_reason() -> None:
+    from kiosk.checker import DIIA_ERROR_REASONS, reason_for
     from kiosk.diia import errors
 
-    produced = {cls.reason for cls in vars(errors).values()
-                if isinstance(cls, type) and issubclass(cls, errors.DiiaError)}
-    produced |= set(REFUSAL_REASONS.values())
-    for lang in LANGUAGES:
-        assert produced - {"valid"} <= set(messages.REASONS[lang]), lang
-        assert set(REASONS) <= set(messages.REASONS[lang]), lang
+    raised = [error for error in vars(errors).values()
+              if isinstance(error, type) and issubclass(error, errors.DiiaError)
+              and error not in (errors.DiiaError, errors.CodeRejected)]  # bases only
+    assert len(raised) >= 9
+    for error in raised:
+        assert any(kind in DIIA_ERROR_REASONS for kind in error.__mro__), error
+    assert reason_for(errors.UsedAfterFailedAttempt("x")) is Reason.USED_AFTER_FAILED_ATTEMPT

@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from kiosk.model import CodeKind, Outcome, Phase, State, Verdict
+from kiosk.model import CodeKind, Phase, Reason, State, Verdict
 from kiosk.ops.audit import RotatingFile, open_audit_log
 from kiosk.signals.events import JsonLinesEvents
 
@@ -16,7 +16,7 @@ CODE = "3559217693026"
 
 def show_verdicts(log, count: int) -> None:
     for i in range(count):
-        verdict = Verdict(Outcome.PASS, "valid", "age", CodeKind.BARCODE, f"{i:08x}",
+        verdict = Verdict(Reason.VALID, "age", CodeKind.BARCODE, f"{i:08x}",
                           ms={"diia": 100.0})
         log.show(State(Phase.CHECKING))
         log.show(State(Phase.PASS, verdict))

@@ -9,13 +9,14 @@ import httpx
 import pytest
 
 from kiosk.diia.client import Exchange
-from kiosk.model import CodeKind, Fault, Frame, Outcome, Phase, State, Verdict
+from kiosk.model import CodeKind, Fault, Frame, Outcome, Phase, Reason, State, Verdict
 from kiosk.ops.metrics import Metrics, MetricsServer, MetricsSignals, TimedDecoder, serve_metrics
 from kiosk.ops.power import PowerReader
 
 
-def verdict(outcome: Outcome, reason: str, cached: bool = False) -> Verdict:
-    return Verdict(outcome, reason, "age", CodeKind.BARCODE, "ab12cd34", cached,
+def verdict(outcome: Outcome, reason: Reason, cached: bool = False) -> Verdict:
+    assert reason.outcome is outcome
+    return Verdict(reason, "age", CodeKind.BARCODE, "ab12cd34", cached,
                    ms={"decode": 4.0, "diia": 120.0, "total": 130.0})
 
 
@@ -26,7 +27,8 @@ def value(metrics: Metrics, name: str, labels: dict[str, str] | None = None) -> 
 def test_each_verdict_shown_is_counted_once_by_outcome_and_reason() -> None:
     metrics = Metrics()
     signals = MetricsSignals(metrics)
-    passed, down = verdict(Outcome.PASS, "valid"), verdict(Outcome.UNKNOWN, "diia_unavailable")
+    passed = verdict(Outcome.PASS, Reason.VALID)
+    down = verdict(Outcome.UNKNOWN, Reason.DIIA_UNAVAILABLE)
     for state in (State(Phase.CHECKING), State(Phase.PASS, passed), State(Phase.PASS, passed),
                   State(Phase.UNKNOWN, down), State(Phase.IDLE)):
         signals.show(state)
@@ -149,7 +151,7 @@ def test_hwmon_alarm_alone_reports_under_voltage(tmp_path: Path) -> None:
 def test_kiosk_run_wiring_feeds_metrics_and_the_audit_log(sandbox, tmp_path: Path) -> None:
     """The composition root with ops: frames timed, verdicts counted, the audit log written."""
     from kiosk import render
-    from kiosk.bootstrap import build_appliance
+    from kiosk.bootstrap import bootstrap
     from kiosk.ops.runtime import Operations
 
     folder = tmp_path / "codes"
@@ -178,8 +180,8 @@ events = "off"
 port = 0
 """)
     ops = Operations.start(config_file, {})
-    appliance = build_appliance(ops.config, sandbox.credentials, ops=ops)
-    ops.attach(appliance, sandbox.credentials)
+    appliance = bootstrap(ops.config, credentials=sandbox.credentials, ops=ops)
+    ops.attach(appliance)
     try:
         appliance.run()
     finally:

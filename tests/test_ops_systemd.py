@@ -206,7 +206,7 @@ def test_a_check_stuck_far_past_its_deadline_vetoes_the_pings(phase, healthy_at_
     now = [1.0]
     ops = Operations(Config(), environ={})
     appliance = Appliance(StuckKiosk(phase), client=None, signals=[])  # type: ignore[arg-type]
-    keeping = Housekeeping(ops, appliance, None, clock=lambda: now[0])  # type: ignore[arg-type]
+    keeping = Housekeeping(ops, appliance, clock=lambda: now[0])
     assert keeping.healthy()
     now[0] = 100.0  # diia.timeout_s is 3: nothing legitimate takes 100 s
     assert keeping.healthy() is healthy_at_100s

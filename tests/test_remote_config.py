@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.app import Kiosk, Reading
-from kiosk.bootstrap import Appliance, build_checker, build_client
+from kiosk.app import Reading
+from kiosk.bootstrap import bootstrap
 from kiosk.cli import main
 from kiosk.codes import to_code
 from kiosk.config import Config, ConfigError, parse_config
@@ -181,15 +181,12 @@ class LiveKiosk:
         self.credentials = sandbox.credentials
         self.sandbox = sandbox
         config = self.ops.config
-        client = build_client(config, self.credentials)
         self.signals = RecordingSignals()
         self.scans = Scans()
-        kiosk = Kiosk(readings=iter(self.scans),
-                      checker=build_checker(config, client, clock_trusted=self.ops.clock_trusted),
-                      signals=[self.signals, *self.ops.signals()], result_seconds=0,
-                      gone_frames=0)
-        self.appliance = Appliance(kiosk, client, [])
-        self.ops.attach(self.appliance, self.credentials, every_s=0.0)
+        self.appliance = bootstrap(config, credentials=self.credentials,
+                                   readings=iter(self.scans), gone_frames=0,
+                                   outputs=[self.signals], ops=self.ops)
+        self.ops.attach(self.appliance, every_s=0.0)
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run)
         self.thread.start()
@@ -209,7 +206,7 @@ class LiveKiosk:
         while len(self.signals.verdicts) == before and time.monotonic() < deadline:
             time.sleep(0.01)
         verdict = self.signals.verdicts[-1]
-        return verdict.outcome, verdict.reason
+        return verdict.outcome, str(verdict.reason)
 
     def settle(self) -> None:
         """Let the loop turn a few times so housekeeping sees what the poller fetched."""

@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 
 from kiosk import messages
-from kiosk.model import CodeKind, Fault, Outcome, Phase, State, Verdict
+from kiosk.model import CodeKind, Fault, Outcome, Phase, Reason, State, Verdict
 from kiosk.signals import Signals
 from kiosk.signals.display import kmsdrm_card_index, video_environment
 from kiosk.signals.layout import Layout, wrap
@@ -37,14 +37,15 @@ from kiosk.signals.shapes import Colour
 
 SIZES = [(480, 320), (800, 480), (1024, 600), (1280, 720)]
 OUTCOME_OF = {Phase.PASS: Outcome.PASS, Phase.FAIL: Outcome.FAIL, Phase.UNKNOWN: Outcome.UNKNOWN}
-REASON_OF = {Phase.PASS: "valid", Phase.FAIL: "expired", Phase.UNKNOWN: "diia_unavailable"}
+REASON_OF = {Phase.PASS: Reason.VALID, Phase.FAIL: Reason.EXPIRED,
+             Phase.UNKNOWN: Reason.DIIA_UNAVAILABLE}
 UKRAINIAN_LETTERS = "ґїєі’ҐЇЄІ"
 
 
 def state(phase: Phase, faults: frozenset[Fault] = frozenset(), since: float = 0.0) -> State:
     verdict = None
     if phase in OUTCOME_OF:
-        verdict = Verdict(OUTCOME_OF[phase], REASON_OF[phase], "age", CodeKind.BARCODE, "9f2c1a7e")
+        verdict = Verdict(REASON_OF[phase], "age", CodeKind.BARCODE, "9f2c1a7e")
     return State(phase, verdict, faults, since)
 
 
@@ -254,7 +255,6 @@ def message_texts() -> list[str]:
             texts += [headline, detail]
         for table in (messages.PASS_HEADLINES, messages.REASONS, messages.FAULTS):
             texts += table[lang].values()  # type: ignore[attr-defined]
-        texts += messages.FALLBACK_DETAILS[lang].values()
         texts.append(messages.STAFF_HINTS[lang])
     return [*texts, "\u00a0·"]  # the screen's own no-break space and banner separator
 

@@ -108,5 +108,5 @@ def test_the_command_runs_the_test_and_writes_no_event(tmp_path: Path) -> None:
         capture_output=True, text=True, env=env, timeout=60, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "[12/12] fault: config" in result.stdout
+    assert "[13/13] fault: output" in result.stdout
     assert not any(line.startswith("{") for line in result.stdout.splitlines())

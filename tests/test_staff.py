@@ -10,7 +10,7 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 from PIL import Image
 
-from kiosk.bootstrap import attended_checks, build_appliance, build_staff
+from kiosk.bootstrap import attended_checks, bootstrap, build_staff
 from kiosk.config import Config, ConfigError, Credentials, parse_config
 from kiosk.staff import GpioStaffButton, QueuedStaffInput, StaffCommand, StaffInputError
 
@@ -122,14 +122,14 @@ def test_attended_age_checks_without_a_button_are_a_config_error(tmp_path: Path)
 def test_the_appliance_is_built_attended_with_its_button(tmp_path: Path) -> None:
     Image.new("L", (64, 64), 255).save(tmp_path / "empty.png")  # the camera sees nothing
     config = config_with(tmp_path)
-    appliance = build_appliance(config, Credentials("acquirer", "auth"))
+    appliance = bootstrap(config, credentials=Credentials("acquirer", "auth"))
     try:
         assert appliance.kiosk.attended and appliance.kiosk.arm_seconds == 120.0
         assert isinstance(appliance.staff, GpioStaffButton) and appliance.staff.pin == 23
         assert appliance.kiosk.staff is appliance.staff
     finally:
         appliance.close()
-    unattended = build_appliance(config_with(tmp_path, kiosk={"attended": False}),
-                                 Credentials("acquirer", "auth"))  # fmt: skip
+    unattended = bootstrap(config_with(tmp_path, kiosk={"attended": False}),
+                           credentials=Credentials("acquirer", "auth"))
     assert not unattended.kiosk.attended and unattended.staff is None
     unattended.close()

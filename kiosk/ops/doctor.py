@@ -104,11 +104,17 @@ class Doctor:
         yield Finding(OK, "network", f"{host}:{port} reachable")
 
     def diia_login(self, config: Config, credentials: Credentials) -> tuple[Finding, Any]:
-        from kiosk.bootstrap import build_client
+        from dataclasses import replace
+
+        from kiosk.bootstrap import bootstrap
         from kiosk.diia.errors import DiiaError
 
+        # The kiosk's own Diia client, built as `kiosk run` builds it; no source, no outputs,
+        # no staff button: those have their own lines below.
+        unattended = replace(config, kiosk=replace(config.kiosk, attended=False))
         try:
-            client = build_client(config, credentials)
+            client = bootstrap(unattended, credentials=credentials, readings=(),
+                               outputs=()).client
         except ConfigError as exc:
             return Finding(FAIL, "diia", str(exc), "fix the key named"), None
         try:

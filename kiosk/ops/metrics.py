@@ -26,10 +26,6 @@ from kiosk.model import RESULT_PHASES, Fault, Frame, State, Verdict
 
 log = logging.getLogger(__name__)
 
-# Verdict reasons that mean Diia (or the way to it) failed, not that it answered "no".
-DIIA_ERROR_REASONS = frozenset(
-    {"timeout", "diia_unavailable", "auth_failed", "bad_response", "bad_request", "network"}
-)
 STAGE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 DECODE_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64)
 FPS_WINDOW_S = 5.0
@@ -77,6 +73,9 @@ class Metrics:
         self.power_seen = Gauge("kiosk_power_flag_seen",
                                 "Pi power/thermal flag seen since the kiosk started",
                                 ["flag"], registry=r)
+        self.output_errors = Counter("kiosk_output_errors",
+                                     "Failures of an output (events, screen, LEDs, audit log)",
+                                     ["output", "error"], registry=r)
         self.faults = Gauge("kiosk_fault", "Fault banner shown (1) or not (0)", ["fault"],
                             registry=r)
         for fault in Fault:
@@ -93,11 +92,15 @@ class Metrics:
 
     def observe_verdict(self, verdict: Verdict) -> None:
         cached = "true" if verdict.cached else "false"
-        self.verdicts.labels(str(verdict.outcome), verdict.reason, cached).inc()
+        self.verdicts.labels(str(verdict.outcome), str(verdict.reason), cached).inc()
         for stage, ms in verdict.ms.items():
             self.stage_seconds.labels(stage).observe(ms / 1000)
-        if verdict.reason in DIIA_ERROR_REASONS and not verdict.cached:
-            self.diia_errors.labels(verdict.reason).inc()
+        if verdict.reason.diia_failed and not verdict.cached:
+            self.diia_errors.labels(str(verdict.reason)).inc()
+
+    def observe_output_error(self, output: str, error: str) -> None:
+        """An output (`Signals`) raised: which one, and the exception's class name."""
+        self.output_errors.labels(output, error).inc()
 
     def observe_frame(self, decode_s: float | None = None) -> None:
         self.frames.inc()

@@ -21,7 +21,7 @@ from collections.abc import Callable, MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kiosk.config import Config, ConfigError, Credentials, load_config
+from kiosk.config import Config, ConfigError, load_config
 from kiosk.model import Fault, Phase
 from kiosk.ops.audit import open_audit_log
 from kiosk.ops.clock import ClockTrust
@@ -185,12 +185,11 @@ class Operations:
     # -- running --------------------------------------------------------------------------
 
     def attach(
-        self, appliance: Appliance, credentials: Credentials, *, every_s: float = HOUSEKEEPING_S
+        self, appliance: Appliance, *, every_s: float = HOUSEKEEPING_S
     ) -> None:
         """Hook the housekeeping into the kiosk's loop, start the side services, say READY."""
         self._client = appliance.client
-        self.housekeeping = Housekeeping(self, appliance, credentials, every_s=every_s)
-        appliance.kiosk.heartbeat = self.housekeeping
+        self.housekeeping = Housekeeping(self, appliance, every_s=every_s)
         self.server = serve_metrics(self.metrics, self.config.metrics.port)
         if self.config.remote.url and self.store is not None:
             self.poller = RemoteConfigPoller(
@@ -204,13 +203,19 @@ class Operations:
             threading.Thread(target=self._warm_up, name="diia-warm-up", daemon=True).start()
         self.housekeeping.update(ready=True)
 
+    def heartbeat(self) -> None:
+        """The loop's heartbeat (bootstrap hands it to the kiosk): the housekeeping, once
+        `attach` has started it."""
+        if self.housekeeping is not None:
+            self.housekeeping()
+
     def _warm_up(self) -> None:
         try:
             self._client.login()
         except Exception as exc:  # the first scan will try again; the banner says why
             log.info("Diia warm-up login failed: %s", exc)
 
-    def apply(self, appliance: Appliance, credentials: Credentials, candidate: Candidate) -> None:
+    def apply(self, appliance: Appliance, candidate: Candidate) -> None:
         """Run `candidate` now: live when only the checker's settings changed, else by a
         restart with it as a trial (rolled back at the next start if that start fails)."""
         assert self.store is not None
@@ -223,28 +228,18 @@ class Operations:
                 f"config version {version} changes {', '.join(sorted(changed))}: restarting"
             )
         if changed:
-            self._apply_live(appliance, credentials, candidate.config)
+            self._apply_live(appliance, candidate.config)
         self.store.accept(candidate.signed)
         self.config, self.version = candidate.config, version
         self.metrics.config_version.set(version)
         log.info("config version %d applied without a restart (%s)", version,
                  ", ".join(sorted(changed)) or "no effective change")
 
-    def _apply_live(self, appliance: Appliance, credentials: Credentials, new: Config) -> None:
-        from kiosk.bootstrap import build_checker, build_client
-
-        old_client = appliance.client
-        if new.diia != self.config.diia:
-            appliance.client = build_client(new, credentials,
-                                            on_exchange=self.metrics.observe_exchange)
-            self._client = appliance.client
+    def _apply_live(self, appliance: Appliance, new: Config) -> None:
         if new.clock != self.config.clock:
             self.clock = self._clock_trust(new)
-        kiosk = appliance.kiosk
-        kiosk.checker = build_checker(new, appliance.client, clock_trusted=self.clock_trusted)
-        kiosk.result_seconds = new.kiosk.result_seconds
-        if appliance.client is not old_client:
-            old_client.close()  # the kiosk is idle: no call is in flight on it
+        appliance.reconfigure(new)  # the composition root builds; the loop takes the checker
+        self._client = appliance.client
 
     def close(self, status: str = "") -> None:
         self.notifier.stopping(status)
@@ -262,7 +257,6 @@ class Housekeeping:
         self,
         ops: Operations,
         appliance: Appliance,
-        credentials: Credentials,
         *,
         clock: Callable[[], float] = time.monotonic,
         every_s: float = HOUSEKEEPING_S,
@@ -270,7 +264,6 @@ class Housekeeping:
     ) -> None:
         self._ops = ops
         self._appliance = appliance
-        self._credentials = credentials
         self._clock = clock
         self._every_s = every_s
         self._settle_s = settle_s
@@ -328,7 +321,7 @@ class Housekeeping:
             self._pending = poller.take() or self._pending
         if self._pending is not None and kiosk.state.phase in (Phase.IDLE, Phase.READING):
             candidate, self._pending = self._pending, None
-            ops.apply(self._appliance, self._credentials, candidate)
+            ops.apply(self._appliance, candidate)
         status = self.status_line()
         if ready:
             self._status = status

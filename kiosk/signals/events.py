@@ -26,7 +26,7 @@ def verdict_event(verdict: Verdict, now: datetime | None = None) -> dict[str, ob
         "ts": utc_timestamp(now),
         "event": "verdict",
         "outcome": str(verdict.outcome),
-        "reason": verdict.reason,
+        "reason": str(verdict.reason),
         "mode": verdict.mode,
         "code_kind": str(verdict.code_kind),
         "code_id": verdict.code_id,
@@ -36,11 +36,14 @@ def verdict_event(verdict: Verdict, now: datetime | None = None) -> dict[str, ob
 
 
 class JsonLinesEvents:
-    """A `Signals` that writes one line per verdict shown, flushed at once."""
+    """A `Signals` that writes one line per verdict shown, flushed at once. A write that
+    fails raises (the loop's `Outputs` logs and counts it); every later state shown tries the
+    flush again, so the failure lasts as long as the stream's trouble does."""
 
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
         self._last: Verdict | None = None
+        self._unflushed = False
 
     @classmethod
     def open(cls, target: str) -> JsonLinesEvents:
@@ -52,6 +55,9 @@ class JsonLinesEvents:
         return cls(path.open("a", encoding="utf-8", buffering=1))
 
     def show(self, state: State) -> None:
+        if self._unflushed:  # a line the stream took but could not pass on: try again first
+            self._stream.flush()
+            self._unflushed = False
         verdict = state.verdict
         if verdict is None or state.phase not in RESULT_PHASES.values() or verdict is self._last:
             return
@@ -59,8 +65,10 @@ class JsonLinesEvents:
         self.write(verdict_event(verdict))
 
     def write(self, event: dict[str, object]) -> None:
+        self._unflushed = True
         self._stream.write(json.dumps(event, ensure_ascii=False, separators=(", ", ": ")) + "\n")
         self._stream.flush()
+        self._unflushed = False
 
     def tick(self, now: float) -> None:
         pass

@@ -92,7 +92,7 @@ def look_name(state: State) -> str:
     """A file name part for a look: ``pass-valid``, ``idle-camera``, ``fail-used-staff``."""
     parts = [state.phase.value]
     if state.verdict is not None and state.phase in RESULTS:
-        parts.append(_file_part(state.verdict.reason))
+        parts.append(_file_part(str(state.verdict.reason)))
     parts += sorted(fault.value for fault in state.faults)
     if state.awaiting_staff:
         parts.append("staff")

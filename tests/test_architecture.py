@@ -1,0 +1,84 @@
+"""The shape of the package, checked: who imports whom, and where the kiosk is put together.
+
+`python -m tests.test_architecture` prints the import graph: each module with the `kiosk.*`
+modules it imports (at any level: top, function or TYPE_CHECKING).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "kiosk"
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def modules() -> dict[str, ast.Module]:
+    return {module_name(path): ast.parse(path.read_text(encoding="utf-8"), str(path))
+            for path in sorted(PACKAGE.rglob("*.py"))}
+
+
+def kiosk_imports(name: str, tree: ast.Module) -> set[str]:
+    """The kiosk.* modules `name` imports; `from kiosk.x import y` counts as kiosk.x (or
+    kiosk.x.y when that is a module)."""
+    known = set(modules_cache())
+    package = name if (PACKAGE.parent / name.replace(".", "/") / "__init__.py").exists() \
+        else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names if alias.name.split(".")[0] == "kiosk"}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            if base.split(".")[0] != "kiosk":
+                continue
+            for alias in node.names:
+                sub = f"{base}.{alias.name}"
+                found.add(sub if sub in known else base)
+    found.discard(name)
+    return found
+
+
+_CACHE: dict[str, ast.Module] = {}
+
+
+def modules_cache() -> dict[str, ast.Module]:
+    if not _CACHE:
+        _CACHE.update(modules())
+    return _CACHE
+
+
+def import_graph() -> dict[str, set[str]]:
+    return {name: kiosk_imports(name, tree) for name, tree in modules_cache().items()}
+
+
+def test_the_graph_sees_known_edges() -> None:
+    graph = import_graph()
+    assert "kiosk.app" in graph["kiosk.bootstrap"]
+    assert "kiosk.model" in graph["kiosk.checker"]
+
+
+def test_only_the_composition_root_constructs_the_kiosk() -> None:
+    builders = set()
+    for name, tree in modules_cache().items():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call):
+                func = node.func
+                called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+                if called == "Kiosk":
+                    builders.add(name)
+    assert builders == {"kiosk.bootstrap"}
+
+
+if __name__ == "__main__":
+    for module, imported in import_graph().items():
+        print(f"{module}: {', '.join(sorted(imported)) or '-'}")
