@@ -51,7 +51,7 @@ from kiosk.diia.errors import (  # noqa: F401  (error_class: re-exported for cal
     error_from_response,
     response_json,
 )
-from kiosk.diia.redaction import install_log_redaction, redact, scrub
+from kiosk.diia.redaction import install_log_redaction, redact
 from kiosk.diia.tokens import (  # noqa: F401  (re-exported: the public names of old)
     DEFAULT_TOKEN_LIFETIME_S,
     RENEW_MARGIN_S,
@@ -59,6 +59,14 @@ from kiosk.diia.tokens import (  # noqa: F401  (re-exported: the public names of
     jwt_claims,
     token_lifetime,
 )
+from kiosk.diia.transport import (
+    AnswerTooLarge,
+    Resolver,
+    WallTransport,
+    environment_proxy,
+    system_resolver,
+)
+from kiosk.diia.url_rule import url_problem
 from kiosk.model import Code, CodeKind
 from kiosk.names import HolderName
 
@@ -124,10 +132,10 @@ class _Progress:
             self.sent = True
 
 
-def _tls_verify(ca_file: str) -> ssl.SSLContext | bool:
+def _tls_verify(ca_file: str) -> ssl.SSLContext:
     """Verification is always on; `ca_file` adds a CA to httpx's usual bundle."""
     if not ca_file:
-        return True
+        return httpx.create_ssl_context(trust_env=True)  # SSL_CERT_FILE as httpx reads it
     context = ssl.create_default_context(cafile=certifi.where())
     context.load_verify_locations(cafile=ca_file)
     return context
@@ -167,10 +175,14 @@ class DiiaClient:
         middle_name_field: str = "middleName",
         ca_file: str = "",
         transport: httpx.BaseTransport | None = None,
+        resolver: Resolver = system_resolver,
         clock: Callable[[], float] = time.time,
         on_exchange: Callable[[Exchange], None] | None = None,
     ) -> None:
         install_log_redaction()
+        problem = url_problem(base_url)
+        if problem:
+            raise ValueError(f"diia.base_url {problem}")
         self._credentials = credentials
         self._branch_id = branch_id
         self._timeout_s = timeout_s
@@ -194,13 +206,20 @@ class DiiaClient:
         self._refused_after_login = False
         self.connections_opened = 0
         # Created once: the TLS context and the kept-alive connection are the expensive part.
+        # The wall transport bounds each request by its deadline and each answer by size.
+        self._own_transport = transport is None
+        if transport is None:
+            transport = WallTransport(
+                ssl_context=_tls_verify(ca_file),
+                proxy=environment_proxy(base_url),  # HTTPS_PROXY, NO_PROXY as the shop needs
+                timeout_s=timeout_s,
+                keepalive_expiry=KEEPALIVE_S,
+                resolver=resolver,
+            )
         self._http = httpx.Client(
             base_url=base_url,
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
             timeout=timeout_s,
-            limits=httpx.Limits(keepalive_expiry=KEEPALIVE_S),
-            verify=_tls_verify(ca_file),
-            trust_env=True,  # HTTPS_PROXY, NO_PROXY, SSL_CERT_FILE as the shop's network needs
             transport=transport,
         )
 
@@ -347,13 +366,18 @@ class DiiaClient:
             response = self._http.request(
                 method,
                 path,
-                extensions={"trace": progress, "timeout": progress.timeouts},
+                extensions={"trace": progress, "timeout": progress.timeouts,
+                            "deadline": deadline},
                 **kwargs,
             )
         except httpx.TimeoutException:
             error: DiiaError = self._timeout()
         except httpx.TransportError as exc:
-            error = NetworkError(f"cannot reach Diia: {type(exc).__name__}: {scrub(str(exc))}")
+            # Only our own transport's texts are fixed; another library's may quote a header.
+            detail = f": {exc}" if self._own_transport else ""
+            error = NetworkError(f"cannot reach Diia: {type(exc).__name__}{detail}")
+        except AnswerTooLarge:
+            error = BadResponse("answer from Diia larger than any real one: refused")
         except httpx.HTTPError as exc:  # e.g. a body that fails to decompress
             error = BadResponse(f"unreadable answer from Diia: {type(exc).__name__}")
         else:
