@@ -16,6 +16,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from kiosk.diia.url_rule import url_problem
+
 DEFAULT_PATH = Path("/etc/kiosk/kiosk.toml")
 ACQUIRER_TOKEN_ENV = "KIOSK_DIIA_ACQUIRER_TOKEN"
 AUTH_TOKEN_ENV = "KIOSK_DIIA_AUTH_TOKEN"
@@ -60,7 +62,8 @@ class KioskSection:
 @dataclass(frozen=True)
 class DiiaSection:
     base_url: str = "https://api2s.diia.gov.ua"
-    """Diia partner API host (production: https://api2.diia.gov.ua)."""
+    """Diia partner API host (production: https://api2.diia.gov.ua); https:// only, plain
+    http:// only to a loopback address (the sandbox)."""
     branch_id: str = ""
     """The partner branch whose scopes list the accepted documents."""
     timeout_s: float = field(default=3.0, metadata={"min": 0.1, "max": 60.0})
@@ -291,6 +294,7 @@ def _check_cross_keys(config: Config) -> None:
                           "(/dev/input/by-id/…-event-kbd) or scanner.name: never a guess, "
                           "since the kiosk grabs the device it opens")
     _check_pins(config.signals)
+    _check_urls(config)
     _check_remote(config.remote)
 
 
@@ -313,21 +317,24 @@ def _check_pins(signals: SignalsSection) -> None:
         owners[pin] = key
 
 
-LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+def _check_urls(config: Config) -> None:
+    """Every URL the kiosk fetches: https, or plain http to loopback (`url_problem`)."""
+    problem = url_problem(config.diia.base_url)
+    if problem:
+        raise ConfigError("diia.base_url", problem)
+    if config.remote.url:
+        problem = url_problem(config.remote.url, allow_query=True,
+                              allow_http_loopback=config.remote.allow_http_loopback)
+        if problem and "not allowed here" in problem:
+            problem += " (plain http to loopback needs remote.allow_http_loopback = true)"
+        if problem:
+            raise ConfigError("remote.url", problem)
 
 
 def _check_remote(remote: RemoteSection) -> None:
-    """Production fetches over HTTPS only; plain http only to loopback, and only if asked."""
+    """A remote config needs the key it must be signed with."""
     if not remote.url:
         return
-    scheme, _, rest = remote.url.partition("://")
-    host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
-    host = host[1:].split("]", 1)[0] if host.startswith("[") else host.rsplit(":", 1)[0]
-    if scheme == "http" and not (remote.allow_http_loopback and host in LOOPBACK_HOSTS):
-        raise ConfigError("remote.url", "must be https:// (plain http only to loopback with "
-                          "remote.allow_http_loopback = true)")
-    if scheme not in ("https", "http") or not host:
-        raise ConfigError("remote.url", f"expected an https:// URL, got {remote.url!r}")
     try:
         key = base64.b64decode(remote.public_key, validate=True)
     except ValueError:
@@ -379,7 +386,23 @@ def _read_secret(key: str, file_name: str, env_name: str, environ: Any) -> str:
     if not value:
         raise ConfigError(key, f"no secret: set ${env_name} or {key}, "
                           f"or the systemd credential {CREDENTIAL_NAMES[env_name]}")
+    _check_secret_characters(key, value)
     return value
+
+
+def _check_secret_characters(key: str, value: str) -> None:
+    """A secret goes into an HTTP header or path: printable ASCII, one line, no spaces.
+
+    The value itself is never shown; only what is wrong with it and where."""
+    if any(c in "\r\n" for c in value):
+        raise ConfigError(key, "the secret has a line break inside (base64 wraps at 76 "
+                          "columns: join it into one line, e.g. with base64 -w0)")
+    bad = next((i for i, c in enumerate(value) if not 0x21 <= ord(c) <= 0x7E), None)
+    if bad is not None:
+        what = "a space" if value[bad] == " " else (
+            "a control character" if ord(value[bad]) < 0x80 else "a non-ASCII character")
+        raise ConfigError(key, f"the secret has {what} at position {bad + 1}: only printable "
+                          "ASCII without spaces is accepted")
 
 
 # systemd credentials (LoadCredential= in deploy/kiosk.service): $CREDENTIALS_DIRECTORY/<name>.

@@ -580,7 +580,7 @@ def test_admin_controls_faults_tokens_and_clock(sandbox, http, bearer):
     body = {"branchId": BRANCH, "barcode": sandbox.mint()}
     assert http.post(CHECK, json=body, headers=bearer).status_code == 503
     http.post("/sandbox/faults", json={"fault": None})
-    assert http.post("/sandbox/tokens/revoke").json() == {"revoked": 1}
+    assert http.post("/sandbox/tokens/revoke", json={}).json() == {"revoked": 1}
     assert http.post(CHECK, json=body, headers=bearer).status_code == 401
     assert http.post("/sandbox/clock", json={"offset_s": -90}).json() == {"offset_s": -90.0}
     assert sandbox.clock_offset_s == -90.0

@@ -2,8 +2,10 @@
 
 The acquirer token travels in the login URL's path, and httpx logs every request URL at INFO
 (its exceptions carry the request too), so a filter on httpx's and httpcore's loggers masks
-that path segment before any handler sees the record, and error texts from lower layers are
-scrubbed of URLs before they become our messages.
+that path segment before any handler sees the record. httpcore's debug trace prints the text
+of a failed step's exception, and h11's texts can quote a header (the Basic credential), so
+the filter keeps only the exception's name. Error texts from lower layers are scrubbed of
+URLs before they become our messages.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ import threading
 
 _ACQUIRER_SEGMENT = re.compile(r"(/auth/acquirer/)[^/?#\s\"'<>]+")
 _ANY_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
+# httpcore's debug trace prints a failed step's exception with its text, and h11's text can
+# quote a request header (a credential): only the exception's name is kept.
+_TRACED_EXCEPTION = re.compile(r"(exception=[A-Za-z_][\w.]*)\(.*", re.DOTALL)
 _REDACTED_LOGGERS = (
     "httpx",
     "httpcore.connection",
@@ -35,14 +40,15 @@ def scrub(text: str) -> str:
 
 
 class _RedactAcquirerToken(logging.Filter):
-    """Masks the login path's token in a record before any handler formats it."""
+    """Masks the login path's token, and library error texts, in a record before any
+    handler formats it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
         except Exception:  # a malformed record is the handler's problem, not ours
             return True
-        cleaned = redact(message)
+        cleaned = _TRACED_EXCEPTION.sub(r"\1(…)", redact(message))
         if cleaned != message:
             record.msg, record.args = cleaned, None
         return True

@@ -14,15 +14,26 @@ It lives on the sandbox's own port under `/sandbox`, speaks JSON, and is the HTT
     GET  /sandbox/requests         the latest Diia API requests answered (?limit=N, default 50)
 
 Bad input is a 400 {"error": "…"} naming the problem. The admin API is for a sandbox on a
-developer's machine: it listens where the sandbox listens (loopback unless told otherwise).
+developer's machine: it listens where the sandbox listens (loopback unless told otherwise),
+and a web page open in that developer's browser must not be able to drive it:
+
+- `Host` must be `localhost` or an IP address (with any port): a DNS-rebinding page reaches
+  the sandbox under its own domain name, and is refused (403);
+- a browser's cross-site request (`Origin` not a loopback address, `Sec-Fetch-Site:
+  cross-site`) is refused (403);
+- a POST must say `Content-Type: application/json` (415 otherwise): a page can send a
+  "simple" cross-site POST (text/plain, a form) without asking, but not a JSON one;
+- the clock offset and the latency are bounded, so no setting leaves the sandbox mute.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
+import math
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from kiosk.diia.sandbox_http import Reply, Request
 from kiosk.names import HolderName, InvalidName
@@ -40,12 +51,60 @@ ROUTES = {
 }
 
 
+MAX_CLOCK_OFFSET_S = 7 * 86400.0  # a week either way tests every clock check there is
+MAX_LATENCY_S = 300.0
+
+
 class _BadInput(ValueError):
     pass
 
 
+def _is_local_name(host: str) -> bool:
+    """`localhost` or an IP literal: names no DNS-rebinding page can stand behind."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _host_name(host_header: str) -> str:
+    """The host of a `Host` header, without port or brackets."""
+    if host_header.startswith("["):
+        return host_header[1:].partition("]")[0]
+    return host_header.rpartition(":")[0] if host_header.count(":") == 1 else host_header
+
+
+def _refusal(request: Request) -> Reply | None:
+    """The 403/415 for a request a web page could have sent, else None."""
+    if not _is_local_name(_host_name(request.headers.get("host", ""))):
+        return Reply(403, {"error": "the admin API answers only to Host: localhost or an IP "
+                                    "address"})
+    origin = request.headers.get("origin")
+    if origin is not None:
+        origin_host = urlsplit(origin).hostname or ""
+        try:
+            local = origin_host == "localhost" or ipaddress.ip_address(origin_host).is_loopback
+        except ValueError:
+            local = False
+        if not local:
+            return Reply(403, {"error": "cross-site requests to the admin API are refused"})
+    if request.headers.get("sec-fetch-site", "").lower() == "cross-site":
+        return Reply(403, {"error": "cross-site requests to the admin API are refused"})
+    if request.method == "POST":
+        media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+        if media_type != "application/json":
+            return Reply(415, {"error": "the admin API takes Content-Type: application/json"})
+    return None
+
+
 def respond(sandbox: DiiaSandbox, request: Request) -> Reply:
     """The admin API's answer to `request` (its path starts with /sandbox)."""
+    refusal = _refusal(request)
+    if refusal is not None:
+        return refusal
     route = (request.method, request.path.rstrip("/") or "/")
     if route not in ROUTES:
         known = [f"{m} {p}" for m, p in ROUTES]
@@ -115,8 +174,9 @@ def _mint(sandbox: DiiaSandbox, body: dict[str, Any], query: str) -> Reply:
 def _faults(sandbox: DiiaSandbox, body: dict[str, Any], query: str) -> Reply:
     args = _take(body, {"fault", "latency_s", "on"})
     latency = args.get("latency_s", 0.0)
-    if isinstance(latency, bool) or not isinstance(latency, int | float):
-        raise _BadInput('"latency_s" must be a number')
+    if isinstance(latency, bool) or not isinstance(latency, int | float) or not (
+            0 <= latency <= MAX_LATENCY_S):
+        raise _BadInput(f'"latency_s" must be a number of seconds from 0 to {MAX_LATENCY_S:g}')
     sandbox.fail(args.get("fault"), float(latency), on=args.get("on", "checks"))
     return Reply(200, {"fault": args.get("fault"), "latency_s": latency,
                        "on": args.get("on", "checks")})
@@ -129,8 +189,10 @@ def _revoke(sandbox: DiiaSandbox, body: dict[str, Any], query: str) -> Reply:
 
 def _clock(sandbox: DiiaSandbox, body: dict[str, Any], query: str) -> Reply:
     offset = _take(body, {"offset_s"}).get("offset_s")
-    if isinstance(offset, bool) or not isinstance(offset, int | float):
-        raise _BadInput('"offset_s" must be a number of seconds')
+    if isinstance(offset, bool) or not isinstance(offset, int | float) or not (
+            math.isfinite(offset) and abs(offset) <= MAX_CLOCK_OFFSET_S):
+        raise _BadInput(f'"offset_s" must be a number of seconds within '
+                        f'±{MAX_CLOCK_OFFSET_S:g}')
     sandbox.clock_offset_s = float(offset)
     return Reply(200, {"offset_s": float(offset)})
 
@@ -161,7 +223,7 @@ def banner(sandbox: DiiaSandbox) -> str:
         f"    {state:<10} {sandbox.mint(state)}" for state in ("valid", "not_valid", "expired",
                                                               "used")
     )
-    post = f"curl -s -X POST {url}/sandbox"
+    post = f"curl -s -H 'Content-Type: application/json' {url}/sandbox"
     return f"""Diia sandbox listening on {url} (Ctrl-C to stop)
 
 Point a kiosk at it:
@@ -178,7 +240,7 @@ Admin API (JSON in and out):
   make Diia fail    {post}/faults -d '{{"fault": "unavailable", "latency_s": 0}}'
                     (fault: unavailable | status:502 | refuse | drop | reset | malformed |
                      slow:5 | null to heal; "on": "logins" to fail the login instead)
-  revoke tokens     {post}/tokens/revoke
+  revoke tokens     {post}/tokens/revoke -d '{{}}'
   set its clock off {post}/clock -d '{{"offset_s": 120}}'
   latest requests   curl -s {url}/sandbox/requests?limit=20
   everything        curl -s {url}/sandbox"""

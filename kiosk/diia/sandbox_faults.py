@@ -33,7 +33,8 @@ def parse_fault(fault: str | None) -> tuple[str, float] | None:
         value = float(arg) if arg else 0.0
     except ValueError:
         raise ValueError(f"unknown fault {fault!r}; known: {_FAULT_USAGE}") from None
-    if (name == "status" and not (500 <= value <= 599 and value.is_integer())) or value < 0:
+    if (name == "status" and not (500 <= value <= 599 and value.is_integer())) or (
+            name == "slow" and not 0 <= value <= 300):  # also no nan or inf: a sleep must end
         raise ValueError(f"unknown fault {fault!r}; known: {_FAULT_USAGE}")
     return name, value
 

@@ -42,6 +42,12 @@ def url_problem(url: str, *, allow_http_loopback: bool = True, allow_query: bool
         return "is not a URL: expected https://host[:port][/path]"
     if parsed.scheme not in ("https", "http") or not parsed.host:
         return "is not an absolute https:// URL"
+    if parsed.scheme == "http":
+        if not is_loopback_host(parsed.host):
+            return (f"plain http:// is only for a loopback address, not {parsed.host}: "
+                    "use https://")
+        if not allow_http_loopback:
+            return "plain http:// is not allowed here: use https://"
     if parsed.port is not None and not 0 < parsed.port < 65536:
         return f"port {parsed.port} is outside 1..65535"
     if parsed.userinfo:
@@ -50,10 +56,4 @@ def url_problem(url: str, *, allow_http_loopback: bool = True, allow_query: bool
         return "must not have a #fragment"
     if parsed.query and not allow_query:
         return "must not have a ?query"
-    if parsed.scheme == "http":
-        if not is_loopback_host(parsed.host):
-            return (f"plain http:// is only for a loopback address, not {parsed.host}: "
-                    "use https://")
-        if not allow_http_loopback:
-            return "plain http:// is not allowed here: use https://"
     return None

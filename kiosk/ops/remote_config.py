@@ -25,6 +25,7 @@ import httpx
 
 import kiosk
 from kiosk.config import Config, ConfigError, RemoteSection, parse_config
+from kiosk.diia.transport import WallTransport, environment_proxy
 from kiosk.ops.signing import RemoteConfigError, SignedConfig, verify_text
 
 log = logging.getLogger(__name__)
@@ -208,6 +209,9 @@ class Candidate:
     config: Config
 
 
+MAX_REMOTE_CONFIG_BYTES = 256 * 1024  # a signed config is a few KiB
+
+
 class RemoteConfigPoller:
     """Fetches `settings.url` at start and every `interval_s` on its own thread.
 
@@ -231,6 +235,13 @@ class RemoteConfigPoller:
         self._store = store
         self._running_version = running_version
         self._on_reject = on_reject
+        if transport is None:  # one wall-clock deadline per fetch, and a size cap
+            transport = WallTransport(
+                ssl_context=httpx.create_ssl_context(trust_env=True),
+                proxy=environment_proxy(settings.url) if settings.url else None,
+                timeout_s=settings.timeout_s,
+                max_bytes=MAX_REMOTE_CONFIG_BYTES,
+            )
         self._http = httpx.Client(
             timeout=settings.timeout_s,
             headers={"User-Agent": f"diia-kiosk/{kiosk.__version__}"},
