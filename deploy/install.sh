@@ -6,11 +6,19 @@
 #                                       DIR/install-actions.log, the commands it would run
 #                                       (apt-get, useradd, pip, systemctl) instead of running them
 #
-# What it does: system packages from apt (camera, GPIO, pygame with KMSDRM, zbar, fonts), a
-# system user "kiosk" with just the device groups it needs, a venv in /opt/kiosk/venv that
-# sees apt's camera bindings, the package, /etc/kiosk (config) and /etc/kiosk/credentials
-# (Diia secrets, root only, handed to the service by systemd), the unit, enabled.
+# What it does: system packages from apt (camera, GPIO, pygame with KMSDRM, zbar, fonts), with
+# the camera stack upgraded even when present (picamera2 >= 0.3.20 is needed), a system user
+# "kiosk" with just the device groups it needs, a venv in /opt/kiosk/venv that sees apt's
+# camera bindings, the package with everything the default config uses (pyzbar: the
+# decoder's zbar second look), /etc/kiosk (config) and /etc/kiosk/credentials (Diia secrets,
+# root only, handed to the service by systemd), the unit, enabled; the console boot target,
+# so that no desktop holds the screen.
 # An existing /etc/kiosk/kiosk.toml and existing secrets are never overwritten.
+#
+# A panel powered up after the Pi may offer no modes at boot, and the kiosk then waits for
+# one. Force the output on the kernel command line (/boot/firmware/cmdline.txt, one line),
+# with the connector's name and the panel's mode, e.g.  video=HDMI-A-1:800x480@60D
+# (`kiosk doctor` names the connectors it sees).
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,6 +28,7 @@ GROUPS_NEEDED=(gpio video render input dialout)
 APT_PACKAGES=(
     python3 python3-venv python3-pip
     python3-picamera2      # camera; libcamera bindings exist only as apt packages
+    python3-libcamera      # ABI-tied to the system libcamera; upgraded with picamera2
     python3-lgpio          # GPIO on Pi 4 and Pi 5 (gpiozero's default pin factory)
     python3-gpiozero       # Raspberry Pi OS ships 2.0.x (the Pi 5 chip fix)
     python3-pygame         # Debian's SDL has the KMSDRM console driver; PyPI's wheel does not
@@ -28,7 +37,7 @@ APT_PACKAGES=(
     python3-serial         # USB-CDC barcode scanners
     python3-cryptography   # Ed25519 signatures on remote config
     python3-prometheus-client  # the health endpoint
-    libzbar0               # the optional pyzbar decoder
+    libzbar0               # zbar, for pyzbar (the decoder's second look), pip-installed
     fonts-dejavu-core      # screen text in Ukrainian
 )
 
@@ -40,7 +49,7 @@ usage() {
 while [ $# -gt 0 ]; do
     case "$1" in
         --root) [ $# -ge 2 ] || usage; ROOT=$(realpath -m "$2"); shift 2 ;;
-        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,/^set -e/{/^set -e/!p}' "$0"; exit 0 ;;
         *) usage ;;
     esac
 done
@@ -83,11 +92,33 @@ install_packages() {
                 || missing+=("$pkg")
         done
     fi
-    [ ${#missing[@]} -eq 0 ] && return 0
-    say "installing ${missing[*]}"
     act apt-get update -qq
-    act env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        "${missing[@]}"
+    if [ ${#missing[@]} -gt 0 ]; then
+        say "installing ${missing[*]}"
+        act env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            "${missing[@]}"
+    fi
+    # An older image keeps its old picamera2 otherwise: before 0.3.20 every capture with a
+    # timeout raises TypeError, and a lost camera can never be opened again.
+    act env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --only-upgrade \
+        python3-picamera2 python3-libcamera
+    check_picamera2
+}
+
+check_picamera2() {
+    [ -n "$ROOT" ] && return 0
+    local version
+    version=$(python3 -c 'import importlib.metadata as m; print(m.version("picamera2"))' \
+        2>/dev/null) || version="?"
+    if ! python3 - "$version" <<'PY'
+import re, sys
+parts = tuple(int(p) for p in re.findall(r"\d+", sys.argv[1].split("+")[0])[:3])
+sys.exit(0 if parts >= (0, 3, 20) else 1)
+PY
+    then
+        say "WARNING: picamera2 $version is older than 0.3.20 even after upgrading;"
+        say "  update the system (sudo apt full-upgrade) or the camera cannot recover"
+    fi
 }
 
 create_user() {
@@ -114,13 +145,14 @@ install_venv() {
         # System site packages: picamera2, libcamera, lgpio and pygame come from apt.
         act python3 -m venv --system-site-packages "$ROOT/opt/kiosk/venv"
     fi
-    act "$ROOT/opt/kiosk/venv/bin/python" -m pip install --quiet --upgrade "$SRC"
+    # [zbar]: pyzbar, the decoder's second look in the default config (libzbar0 from apt).
+    act "$ROOT/opt/kiosk/venv/bin/python" -m pip install --quiet --upgrade "$SRC[zbar]"
     install -m 0644 "$SRC/README.md" "$OPT/README.md"
 }
 
 install_config() {
     mkdir -p "$ETC"
-    chmod 0750 "$ETC"
+    chmod 0750 "$ETC"  # as the unit's ConfigurationDirectoryMode= (else a notice each start)
     act chown root:"$USER_NAME" "$ROOT/etc/kiosk"
     if [ -e "$ETC/kiosk.toml" ]; then
         say "kept the existing /etc/kiosk/kiosk.toml"
@@ -162,6 +194,22 @@ EOF
     chmod 0644 "$ROOT/etc/udev/rules.d/70-kiosk-scanner.rules"
 }
 
+boot_to_console() {
+    # KMSDRM needs DRM master: a desktop's display manager holds it. The console target
+    # starts no display manager (it is only pulled in by graphical.target).
+    local current=""
+    [ -z "$ROOT" ] && current=$(systemctl get-default 2>/dev/null || true)
+    if [ -n "$ROOT" ] || [ "$current" != "multi-user.target" ]; then
+        act systemctl set-default multi-user.target
+        [ -n "$ROOT" ] || say "boot target was ${current:-unknown}: now the console; reboot" \
+            "so the desktop lets go of the screen"
+    fi
+    if [ -z "$ROOT" ] && ! grep -qs 'video=' /proc/cmdline; then
+        say "a panel powered up after the Pi needs video=<connector>:<mode>D in" \
+            "/boot/firmware/cmdline.txt (see the top of this script)"
+    fi
+}
+
 install_unit() {
     mkdir -p "$(dirname "$UNIT")"
     install -m 0644 "$SRC/deploy/kiosk.service" "$UNIT"
@@ -186,6 +234,7 @@ main() {
     install_venv
     install_config
     install_system_files
+    boot_to_console
     install_unit
     say "done; check with: sudo /opt/kiosk/venv/bin/kiosk doctor"
 }

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from kiosk.cli import main
 from kiosk.diia.sandbox import DiiaSandbox
-from kiosk.ops.doctor import ABSENT, FAIL, OK, SKIP, Doctor, report
+from kiosk.ops.doctor import ABSENT, FAIL, OK, SKIP, WARN, Doctor, report, version_tuple
 
 
 def write_config(path: Path, sandbox: DiiaSandbox, extra: str = "") -> Path:
@@ -60,7 +60,83 @@ def test_on_a_pi_a_missing_camera_library_is_a_failure_with_its_fix(
     got = findings(doctor, write_config(tmp_path / "k.toml", sandbox))
     assert got["camera"][0] == FAIL and "apt install python3-picamera2" in got["camera"][2]
     assert got["gpio"] == (OK, "gpiochip0, lgpio present", "")
-    assert got["screen"][0] == OK and "card1" in got["screen"][1]
+    # card1 exists but no output reports a connected panel with modes.
+    assert got["screen"][0] == WARN and "card1" in got["screen"][1]
+    assert "video=HDMI-A-1:800x480@60D" in got["screen"][2]
+
+
+def pi_with_camera(tmp_path: Path) -> Path:
+    dev = tmp_path / "dev"
+    (dev / "dri").mkdir(parents=True, exist_ok=True)
+    for node in ("video0", "media0", "dri/card1"):
+        (dev / node).touch()
+    return dev
+
+
+def test_the_picamera2_version_is_named_and_one_before_0_3_20_refused(
+    sandbox: DiiaSandbox, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path / "k.toml", sandbox)
+    for version, status in (("0.3.19", FAIL), ("0.3.20", OK), ("0.3.36", OK), (None, WARN)):
+        doctor = Doctor(secrets(sandbox), dev=pi_with_camera(tmp_path), sysfs=tmp_path / "s",
+                        on_pi=lambda: True, has_module=lambda name: True,
+                        version_of=lambda name, v=version: v if name == "picamera2" else "1")
+        got = findings(doctor, config)["camera"]
+        assert got[0] == status, (version, got)
+        if version:
+            assert f"picamera2 {version}" in got[1]
+        if status != OK:
+            assert "--only-upgrade python3-picamera2 python3-libcamera" in got[2]
+    assert version_tuple("0.3.12+rpt20230818-1") == (0, 3, 12)
+
+
+def test_the_decoder_line_says_whether_zbars_second_look_is_installed(
+    sandbox: DiiaSandbox, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path / "k.toml", sandbox)
+
+    def decoder(config: Path, missing: str | None) -> tuple[str, str, str]:
+        doctor = Doctor(secrets(sandbox), dev=tmp_path, sysfs=tmp_path,
+                        zbar_missing=lambda: missing)
+        return findings(doctor, config)["decoder"]
+
+    assert decoder(config, None)[0] == OK and "zbar second look" in decoder(config, None)[1]
+    status, detail, fix = decoder(config, "No module named 'pyzbar'")
+    assert status == WARN and "zxing-cpp alone" in detail and "pip install pyzbar" in fix
+    chosen = write_config(tmp_path / "z.toml", sandbox, "[decode]\nbackend = 'pyzbar'\n")
+    assert decoder(chosen, "Unable to find zbar shared library")[0] == FAIL
+    # The real check, on this machine (dev.sh installs pyzbar and libzbar0).
+    real = findings(Doctor(secrets(sandbox), dev=tmp_path, sysfs=tmp_path), config)
+    assert real["decoder"][0] == OK
+
+
+def test_the_screen_line_says_what_keeps_the_panel_dark(
+    sandbox: DiiaSandbox, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path / "k.toml", sandbox)
+    etc, sysfs = tmp_path / "etc", tmp_path / "sys"
+    (etc / "systemd/system").mkdir(parents=True)
+    connector = sysfs / "class/drm/card1-HDMI-A-1"
+    connector.mkdir(parents=True)
+    (connector / "status").write_text("connected\n")
+    (connector / "modes").write_text("800x480\n640x480\n")
+    cmdline = tmp_path / "cmdline"
+    cmdline.write_text("console=tty1 video=HDMI-A-1:800x480@60D quiet\n")
+
+    def screen() -> tuple[str, str, str]:
+        doctor = Doctor(secrets(sandbox), dev=pi_with_camera(tmp_path), sysfs=sysfs,
+                        etc=etc, cmdline=cmdline, on_pi=lambda: True)
+        return findings(doctor, config)["screen"]
+
+    status, detail, _ = screen()
+    assert status == OK and "HDMI-A-1 800x480" in detail and "video=HDMI-A-1" in detail
+    (etc / "systemd/system/default.target").symlink_to("/lib/systemd/system/graphical.target")
+    (etc / "systemd/system/display-manager.service").symlink_to("/lib/systemd/system/lightdm")
+    status, detail, fix = screen()
+    assert status == FAIL and "desktop" in detail and "multi-user.target" in fix
+    (etc / "systemd/system/default.target").unlink()
+    (connector / "modes").write_text("")  # a panel powered after the Pi: no modes
+    assert screen()[0] == WARN
 
 
 def test_missing_secrets_and_a_refused_login_say_what_to_do(

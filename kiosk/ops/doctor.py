@@ -1,6 +1,7 @@
 """`kiosk doctor`: checks what the kiosk needs, one line each, and says what to fix.
 
-Config, secrets, network, Diia login, clock, camera, GPIO, screen, power, remote config.
+Config, secrets, network, Diia login, clock, camera, decoder, GPIO, screen, power, remote
+config.
 It never crashes on a missing part: on a laptop it says the camera or GPIO is absent. Exit
 code 0 when nothing failed, 1 when something must be fixed, 2 when the config is unreadable.
 """
@@ -8,8 +9,10 @@ code 0 when nothing failed, 1 when something must be fixed, 2 when the config is
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import importlib.util
 import os
+import re
 import socket
 import sys
 from collections.abc import Callable, Iterator, MutableMapping
@@ -22,6 +25,30 @@ from kiosk.config import Config, ConfigError, Credentials, config_path, load_cre
 
 OK, WARN, FAIL, ABSENT, SKIP = "ok", "warn", "FAIL", "absent", "skip"
 CREDENTIALS_SOURCE = Path("/etc/kiosk/credentials")  # LoadCredential='s sources (install.sh)
+# picamera2 0.3.20 brought capture timeouts (`wait=`) and `cancel_all_and_flush()`, without
+# which a camera that stops delivering cannot be let go of and opened again.
+PICAMERA2_MINIMUM = (0, 3, 20)
+
+
+def module_version(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def version_tuple(text: str) -> tuple[int, ...]:
+    """(0, 3, 36) from "0.3.36", "0.3.36-1" or "0.3.36+rpt1"."""
+    return tuple(int(part) for part in re.findall(r"\d+", text.split("-")[0].split("+")[0]))
+
+
+def zbar_error() -> str | None:
+    """Why zbar (pyzbar and its libzbar0) cannot be loaded, or None when it can."""
+    try:
+        from pyzbar import wrapper  # noqa: F401  (loads libzbar through ctypes)
+    except Exception as exc:  # ImportError, or OSError from a missing shared library
+        return str(exc) or type(exc).__name__
+    return None
 
 
 @dataclass(frozen=True)
@@ -41,6 +68,10 @@ class Doctor:
     sysfs: Path = Path("/sys")
     has_module: Callable[[str], bool] = lambda name: importlib.util.find_spec(name) is not None
     on_pi: Callable[[], bool] | None = None
+    version_of: Callable[[str], str | None] = module_version
+    zbar_missing: Callable[[], str | None] = zbar_error
+    etc: Path = Path("/etc")
+    cmdline: Path = Path("/proc/cmdline")
 
     def run(self, path: Path) -> Iterator[Finding]:
         from kiosk.ops.runtime import Operations
@@ -71,6 +102,7 @@ class Doctor:
         if client is not None:
             client.close()
         yield self.camera(config)
+        yield from self.decoder(config)
         yield self.gpio(config)
         yield self.screen(config)
         yield self.power(ops)
@@ -166,7 +198,44 @@ class Doctor:
         if not self.has_module("picamera2"):
             return Finding(FAIL, "camera", "picamera2 is not importable",
                            "sudo apt install python3-picamera2; venv with --system-site-packages")
-        return Finding(OK, "camera", f"{len(nodes)} camera device nodes, picamera2 present")
+        version = self.version_of("picamera2")
+        if version is None:
+            return Finding(WARN, "camera", f"{len(nodes)} camera device nodes; picamera2 "
+                           "present but its version is unknown (0.3.20 or later is needed)",
+                           "sudo apt-get install --only-upgrade python3-picamera2 "
+                           "python3-libcamera")
+        if version_tuple(version) < PICAMERA2_MINIMUM:
+            return Finding(FAIL, "camera", f"picamera2 {version} is older than 0.3.20: no "
+                           "capture timeouts, a lost camera is never opened again",
+                           "sudo apt update && sudo apt-get install --only-upgrade "
+                           "python3-picamera2 python3-libcamera (install.sh does)")
+        return Finding(OK, "camera", f"{len(nodes)} camera device nodes, picamera2 {version}")
+
+    def decoder(self, config: Config) -> Iterator[Finding]:
+        """zxing-cpp always (frames); zbar for the second look or as the chosen backend."""
+        if config.source.kind not in ("camera", "images"):
+            return
+        backend, second_look = config.decode.backend, config.decode.region_assist
+        if backend == "zxing" and not self.has_module("zxingcpp"):
+            yield Finding(FAIL, "decoder", "zxing-cpp is not importable",
+                          "/opt/kiosk/venv/bin/pip install zxing-cpp (install.sh does)")
+            return
+        if backend == "zxing" and not second_look:
+            yield Finding(OK, "decoder", "zxing-cpp (no second look: decode.region_assist "
+                          "= false)")
+            return
+        why = self.zbar_missing()
+        if why is not None:
+            needed = "the decoder" if backend == "pyzbar" else "the second look (zbar)"
+            yield Finding(FAIL if backend == "pyzbar" else WARN, "decoder",
+                          f"{needed} cannot load zbar ({why})"
+                          + ("" if backend == "pyzbar" else ": zxing-cpp alone reads less"),
+                          "sudo apt install libzbar0; /opt/kiosk/venv/bin/pip install pyzbar "
+                          "(install.sh does both)")
+            return
+        version = self.version_of("pyzbar") or "?"
+        what = "zbar" if backend == "pyzbar" else "zxing-cpp with the zbar second look"
+        yield Finding(OK, "decoder", f"{what} (pyzbar {version})")
 
     def _on_pi(self) -> bool:
         if self.on_pi is not None:
@@ -208,7 +277,41 @@ class Doctor:
         if denied:
             return Finding(FAIL, "screen", f"no access to {denied[0]}",
                            "add the user to the video and render groups (install.sh does)")
-        return Finding(OK, "screen", f"{', '.join(p.name for p in cards)} (KMSDRM console)")
+        default = self.etc / "systemd/system/default.target"
+        manager = self.etc / "systemd/system/display-manager.service"
+        if default.is_symlink() and os.readlink(default).endswith("graphical.target") \
+                and manager.is_symlink():
+            return Finding(FAIL, "screen", "the Pi boots to a desktop, whose display manager "
+                           "holds the screen (DRM master): the kiosk cannot open it",
+                           "sudo systemctl set-default multi-user.target, then reboot "
+                           "(install.sh does)")
+        forced = re.findall(r"(?:^|\s)(video=\S+)", self._read(self.cmdline))
+        outputs = self._connected_outputs()
+        if not outputs:
+            return Finding(WARN, "screen", f"{', '.join(p.name for p in cards)}, but no "
+                           "output is connected with modes: the kiosk waits for one",
+                           "connect the panel; if it is powered after the Pi, add "
+                           "video=HDMI-A-1:800x480@60D (its name and mode) to "
+                           "/boot/firmware/cmdline.txt")
+        how = f", forced by {forced[0]}" if forced else ""
+        return Finding(OK, "screen", f"{', '.join(outputs)} connected (KMSDRM console{how})")
+
+    @staticmethod
+    def _read(path: Path) -> str:
+        try:
+            return path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def _connected_outputs(self) -> list[str]:
+        """DRM connectors (card1-HDMI-A-1 …) that are connected and list modes."""
+        found = []
+        for status in sorted((self.sysfs / "class/drm").glob("card*-*/status")):
+            modes = self._read(status.parent / "modes").strip()
+            if self._read(status).strip() == "connected" and modes:
+                found.append(f"{status.parent.name.partition('-')[2]} "
+                             f"{modes.splitlines()[0]}")
+        return found
 
     def power(self, ops: Any) -> Finding:
         flags = ops.power.read()
