@@ -179,11 +179,12 @@ install_config() {
 }
 
 install_system_files() {
-    # The CDC-ACM driver must be loaded when the unit starts, or DeviceAllow=char-ttyACM
-    # finds no such device class and a scanner plugged in later stays locked out.
+    # The CDC-ACM and USB-serial drivers must be loaded when the unit starts, or
+    # DeviceAllow=char-ttyACM / char-ttyUSB find no such device class and a scanner plugged
+    # in later stays locked out.
     mkdir -p "$ROOT/etc/modules-load.d"
-    printf '# Diia kiosk: serial barcode scanners (see kiosk.service DeviceAllow)\ncdc_acm\n' \
-        >"$ROOT/etc/modules-load.d/kiosk.conf"
+    printf '# Diia kiosk: serial barcode scanners (see kiosk.service DeviceAllow)\n%s\n%s\n' \
+        cdc_acm usbserial >"$ROOT/etc/modules-load.d/kiosk.conf"
     chmod 0644 "$ROOT/etc/modules-load.d/kiosk.conf"
     # ModemManager probes new ttyACM devices with AT commands and garbles a scanner.
     mkdir -p "$ROOT/etc/udev/rules.d"

@@ -86,6 +86,22 @@ def test_devices_are_an_allow_list_of_camera_gpio_input_display_serial() -> None
                        "char-drm", "char-input", "char-ttyACM", "char-ttyUSB"}
 
 
+def test_the_clock_check_may_read_the_kernel_clock_state_and_nothing_more() -> None:
+    filters = values("SystemCallFilter")
+    # A later allow line adds back what the deny list before it took away.
+    assert filters[0] == "@system-service" and filters[1].startswith("~") and "@privileged" in \
+        filters[1]
+    assert set(filters[-1].split()) == {"adjtimex", "clock_adjtime"}
+    assert values("CapabilityBoundingSet") == [""]  # so neither can set the clock
+    assert "ProtectClock" not in dict(directives(UNIT.read_text()))
+
+
+def test_a_watchdog_kill_leaves_a_python_stack_in_the_journal_and_no_core_on_disk() -> None:
+    assert values("WatchdogSignal") == ["SIGABRT"]
+    assert "PYTHONFAULTHANDLER=1" in values("Environment")
+    assert values("LimitCORE") == ["0"]
+
+
 def test_lgpio_gets_a_writable_working_directory() -> None:
     runtime = values("RuntimeDirectory")[0]
     assert values("WorkingDirectory") == [f"/run/{runtime}"]
@@ -136,7 +152,8 @@ def test_install_into_a_scratch_root_writes_the_appliance(tmp_path: Path) -> Non
     assert mode(config_file) == 0o640
     config = load_config(config_file)
     assert config.signals.fullscreen and config.source.kind == "camera"
-    assert "cdc_acm" in (tmp_path / "etc/modules-load.d/kiosk.conf").read_text()
+    modules = (tmp_path / "etc/modules-load.d/kiosk.conf").read_text().split()
+    assert {"cdc_acm", "usbserial"} <= set(modules)  # DeviceAllow's ttyACM, ttyUSB classes
     ran = actions(tmp_path)
     apt = next(a for a in ran if "install" in a and "apt-get" in a)
     assert {"python3-picamera2", "python3-libcamera", "python3-lgpio", "libzbar0",
