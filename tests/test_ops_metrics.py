@@ -143,9 +143,21 @@ def test_sticky_bits_alone_count_as_seen(tmp_path: Path) -> None:
     assert flags.seen["soft_temperature_limit"] and not flags.now["soft_temperature_limit"]
 
 
-def test_hwmon_alarm_alone_reports_under_voltage(tmp_path: Path) -> None:
-    flags = PowerReader(pi_sysfs(tmp_path, throttled=None, alarm="1")).read()
-    assert flags.now["under_voltage"] and flags.raw is None
+def test_the_hwmon_alarm_is_under_voltage_in_the_last_poll_not_now(tmp_path: Path) -> None:
+    root = pi_sysfs(tmp_path, throttled=None, alarm="1")
+    reader = PowerReader(root)
+    flags = reader.read()
+    assert flags.raw is None and flags.recent_under_voltage
+    assert flags.seen["under_voltage"] and not flags.now["under_voltage"]
+    (root / "class/hwmon/hwmon1/in0_lcrit_alarm").write_text("0\n")  # the next poll
+    flags = reader.read()
+    assert not flags.recent_under_voltage and flags.seen["under_voltage"]  # latched
+
+
+def test_under_voltage_now_comes_from_get_throttled_bit_0_only(tmp_path: Path) -> None:
+    # Occurred (bit 16, and the hwmon alarm that mirrors it) but not now (bit 0 clear).
+    flags = PowerReader(pi_sysfs(tmp_path, throttled="10000", alarm="1")).read()
+    assert not flags.now["under_voltage"] and flags.seen["under_voltage"]
 
 
 def test_kiosk_run_wiring_feeds_metrics_and_the_audit_log(sandbox, tmp_path: Path) -> None:

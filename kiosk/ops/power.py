@@ -1,10 +1,14 @@
 """The Pi's under-voltage and throttling flags, read from sysfs (no vcgencmd, no /dev/vcio).
 
-Two places, both fed by the firmware driver's poll every 2 s:
-- hwmon `rpi_volt`'s `in0_lcrit_alarm`: under-voltage seen in the last poll;
-- the firmware device's `get_throttled`: the full bitmask (hex text), where bits 0-3 are
-  "now" and 16-19 "occurred". The driver's poll clears the sticky bits, so 16-19 only mean
-  "since the previous poll": the reader latches everything it sees since the kiosk started.
+Two places (read in raspberrypi/linux, drivers/hwmon/raspberrypi-hwmon.c and
+drivers/firmware/raspberrypi.c):
+- the firmware device's `get_throttled`: the full bitmask (hex text). Bits 0-3 are the
+  conditions *now*; bits 16-19 that they *occurred* (the firmware keeps them since boot, but
+  the hwmon driver asks it to clear them at each of its 2 s polls, so they may cover only
+  the last poll). Only bits 0-3 are "now".
+- hwmon `rpi_volt`'s `in0_lcrit_alarm`: bit 16 of that poll, i.e. under-voltage *occurred*
+  within the last ~2 s: sticky, not "now", so it counts as seen (and as `recent`).
+Everything that occurred is latched for as long as the kiosk runs.
 
 On anything but a Pi neither exists, and `read()` says so (None) instead of guessing.
 """
@@ -24,16 +28,18 @@ FLAGS = {
     "throttled": 2,
     "soft_temperature_limit": 3,
 }
-OCCURRED_SHIFT = 16  # bit N+16: condition N occurred since the last poll
+OCCURRED_SHIFT = 16  # bit N+16: condition N occurred (since boot, or since the last poll)
 
 
 @dataclass(frozen=True, slots=True)
 class PowerFlags:
-    """Each flag now, and whether it has been seen since the kiosk started."""
+    """Each flag now (get_throttled bits 0-3; all False when only hwmon is readable), whether
+    it has been seen since the kiosk started, and under-voltage in the last ~2 s (hwmon)."""
 
     now: dict[str, bool]
     seen: dict[str, bool]
     raw: int | None  # the get_throttled mask, when readable
+    recent_under_voltage: bool = False
 
 
 class PowerReader:
@@ -70,26 +76,27 @@ class PowerReader:
         """The flags now, or None off a Pi. Never raises."""
         if not self.available:
             return None
-        mask = 0
         raw = None
         if self._throttled is not None:
             try:
                 raw = int(self._throttled.read_text().strip() or "0", 16)
-                mask |= raw
             except (OSError, ValueError) as exc:
                 log.debug("cannot read %s: %s", self._throttled, exc)
+        recent = False
         if self._alarm is not None:
             try:
-                if self._alarm.read_text().strip() == "1":
-                    mask |= 1 << FLAGS["under_voltage"]
+                recent = self._alarm.read_text().strip() == "1"
             except OSError as exc:
                 log.debug("cannot read %s: %s", self._alarm, exc)
+        mask = raw or 0
         now_bits = mask & 0xF
-        if now_bits & ~self._latched & 1:
+        occurred = now_bits | (mask >> OCCURRED_SHIFT) & 0xF | (1 if recent else 0)
+        if occurred & ~self._latched & 1:
             log.warning("under-voltage: the power supply is too weak for this Pi")
-        self._latched |= now_bits | (mask >> OCCURRED_SHIFT) & 0xF
+        self._latched |= occurred
         return PowerFlags(
             now={name: bool(now_bits >> bit & 1) for name, bit in FLAGS.items()},
             seen={name: bool(self._latched >> bit & 1) for name, bit in FLAGS.items()},
             raw=raw,
+            recent_under_voltage=recent,
         )
