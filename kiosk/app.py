@@ -1,18 +1,15 @@
-"""The loop and its state machine: idle → reading → checking → pass | fail | unknown → idle.
+"""The loop's shell: threads, the clock, the outputs; the rules live in `kiosk.loop`.
 
-Attended mode (age checks) puts staff in the loop:
+`Kiosk.run` turns about 30 times a second. Each turn it takes what came in — staff
+commands, the till's commands, fault changes, the verdict of the check in flight, the time —
+feeds each to `kiosk.loop.step` as a plain value, and carries out the effects it returns:
+start a check, show a state on every output, record a verdict, tell the till. While the
+kiosk rests it pulls the next reading from the source; while it checks or shows a verdict
+it pulls none (a phone still held afterwards is the same presentation).
 
-    attended_wait ──staff arms──▶ idle → reading → checking → pass | fail | unknown
-         ▲    ▲                    │ arming expires                 │ held on screen
-         │    └────────────────────┘                                │
-         └────────────────────── staff acknowledge ◀────────────────┘
-
-A code shown while nobody has armed the kiosk is not sent; if it is still held up when
-staff arm, it is checked then. Each arming allows one check.
-
-The loop only moves values between seams. The Diia call runs on a worker thread so that the
-screen keeps animating and the watchdog keeps being fed while it is in flight; the checker
-never raises, so nothing here has to guess what a failure means.
+The Diia call runs on a worker thread so that the screen keeps animating and the watchdog
+keeps being fed while it is in flight; the checker never raises, so nothing here has to
+guess what a failure means.
 """
 
 from __future__ import annotations
@@ -22,33 +19,39 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from kiosk.checker import Checker
 from kiosk.decode import Confirmation, Decoder
-from kiosk.model import RESULT_PHASES, Code, Fault, Phase, State, Verdict
+from kiosk.loop import (
+    ArmCheck,
+    CancelCheck,
+    Checked,
+    CheckUpdate,
+    Effect,
+    FaultChanged,
+    Input,
+    LoopState,
+    Reading,
+    Record,
+    Rules,
+    Show,
+    Staff,
+    StartCheck,
+    Tick,
+    TillPort,
+    start,
+    step,
+)
+from kiosk.model import Fault, Phase, State, Verdict
 from kiosk.outputs import Outputs
-from kiosk.signals import Signals
+from kiosk.signals import TICK_S, Signals
 from kiosk.sources import CodeSource, FrameSource
-from kiosk.staff import StaffCommand, StaffInput
+from kiosk.staff import StaffInput
 
 log = logging.getLogger(__name__)
-
-TICK_S = 1 / 30  # screen animation and watchdog cadence while waiting
-STAFF_SETTLE_S = 1.0  # a button press this soon after the last one is a bounce or a slip
-_ARMING = (StaffCommand.PRESS, StaffCommand.ARM)
-_ACKNOWLEDGING = (StaffCommand.PRESS, StaffCommand.ACKNOWLEDGE)
-
-
-@dataclass(frozen=True, slots=True)
-class Reading:
-    """What one frame (or one scanner read) gave: all Diia codes seen, and those confirmed."""
-
-    seen: list[Code]
-    confirmed: list[Code]
-    at: float  # monotonic time the frame was taken or the code typed
 
 
 def frame_readings(
@@ -100,210 +103,188 @@ def paced_readings(readings: Iterable[Reading], idle_s: float = TICK_S) -> Itera
             return
         if isinstance(item, Exception):
             raise item
-        yield item  # type: ignore[misc]  # a Reading
+        assert isinstance(item, Reading)
+        yield item
 
 
-class InView:
-    """Which codes are being held in front of the camera right now.
-
-    A code counts as gone once `gone_frames` frames in a row have not seen it. Frames are
-    counted, not seconds, because the loop stops pulling frames while it checks and shows a
-    verdict: a phone still held when the verdict leaves the screen is the same presentation.
-    `gone_frames = 0` turns this off (each scanner read is a presentation of its own).
-    """
-
-    def __init__(self, gone_frames: int) -> None:
-        self._gone_frames = gone_frames
-        self._missing: dict[str, int] = {}
-
-    def observe(self, seen: Iterable[Code]) -> None:
-        texts = {code.text for code in seen}
-        for text in list(self._missing):
-            if text not in texts:
-                self._missing[text] += 1
-                if self._missing[text] >= self._gone_frames:
-                    del self._missing[text]
-        for text in texts:
-            if text in self._missing:
-                self._missing[text] = 0
-
-    def is_new(self, code: Code) -> bool:
-        return self._gone_frames == 0 or code.text not in self._missing
-
-    def hold(self, code: Code) -> None:
-        if self._gone_frames:
-            self._missing[code.text] = 0
-
-
-@dataclass
 class Kiosk:
-    """Runs readings through the checker and fans each state out to every signal.
+    """Runs readings through the checker and fans each state out to every output.
 
     `attended=True` needs `staff`: a code is checked only within `arm_seconds` of staff
     arming the kiosk, and each verdict stays until staff acknowledge it (`result_seconds`
-    does not apply).
+    does not apply). `require_arming=True`: a code is checked only while the till (`till`)
+    or staff armed a check. Built by `kiosk.bootstrap` only.
     """
 
-    readings: Iterable[Reading]
-    checker: Checker
-    signals: Sequence[Signals]
-    result_seconds: float = 3.0
-    gone_frames: int = 8
-    heartbeat: Callable[[], None] = lambda: None
-    clock: Callable[[], float] = time.monotonic
-    sleep: Callable[[float], None] = time.sleep
-    attended: bool = False
-    staff: StaffInput | None = None
-    arm_seconds: float = 120.0
-    on_output_error: Callable[[str, str], None] | None = None
-    verdicts: int = 0
-    _state: State = field(default_factory=lambda: State(Phase.IDLE))
-    _armed_until: float | None = field(default=None, init=False)  # None: not armed
-    _acknowledged: bool = field(default=False, init=False)
-    _last_press: float | None = field(default=None, init=False)
-    _outputs: Outputs = field(init=False)
-
-    def __post_init__(self) -> None:
-        if self.attended and self.staff is None:
+    def __init__(
+        self,
+        readings: Iterable[Reading],
+        checker: Checker,
+        signals: Sequence[Signals],
+        *,
+        result_seconds: float = 3.0,
+        gone_frames: int = 8,
+        heartbeat: Callable[[], None] = lambda: None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        attended: bool = False,
+        staff: StaffInput | None = None,
+        arm_seconds: float = 120.0,
+        require_arming: bool = False,
+        till: TillPort | None = None,
+        on_output_error: Callable[[str, str], None] | None = None,
+    ) -> None:
+        if attended and staff is None:
             raise ValueError("attended mode needs a staff input to arm and acknowledge")
-        self._outputs = Outputs(self.signals, self.on_output_error, clock=self.clock)
+        self.readings = readings
+        self.checker = checker
+        self.signals = list(signals)
+        self.rules = Rules(result_seconds=result_seconds, gone_frames=gone_frames,
+                           attended=attended, require_arming=require_arming,
+                           arm_seconds=arm_seconds)  # fmt: skip
+        self.heartbeat = heartbeat
+        self.clock = clock
+        self.sleep = sleep
+        self.staff = staff
+        self.till = till
+        self._outputs = Outputs(self.signals, on_output_error, clock=clock)
+        self._loop = LoopState(shown=State(Phase.IDLE, since=clock()))
+        self._inbox: queue.SimpleQueue[Input] = queue.SimpleQueue()  # from other threads
+        self._check: tuple[Future[Verdict], StartCheck] | None = None
+
+    # -- what others may read or hand in ------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        """What the outputs show now."""
+        return self._loop.shown
+
+    @property
+    def verdicts(self) -> int:
+        return self._loop.verdicts
+
+    @property
+    def attended(self) -> bool:
+        return self.rules.attended
+
+    @property
+    def arm_seconds(self) -> float:
+        return self.rules.arm_seconds
 
     def use_checker(self, checker: Checker, *, result_seconds: float | None = None) -> None:
-        """A live config change: the next check goes to `checker` (called between checks)."""
+        """A live config change: the next check goes to `checker` (called between checks,
+        on the loop's thread, by the heartbeat)."""
         self.checker = checker
         if result_seconds is not None:
-            self.result_seconds = result_seconds
+            self.rules = replace(self.rules, result_seconds=result_seconds)
+
+    def set_fault(self, fault: Fault, active: bool) -> None:
+        """One part's fault (camera lost / back, clock, ...); from any thread."""
+        self.submit(FaultChanged(fault, active, self.clock()))
+
+    def submit(self, event: Input) -> None:
+        """Hand the loop an input from any thread; it is taken at the next turn."""
+        self._inbox.put(event)
 
     def close_outputs(self) -> None:
         self._outputs.close()
 
-    def set_fault(self, fault: Fault, active: bool) -> None:
-        """One part's fault (camera lost / back, clock, ...), the others' left as they are."""
-        faults = self._state.faults
-        self.set_faults(faults | {fault} if active else faults - {fault})
-
-    @property
-    def state(self) -> State:
-        return self._state
+    # -- the shell ----------------------------------------------------------------------
 
     def run(self) -> None:
         """Until the readings end (an image folder, stdin); a camera never ends."""
-        in_view = InView(self.gone_frames)
-        unsent = InView(self.gone_frames)  # codes shown before staff armed the kiosk
-        waiting: dict[str, Code] = {}
-        self._enter(Phase.ATTENDED_WAIT if self.attended else Phase.IDLE)
+        self._loop, effects = start(self.rules, self.clock(), self._loop.shown.faults)
+        readings = iter(self.readings)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="check") as pool:
-            for reading in self.readings:
-                self._tick()
-                in_view.observe(reading.seen)
-                unsent.observe(reading.seen)
-                fresh = [code for code in reading.confirmed if in_view.is_new(code)]
-                # A code still held up from before the arming goes first.
-                waiting = {text: c for text, c in waiting.items() if not unsent.is_new(c)}
-                if waiting and self._accepting():
-                    fresh = [*waiting.values(), *(c for c in fresh if c.text not in waiting)]
-                    waiting = {}
-                for code in fresh:
-                    if not self._accepting():
-                        log.info("a code was shown before staff armed the kiosk: not sent")
-                        unsent.hold(code)
-                        waiting[code.text] = code
-                        continue
-                    in_view.hold(code)
-                    self._check(pool, code, reading.at)
-                if fresh:
-                    continue
-                # A new 1D read waiting for its second frame shows "hold still".
-                reading_new = any(in_view.is_new(code) for code in reading.seen)
-                if reading_new and self._state.phase is Phase.IDLE:
-                    self._enter(Phase.READING)
-                elif not reading_new and self._state.phase is Phase.READING:
-                    self._enter(Phase.IDLE)
+            self._perform(effects, pool)
+            while True:
+                self._turn(pool)
+                if self._loop.wants_readings:
+                    reading = next(readings, None)
+                    if reading is None:
+                        return
+                    self._feed(reading, pool)
+                elif self._check is not None:
+                    self._wait_for_check(pool)
+                else:
+                    self._rest()
 
-    def set_faults(self, faults: frozenset[Fault]) -> None:
-        if faults != self._state.faults:
-            self._show(replace(self._state, faults=faults))
+    def _turn(self, pool: ThreadPoolExecutor) -> None:
+        """Everything but the readings: inputs from elsewhere, the time, the outputs' beat."""
+        now = self.clock()
+        while True:
+            try:
+                self._feed(self._inbox.get_nowait(), pool)
+            except queue.Empty:
+                break
+        if self.staff is not None:
+            for command in self.staff.take():
+                self._feed(Staff(command, now), pool)
+        if self.till is not None:
+            for order in self._take_from_till():
+                self._feed(replace(order, at=now), pool)
+        self._feed(Tick(now), pool)
+        self._outputs.tick(now)
+        self._mark_failing_outputs(pool)
+        self.heartbeat()
 
-    def _check(self, pool: ThreadPoolExecutor, code: Code, read_at: float) -> None:
-        self._enter(Phase.CHECKING)
-        future = pool.submit(self.checker.check, code)
-        while not future.done():
-            wait_for([future], timeout=TICK_S)
-            self._tick()
+    def _take_from_till(self) -> list[ArmCheck | CancelCheck | Staff]:
+        assert self.till is not None
+        try:
+            return list(self.till.take())
+        except Exception:  # the till's API is an outside party: it must not end the loop
+            log.exception("the till's commands could not be taken")
+            return []
+
+    def _wait_for_check(self, pool: ThreadPoolExecutor) -> None:
+        assert self._check is not None
+        future, started = self._check
+        wait_for([future], timeout=TICK_S)
+        if not future.done():
+            return
+        self._check = None
         verdict = future.result()
-        total_ms = (self.clock() - read_at) * 1000
+        code = started.code
+        total_ms = (self.clock() - started.read_at) * 1000
         verdict = replace(
             verdict,
             ms={"decode": round(code.decode_ms, 1), **verdict.ms, "total": round(total_ms, 1)},
         )
-        self.verdicts += 1
-        if self.attended:
-            self._armed_until = None  # one check per arming
-            self._acknowledged = False
-            if self.staff is not None:
-                self.staff.take()  # a press before the verdict was seen acknowledges nothing
-            self._enter(RESULT_PHASES[verdict.outcome], verdict, awaiting_staff=True)
-            while not self._acknowledged:
-                self.sleep(TICK_S)
-                self._tick()
-            self._enter(Phase.ATTENDED_WAIT)
+        self._feed(Checked(verdict, self.clock()), pool)
+
+    def _rest(self) -> None:
+        """A verdict on screen: wait a tick, or less when it is due to leave sooner."""
+        until = self._loop.result_until
+        now = self.clock()
+        self.sleep(TICK_S if until is None else min(TICK_S, max(0.0, until - now)))
+
+    def _feed(self, event: Input, pool: ThreadPoolExecutor) -> None:
+        self._loop, effects = step(self._loop, event, self.rules)
+        self._perform(effects, pool)
+
+    def _perform(self, effects: list[Effect], pool: ThreadPoolExecutor) -> None:
+        for effect in effects:
+            if isinstance(effect, Show):
+                self._outputs.show(effect.state)
+                self._mark_failing_outputs(pool)
+            elif isinstance(effect, StartCheck):
+                args = (effect.code,) if effect.terms is None else (effect.code, effect.terms)
+                self._check = (pool.submit(self.checker.check, *args), effect)
+            elif isinstance(effect, Record):
+                log.debug("verdict %s (%s)", effect.verdict.outcome, effect.verdict.reason)
+            elif isinstance(effect, CheckUpdate):
+                self._report(effect)
+
+    def _report(self, update: CheckUpdate) -> None:
+        if self.till is None:
             return
-        self._enter(RESULT_PHASES[verdict.outcome], verdict)
-        until = self.clock() + self.result_seconds
-        while self.clock() < until:
-            self.sleep(min(TICK_S, max(0.0, until - self.clock())))
-            self._tick()
-        self._enter(Phase.IDLE)
+        try:
+            self.till.report(update)
+        except Exception:  # as with any output: the loop goes on
+            log.exception("the till could not be told about check %s", update.id)
 
-    def _accepting(self) -> bool:
-        return not self.attended or self._armed_until is not None
-
-    def _take_staff_commands(self, now: float) -> None:
-        """What a staff command means depends on what the kiosk waits for."""
-        if not self.attended or self.staff is None:
-            return
-        for command in self.staff.take():
-            if command is StaffCommand.PRESS:
-                last, self._last_press = self._last_press, now
-                if last is not None and now - last < STAFF_SETTLE_S:
-                    continue  # a double press must not acknowledge and re-arm at once
-            phase = self._state.phase
-            if self._state.awaiting_staff and command in _ACKNOWLEDGING:
-                log.info("staff acknowledged the verdict")
-                self._acknowledged = True
-            elif phase is Phase.ATTENDED_WAIT and command in _ARMING:
-                log.info("staff armed the kiosk for %.0f s", self.arm_seconds)
-                self._armed_until = now + self.arm_seconds
-                self._enter(Phase.IDLE)
-            elif self._armed_until is not None and command in _ARMING:
-                self._armed_until = now + self.arm_seconds  # still waiting: more time
-        expired = self._armed_until is not None and now >= self._armed_until
-        if expired and self._state.phase in (Phase.IDLE, Phase.READING):
-            log.info("the arming expired without a code")
-            self._armed_until = None
-            self._enter(Phase.ATTENDED_WAIT)
-
-    def _enter(
-        self, phase: Phase, verdict: Verdict | None = None, awaiting_staff: bool = False
-    ) -> None:
-        self._show(State(phase, verdict, self._state.faults, self.clock(), awaiting_staff))
-
-    def _show(self, state: State) -> None:
-        self._state = state
-        self._outputs.show(state)
-        self._mark_failing_outputs()
-
-    def _mark_failing_outputs(self) -> None:
+    def _mark_failing_outputs(self, pool: ThreadPoolExecutor) -> None:
         """A failing output raises the banner on the others; a recovered one clears it."""
         failing = self._outputs.failing
-        if failing != (Fault.OUTPUT in self._state.faults):
-            faults = self._state.faults
-            faults = faults | {Fault.OUTPUT} if failing else faults - {Fault.OUTPUT}
-            self._show(replace(self._state, faults=faults))
-
-    def _tick(self) -> None:
-        now = self.clock()
-        self._take_staff_commands(now)
-        self._outputs.tick(now)
-        self._mark_failing_outputs()
-        self.heartbeat()
+        if failing != (Fault.OUTPUT in self._loop.shown.faults):
+            self._feed(FaultChanged(Fault.OUTPUT, failing, self.clock()), pool)

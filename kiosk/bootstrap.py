@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kiosk.app import Kiosk, Reading, frame_readings, paced_readings, scanner_readings
+from kiosk.app import Kiosk, frame_readings, paced_readings, scanner_readings
 from kiosk.checker import Checker, DiiaChecker, DiiaPort
 from kiosk.config import Config, ConfigError, Credentials, load_credentials
 from kiosk.decode import make_decoder
 from kiosk.diia.client import DiiaClient, Exchange
+from kiosk.loop import Reading, TillPort
 from kiosk.model import Fault
 from kiosk.names import NameFile, NameSource
 from kiosk.signals import Signals
@@ -336,6 +337,7 @@ def bootstrap(
     checker: Checker | None = None,
     names: NameSource | None = None,
     staff: StaffInput | None = None,
+    till_port: TillPort | None = None,
     clock: Callable[[], float] | None = None,
     sleep: Callable[[float], None] | None = None,
     heartbeat: Callable[[], None] | None = None,
@@ -352,7 +354,8 @@ def bootstrap(
     button share it), `frames` (a frame source decoded by the configured decoder) or
     `readings` (already decoded) instead of `[source]`, with `gone_frames`; `outputs`
     instead of the configured signals, `extra_signals` besides them; `checker` instead of
-    the Diia client and checker; `names` (mode "name"); `staff`; the loop's `clock`,
+    the Diia client and checker; `names` (mode "name"); `staff`; `till_port` (the till's side
+    of the loop: its commands in, how its checks stand out); the loop's `clock`,
     `sleep` and `heartbeat`; `on_exchange` (each Diia HTTP exchange). With `ops`
     (kiosk.ops.runtime) also the metrics, audit log, clock trust and housekeeping.
     """
@@ -418,6 +421,7 @@ def bootstrap(
         attended=staff is not None,
         staff=staff,
         arm_seconds=config.kiosk.arm_seconds,
+        till=till_port,
         on_output_error=ops.metrics.observe_output_error if ops else None,
         **loop_seams,
     )

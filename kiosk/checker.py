@@ -25,6 +25,7 @@ from dataclasses import replace
 from typing import Protocol
 
 from kiosk.codes import code_id, keyed_digest
+from kiosk.config import MODES
 from kiosk.diia.errors import (
     AuthFailed,
     BadRequest,
@@ -38,13 +39,13 @@ from kiosk.diia.errors import (
     NetworkError,
     UsedAfterFailedAttempt,
 )
+from kiosk.loop import CheckTerms
 from kiosk.model import Code, CodeKind, Outcome, Reason, Verdict
 from kiosk.names import HolderName, NameSource, NoName
 
 log = logging.getLogger(__name__)
 
 CODE_LIFETIME_S = 180.0  # a Diia code is valid for 3 minutes
-MODES = ("validate", "age", "name")
 
 # What a plain "no" from Diia means in each mode. Diia's age and name answers do not say
 # whether the document itself was not valid: a no is a no to the question asked.
@@ -75,7 +76,10 @@ def reason_for(error: DiiaError) -> Reason:
 
 
 class Checker(Protocol):
-    def check(self, code: Code) -> Verdict: ...
+    def check(self, code: Code, terms: CheckTerms | None = None) -> Verdict:
+        """The verdict on `code`; `terms` (from the till) override the configured mode, the
+        minimum age and the expected name for this one check. Never raises."""
+        ...
 
 
 class DiiaPort(Protocol):
@@ -160,48 +164,56 @@ class DiiaChecker:
         """The short id events carry: a keyed-hash prefix, never the code."""
         return code_id(code.text, self._hash_key)
 
-    def check(self, code: Code) -> Verdict:
+    def check(self, code: Code, terms: CheckTerms | None = None) -> Verdict:
         started = time.perf_counter()
         cid = self.code_id(code)
+        mode = terms.mode if terms is not None and terms.mode else self._mode
+        min_age = self._min_age
+        if terms is not None and terms.min_age is not None:
+            min_age = terms.min_age
         if code.kind is CodeKind.QR and not self._send_qr:
-            return self._done(code, cid, started, Reason.QR_NOT_SUPPORTED)
+            return self._done(code, cid, mode, started, Reason.QR_NOT_SUPPORTED)
         name = None
-        if self._mode == "name":
-            name = self._expected_name()
+        from_source = False  # the name came from the name source (not the till's terms)
+        if mode == "name":
+            name = terms.names if terms is not None else None
+            if name is None:
+                name, from_source = self._expected_name(), True
             if name is None:  # never ask Diia about a name nobody supplied
-                return self._done(code, cid, started, Reason.NAME_MISSING)
-        key = self._memory_key(code, name)
+                return self._done(code, cid, mode, started, Reason.NAME_MISSING)
+        key = self._memory_key(code, mode, min_age, name)
         cached = self._seen.get(key)
         if cached is not None:
             log.info("code %s seen again: answered from memory (%s)", cid, cached.reason)
-            if name is not None:
+            if name is not None and from_source:
                 self._names.used(name)
             return replace(cached, cached=True, ms={"diia": 0.0})
-        reason, may_be_used = self._ask(code, name, key)
+        reason, may_be_used = self._ask(code, mode, min_age, name, key)
         decided = reason.outcome is not Outcome.UNKNOWN
         if decided and self._clock_trusted and not self._clock_trusted():
             # Time decides validity; Diia may have used the code, so a later "used" is doubt.
             reason, may_be_used = Reason.CLOCK_UNTRUSTED, True
-        verdict = self._done(code, cid, started, reason)
+        verdict = self._done(code, cid, mode, started, reason)
         if reason.outcome is not Outcome.UNKNOWN:
             self._seen.put(key, verdict)
-            if name is not None:
+            if name is not None and from_source:
                 self._names.used(name)
         elif may_be_used:
             self._doubtful.put(key, verdict)
         return verdict
 
-    def _done(
-        self, code: Code, cid: str, started: float, reason: Reason
-    ) -> Verdict:
+    def _done(self, code: Code, cid: str, mode: str, started: float, reason: Reason) -> Verdict:
         ms = round((time.perf_counter() - started) * 1000, 1)
         log.info("code %s: %s (%s) in %.0f ms", cid, reason.outcome, reason, ms)
-        return Verdict(reason, self._mode, code.kind, cid, ms={"diia": ms})
+        return Verdict(reason, mode, code.kind, cid, ms={"diia": ms})
 
-    def _memory_key(self, code: Code, name: HolderName | None) -> str:
+    def _memory_key(self, code: Code, mode: str, min_age: int, name: HolderName | None) -> str:
         # The whole digest, not the 8-character id: a collision here would hand one code
-        # another code's verdict.
-        text = code.text if name is None else f"{code.text}\x1e{name.key()}"
+        # another code's verdict. The question is part of it: a pass at 18 is no pass at 21.
+        question = f"{mode}\x1e{min_age}" if mode == "age" else mode
+        text = f"{code.text}\x1e{question}"
+        if name is not None:
+            text += f"\x1e{name.key()}"
         return keyed_digest(text, self._hash_key)
 
     def _expected_name(self) -> HolderName | None:
@@ -211,13 +223,15 @@ class DiiaChecker:
             log.exception("the name source failed")
             return None
 
-    def _ask(self, code: Code, name: HolderName | None, key: str) -> tuple[Reason, bool]:
+    def _ask(
+        self, code: Code, mode: str, min_age: int, name: HolderName | None, key: str
+    ) -> tuple[Reason, bool]:
         """(reason, whether Diia may have used the code without a clear answer)."""
         try:
-            if self._mode == "validate":
+            if mode == "validate":
                 confirmed = self._diia.validate(code)
-            elif self._mode == "age":
-                confirmed = self._diia.check_age(code, self._min_age)
+            elif mode == "age":
+                confirmed = self._diia.check_age(code, min_age)
             else:
                 assert name is not None
                 confirmed = self._diia.check_name(code, name)
@@ -234,6 +248,6 @@ class DiiaChecker:
         if confirmed is True:
             return Reason.VALID, False
         if confirmed is False:
-            return REFUSAL_REASONS[self._mode], False
+            return REFUSAL_REASONS[mode], False
         log.error("the Diia client answered %s, not a bool", type(confirmed).__name__)
         return Reason.BAD_RESPONSE, True

@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kiosk import __version__
-from kiosk.config import ConfigError, config_path, load_config
+from kiosk.config import (
+    DECODER_BACKENDS,
+    LANGUAGES,
+    MODES,
+    ConfigError,
+    config_path,
+    load_config,
+)
 
 if TYPE_CHECKING:  # the commands import what they use when they run: a fast --help
     from kiosk.diia.client import Exchange
@@ -129,8 +136,8 @@ def cmd_decode(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from kiosk.app import Reading
     from kiosk.bootstrap import bootstrap
+    from kiosk.loop import Reading
     from kiosk.signals.events import verdict_event
     from kiosk.sources.stdin import parse_typed
 
@@ -241,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="the whole loop against the embedded Diia sandbox")
     demo.add_argument("--headless", action="store_true", help="draw off-screen")
     demo.add_argument("--screenshots", metavar="DIR", help="save one PNG per screen state shown")
-    demo.add_argument("--language", choices=("uk", "en"), default="uk")
+    demo.add_argument("--language", choices=LANGUAGES, default=LANGUAGES[0])
     demo.set_defaults(handler=cmd_demo)
 
     selftest = sub.add_parser("selftest", help="show every state on the LEDs, buzzer, relay "
@@ -255,12 +262,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     decode = sub.add_parser("decode", help="decode image files or folders, one JSON line each")
     decode.add_argument("paths", nargs="+", metavar="PATH")
-    decode.add_argument("--backend", choices=("zxing", "pyzbar"), default="zxing")
+    decode.add_argument("--backend", choices=DECODER_BACKENDS, default=DECODER_BACKENDS[0])
     decode.set_defaults(handler=cmd_decode)
 
     check = sub.add_parser("check", help="one check of a typed 13-digit code")
     check.add_argument("code", metavar="CODE")
-    check.add_argument("--mode", choices=("validate", "age", "name"))
+    check.add_argument("--mode", choices=MODES)
     check.add_argument("--config", help=CONFIG_HELP)
     for flag in ("last", "first", "middle"):  # the partner's data for mode "name"
         check.add_argument(f"--{flag}-name", metavar="TEXT",

@@ -31,13 +31,20 @@ class ConfigError(ValueError):
         self.key = key
 
 
+# The choices of the config, each written once; the code that acts on them imports them.
+MODES = ("validate", "age", "name")  # what Diia is asked
+LANGUAGES = ("uk", "en")
+SOURCE_KINDS = ("camera", "images", "keyboard", "serial", "stdin")
+DECODER_BACKENDS = ("zxing", "pyzbar")
+
+
 def _choice(*values: str) -> dict[str, Any]:
     return {"choices": values}
 
 
 @dataclass(frozen=True)
 class KioskSection:
-    mode: str = field(default="age", metadata=_choice("validate", "age", "name"))
+    mode: str = field(default="age", metadata=_choice(*MODES))
     """What Diia is asked: the document is valid, its holder is old enough, or the name matches."""
     min_age: int = field(default=18, metadata={"min": 0, "max": 150})
     """Minimum age in years for mode "age"."""
@@ -45,7 +52,7 @@ class KioskSection:
     """Age checks need staff to arm and acknowledge them; false = unattended."""
     arm_seconds: float = field(default=120.0, metadata={"min": 5.0, "max": 3600.0})
     """Attended age checks: how long one arming by staff waits for the customer's code."""
-    language: str = field(default="uk", metadata=_choice("uk", "en"))
+    language: str = field(default="uk", metadata=_choice(*LANGUAGES))
     """Language of the screen."""
     result_seconds: float = field(default=3.0, metadata={"min": 0.0, "max": 600.0})
     """How long a verdict stays shown; 0 = no pause (batch runs over images)."""
@@ -92,7 +99,7 @@ class DiiaSection:
 @dataclass(frozen=True)
 class SourceSection:
     kind: str = field(
-        default="camera", metadata=_choice("camera", "images", "keyboard", "serial", "stdin")
+        default="camera", metadata=_choice(*SOURCE_KINDS)
     )
     """Where codes come from."""
     path: str = ""
@@ -105,7 +112,7 @@ class SourceSection:
 
 @dataclass(frozen=True)
 class DecodeSection:
-    backend: str = field(default="zxing", metadata=_choice("zxing", "pyzbar"))
+    backend: str = field(default="zxing", metadata=_choice(*DECODER_BACKENDS))
     """Decoder library."""
     region_assist: bool = True
     """"zxing": a second look at frames it read nothing in (zbar on bars, enlarged QRs)."""

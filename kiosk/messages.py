@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from kiosk.config import LANGUAGES
 from kiosk.model import Fault, Phase, Reason, State
 
-DEFAULT_LANGUAGE = "uk"
-LANGUAGES = ("uk", "en")
+DEFAULT_LANGUAGE = LANGUAGES[0]
 
 # Phase → (headline, detail). A result phase's detail comes from its verdict's reason
 # (REASONS); the one here is only for a result shown without a verdict.

@@ -18,14 +18,13 @@ from typing import TYPE_CHECKING, TextIO
 from kiosk.config import Config, ConfigError, gpio_pins
 from kiosk.messages import banner_for, text_for
 from kiosk.model import RESULT_PHASES, Code, CodeKind, Fault, Outcome, Phase, Reason, State, Verdict
-from kiosk.signals import Signals
+from kiosk.signals import TICK_S, Signals
 from kiosk.signals.lights import PATTERNS, describe, look_of
 from kiosk.staff import StaffCommand, StaffInput
 
 if TYPE_CHECKING:
     from kiosk.bootstrap import Appliance
 
-TICK_S = 1 / 30
 # What the screen shows in each phase, besides its words.
 SCREEN_LOOKS: dict[Phase, str] = {
     Phase.IDLE: "dark slate, a phone with a barcode, a red line sweeping it",

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import threading
 
-from kiosk.app import InView, Kiosk, Reading, scanner_readings
+from kiosk.app import Kiosk, scanner_readings
 from kiosk.codes import to_code
+from kiosk.loop import ArmCheck, CheckStatus, CheckTerms, Reading
 from kiosk.model import Code, CodeKind, Outcome, Phase, Reason, Verdict
 from tests.fakes.signals import RecordingSignals
 
@@ -127,10 +128,48 @@ def test_scanner_reads_are_each_a_presentation() -> None:
     assert len(checker.calls) == 2
 
 
-def test_in_view_counts_frames_not_time() -> None:
-    in_view = InView(gone_frames=2)
-    in_view.hold(A)
-    in_view.observe([])
-    assert not in_view.is_new(A)
-    in_view.observe([])
-    assert in_view.is_new(A)
+class FakeTill:
+    """The till's port: hands over scripted commands, records what it is told."""
+
+    def __init__(self, *commands, broken: bool = False) -> None:
+        self.commands = list(commands)
+        self.reports: list = []
+        self.broken = broken
+
+    def take(self) -> list:
+        if self.broken:
+            raise ConnectionError("the API thread died")
+        taken, self.commands = self.commands, []
+        return taken
+
+    def report(self, update) -> None:
+        self.reports.append(update)
+
+
+class TermsChecker(ScriptedChecker):
+    def __init__(self) -> None:
+        super().__init__()
+        self.terms: list = []
+
+    def check(self, code: Code, terms=None) -> Verdict:
+        self.terms.append(terms)
+        return super().check(code)
+
+
+def test_the_till_arms_a_check_and_hears_its_verdict() -> None:
+    terms = CheckTerms("c1", mode="age", min_age=21, reference="order 7")
+    till = FakeTill(ArmCheck(terms))
+    checker = TermsChecker()
+    _, signals = run(held(A, 3) + empty(3) + held(B, 3), checker, gone_frames=3,
+                     require_arming=True, till=till)
+    assert checker.terms == [terms]  # B came after the one arming was used: not sent
+    assert [(u.id, u.status) for u in till.reports] == [
+        ("c1", CheckStatus.ARMED), ("c1", CheckStatus.CHECKING), ("c1", CheckStatus.DONE)]
+    assert till.reports[-1].verdict == signals.verdicts[0]
+    assert signals.phases[0] is Phase.ATTENDED_WAIT and signals.phases[-1] is Phase.ATTENDED_WAIT
+
+
+def test_a_till_that_fails_does_not_stop_the_loop() -> None:
+    checker = ScriptedChecker()
+    kiosk, _ = run(held(A, 3), checker, till=FakeTill(broken=True))
+    assert kiosk.verdicts == 1

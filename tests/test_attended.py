@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from kiosk.app import STAFF_SETTLE_S, Kiosk, Reading
+from kiosk.app import Kiosk
 from kiosk.codes import to_code
+from kiosk.loop import STAFF_SETTLE_S, Reading
 from kiosk.model import Code, CodeKind, Phase, Reason, State, Verdict
 from kiosk.signals.events import JsonLinesEvents
 from kiosk.staff import GpioStaffButton, QueuedStaffInput, StaffCommand
@@ -250,7 +251,6 @@ def test_one_event_for_a_held_verdict(factory: MockFactory, tmp_path: Path) -> N
     kiosk = Kiosk(readings=frames(clock, (None, 30), (A, 10)), checker=Checker(),
                   signals=[events, Cashier(factory)], attended=True, staff=button,
                   clock=clock, sleep=clock.sleep)  # fmt: skip
-    kiosk.set_faults(frozenset())
     kiosk.run()
     button.close()
     events.close()

@@ -384,3 +384,33 @@ def test_name_mode_remembers_a_verdict_per_code_and_name(sandbox, client, tmp_pa
     different = checker.check(code)
     assert not different.cached and str(different.reason) == "used"  # asked Diia, not the cache
     assert checks(sandbox) == 2
+
+
+# --- a check the till armed, with its own terms -----------------------------------------------
+
+
+def test_the_till_s_terms_set_the_question_for_that_check(sandbox, client) -> None:
+    from kiosk.loop import CheckTerms
+
+    checker = DiiaChecker(client, mode="validate", min_age=18)
+    adult_of_19 = barcode(sandbox.mint("valid", age=19))
+    verdict = checker.check(adult_of_19, CheckTerms("c1", mode="age", min_age=21))
+    assert (verdict.outcome, str(verdict.reason), verdict.mode) == (
+        Outcome.FAIL, "underage", "age")
+    holder = HolderName("Бондаренко", "Марія")
+    named = barcode(sandbox.mint(name=holder))
+    by_name = checker.check(named, CheckTerms("c2", mode="name", names=holder))
+    assert (by_name.outcome, by_name.mode) == (Outcome.PASS, "name")
+    assert checker.check(barcode(sandbox.mint())).mode == "validate"  # no terms: the config's
+
+
+def test_a_remembered_verdict_answers_only_the_same_question(sandbox, client) -> None:
+    from kiosk.loop import CheckTerms
+
+    checker = DiiaChecker(client, mode="age", min_age=18)
+    code = barcode(sandbox.mint("valid", age=19))
+    assert checker.check(code).outcome is Outcome.PASS
+    assert checker.check(code).cached
+    stricter = checker.check(code, CheckTerms("c1", min_age=21))
+    assert not stricter.cached  # a pass at 18 says nothing about 21: Diia is asked
+    assert checks(sandbox) == 2

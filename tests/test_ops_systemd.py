@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.app import Kiosk, Reading, paced_readings
+from kiosk.app import Kiosk, paced_readings
 from kiosk.bootstrap import Appliance
 from kiosk.config import Config
+from kiosk.loop import Reading
 from kiosk.model import Phase, State
 from kiosk.ops.runtime import Housekeeping, Operations
 from kiosk.ops.systemd import LoopWatchdog, Notifier, watchdog_period
@@ -196,7 +197,8 @@ class StuckKiosk:
     def __init__(self, phase: Phase) -> None:
         self.state = State(phase, since=0.0)
 
-    def set_faults(self, faults) -> None:
+    def set_fault(self, fault, active) -> None:
+        faults = self.state.faults | {fault} if active else self.state.faults - {fault}
         self.state = State(self.state.phase, faults=faults, since=self.state.since)
 
 

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.app import Reading
 from kiosk.bootstrap import bootstrap
 from kiosk.cli import main
 from kiosk.codes import to_code
 from kiosk.config import Config, ConfigError, parse_config
 from kiosk.diia.sandbox import DiiaSandbox
+from kiosk.loop import Reading
 from kiosk.model import Fault, Outcome
 from kiosk.ops.remote_config import ConfigStore, changed_keys, merge, needs_restart
 from kiosk.ops.runtime import Operations, RestartRequested

@@ -309,9 +309,10 @@ class Housekeeping:
         poller = ops.poller
         if poller is not None and poller.last_rejection not in (None, "unreachable"):
             mine.add(Fault.CONFIG)
-        faults = frozenset((kiosk.state.faults - MY_FAULTS) | mine)
-        kiosk.set_faults(faults)
-        ops.metrics.set_faults(faults)
+        for fault in MY_FAULTS:
+            if (fault in mine) != (fault in kiosk.state.faults):
+                kiosk.set_fault(fault, fault in mine)
+        ops.metrics.set_faults((kiosk.state.faults - MY_FAULTS) | mine)
         if not self._confirmed and self._clock() - self._started >= self._settle_s:
             self._confirmed = True
             if ops.store is not None and ops.store.confirm_start():

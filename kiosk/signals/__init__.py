@@ -10,13 +10,15 @@ from typing import Protocol
 
 from kiosk.model import State
 
+TICK_S = 1 / 30  # how often the loop turns and ticks every output
+
 
 class Signals(Protocol):
     def show(self, state: State) -> None:
         """Show a new state; called once per state change."""
 
     def tick(self, now: float) -> None:
-        """Advance animations; called every loop turn (~30 Hz) with monotonic `now`."""
+        """Advance animations; called every loop turn (every `TICK_S`) with monotonic `now`."""
 
     def close(self) -> None:
         """Switch everything off and release the device; safe to call twice."""

@@ -24,6 +24,7 @@ from typing import Any
 
 from kiosk.messages import banner_for, hint_for, text_for
 from kiosk.model import Phase, State
+from kiosk.signals import TICK_S
 from kiosk.signals.layout import Layout, plan
 from kiosk.signals.shapes import (
     BLACK,
@@ -64,7 +65,7 @@ BANNER_TEXT = rgb("#FFB300")
 # HDMI panel, a 720p monitor.
 SCREEN_SIZES = ((480, 320), (800, 480), (1024, 600), (1280, 720))
 ANIMATED = frozenset({Phase.IDLE, Phase.READING, Phase.CHECKING, Phase.ATTENDED_WAIT})
-FRAME_S = 1 / 30
+FRAME_S = TICK_S  # no more than one redraw per loop turn
 
 
 class ScreenError(RuntimeError):
