@@ -213,6 +213,21 @@ class _Lookup:
         self.addresses: list[str] = []
 
 
+def resolve_within(host: str, port: int, timeout_s: float,
+                   resolver: Resolver = system_resolver) -> Sequence[str]:
+    """`host`'s addresses, looked up for at most `timeout_s` (for checks outside a request,
+    such as `kiosk doctor`); raises TimeoutError, or OSError when the lookup failed."""
+    token = _deadline.set(time.monotonic() + timeout_s)
+    try:
+        return _Lookups(resolver).addresses(host, port)
+    except httpcore.ConnectTimeout:
+        raise TimeoutError(f"no answer from the resolver within {timeout_s:g} s") from None
+    except httpcore.ConnectError:
+        raise OSError("the name does not resolve") from None
+    finally:
+        _deadline.reset(token)
+
+
 class WallBackend(httpcore.NetworkBackend):
     """httpcore's network backend: lookups and sockets under the current request's deadline."""
 
@@ -294,7 +309,7 @@ def environment_proxy(url: str) -> str | None:
     parsed = httpx.URL(url)
     proxies = urllib.request.getproxies_environment()
     proxy = proxies.get(parsed.scheme) or proxies.get("all")
-    if not proxy or urllib.request.proxy_bypass_environment(parsed.host, proxies):
+    if not proxy or urllib.request.proxy_bypass(parsed.host):  # NO_PROXY, on Linux
         return None
     return proxy if "://" in proxy else f"http://{proxy}"
 

@@ -19,9 +19,11 @@ from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
-from urllib.parse import urlsplit
+
+import httpx
 
 from kiosk.config import Config, ConfigError, Credentials, config_path, load_credentials
+from kiosk.diia.transport import resolve_within
 
 OK, WARN, FAIL, ABSENT, SKIP = "ok", "warn", "FAIL", "absent", "skip"
 CREDENTIALS_SOURCE = Path("/etc/kiosk/credentials")  # LoadCredential='s sources (install.sh)
@@ -116,19 +118,17 @@ class Doctor:
         return environ
 
     def network(self, config: Config) -> Iterator[Finding]:
-        url = urlsplit(config.diia.base_url)
-        host, port = url.hostname or "", url.port or (443 if url.scheme == "https" else 80)
-        try:
-            addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        url = httpx.URL(config.diia.base_url)  # parsed as the client parses it
+        host, port = url.host, url.port or (443 if url.scheme == "https" else 80)
+        try:  # bounded: a resolver that never answers must not hang the doctor
+            address = resolve_within(host, port, 3.0)[0]
         except OSError as exc:
             yield Finding(FAIL, "network", f"cannot resolve {host}: {exc}",
                           "check DNS and the network cable or Wi-Fi")
             return
-        family, kind, proto, _, address = addresses[0]
         try:
-            with socket.socket(family, kind, proto) as sock:
-                sock.settimeout(3)
-                sock.connect(address)
+            with socket.create_connection((address, port), timeout=3):
+                pass
         except OSError as exc:
             yield Finding(FAIL, "network", f"cannot connect to {host}:{port}: {exc}",
                           "check the shop's firewall allows HTTPS out to Diia")

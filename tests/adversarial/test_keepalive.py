@@ -26,8 +26,12 @@ def test_an_extra_answer_that_comes_later_is_never_taken(make_client):
     sent = threading.Event()
 
     def late_extra(peer: Peer, request: Request) -> None:
+        def push() -> None:
+            peer.send(VALID)
+            sent.set()
+
         peer.send(NOT_VALID)
-        threading.Timer(0.05, lambda: (peer.send(VALID), sent.set())).start()
+        threading.Timer(0.05, push).start()
 
     with HostileServer(late_extra) as server:
         client = make_client(server.url)
