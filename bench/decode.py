@@ -37,7 +37,6 @@ from PIL import Image, ImageDraw
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kiosk import render
-from kiosk.codes import ean13_check_digit
 from kiosk.decode import (
     Confirmation,
     Decoder,
@@ -46,6 +45,7 @@ from kiosk.decode import (
     ZbarScanner,
     ZxingDecoder,
 )
+from kiosk.diia.codes import ean13_check_digit
 from kiosk.model import Frame
 from kiosk.regions import RegionFinder
 

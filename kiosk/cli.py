@@ -223,7 +223,7 @@ def _check_report(verdict: Verdict, exchanges: list[Exchange], total_ms: float,
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from kiosk.diia.sandbox import DiiaSandbox
-    from kiosk.diia.sandbox_admin import banner
+    from kiosk.diia.sandbox.admin import banner
 
     with DiiaSandbox(port=args.port) as sandbox:
         print(banner(sandbox), flush=True)

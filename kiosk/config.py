@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from kiosk.diia.types import Credentials
 from kiosk.diia.url_rule import url_problem
 
 DEFAULT_PATH = Path("/etc/kiosk/kiosk.toml")
@@ -366,14 +367,6 @@ def load_config(path: str | Path) -> Config:
 def config_path(cli_path: str | None, environ: dict[str, str] | os._Environ[str]) -> Path:
     """`--config`, else $KIOSK_CONFIG, else /etc/kiosk/kiosk.toml."""
     return Path(cli_path or environ.get("KIOSK_CONFIG") or DEFAULT_PATH)
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """The two Diia secrets; kept out of repr so they cannot be logged by accident."""
-
-    acquirer_token: str = field(repr=False)
-    auth_token: str = field(repr=False)
 
 
 def _read_secret(key: str, file_name: str, env_name: str, environ: Any) -> str:

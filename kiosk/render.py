@@ -21,7 +21,7 @@ import segno
 import zxingcpp
 from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 
-from kiosk.codes import ean13_check_digit
+from kiosk.diia.codes import ean13_check_digit
 
 SCREEN_WIDTH = 1080  # an Android phone's width in device pixels, like the 2022 screenshot
 BARCODE_CAPTION = "ШТРИХКОД ДІЯТИМЕ 3 ХВ"

@@ -7,6 +7,8 @@ modules it imports (at any level: top, function or TYPE_CHECKING).
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "kiosk"
@@ -65,6 +67,23 @@ def test_the_graph_sees_known_edges() -> None:
     graph = import_graph()
     assert "kiosk.app" in graph["kiosk.bootstrap"]
     assert "kiosk.model" in graph["kiosk.checker"]
+
+
+def test_the_diia_library_imports_nothing_else_from_the_kiosk() -> None:
+    outside = {name: sorted(imported - {"kiosk.diia"} - {m for m in imported
+                                                      if m.startswith("kiosk.diia.")})
+               for name, imported in import_graph().items() if name.startswith("kiosk.diia")}
+    assert {name: found for name, found in outside.items() if found} == {}
+    assert len(outside) >= 10  # the client, its parts and the sandbox were all looked at
+
+
+def test_importing_the_diia_library_changes_no_logger() -> None:
+    """No side effect at import: the redaction filter goes on when a client is made."""
+    code = ("import logging, kiosk.diia.client, kiosk.diia.sandbox; "
+            "print(sum(len(logging.getLogger(n).filters) for n in ('httpx', 'httpcore.http11')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True, timeout=60)
+    assert result.stdout.strip() == "0"
 
 
 def test_only_the_composition_root_constructs_the_kiosk() -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kiosk.codes import code_id, ean13_check_digit, is_diia_barcode, is_diia_qr, to_code
+from kiosk.codes import code_id, to_code
+from kiosk.diia.codes import ean13_check_digit, is_diia_barcode, is_diia_qr
 from kiosk.model import Code, CodeKind
 
 DIIA_DIGITS = "3559217693026"  # the real 2022 screenshot's code

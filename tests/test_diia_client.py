@@ -21,14 +21,7 @@ import pytest
 import kiosk
 from kiosk.codes import to_code
 from kiosk.config import Credentials
-from kiosk.diia.client import (
-    DEFAULT_TOKEN_LIFETIME_S,
-    DiiaClient,
-    Exchange,
-    jwt_claims,
-    redact,
-    token_lifetime,
-)
+from kiosk.diia.client import DiiaClient, Exchange
 from kiosk.diia.errors import (
     AuthFailed,
     BadRequest,
@@ -43,7 +36,9 @@ from kiosk.diia.errors import (
     NetworkError,
     UsedAfterFailedAttempt,
 )
+from kiosk.diia.redaction import redact
 from kiosk.diia.sandbox import DiiaSandbox
+from kiosk.diia.tokens import DEFAULT_TOKEN_LIFETIME_S, jwt_claims, token_lifetime
 from kiosk.model import Code, CodeKind
 from kiosk.names import HolderName
 

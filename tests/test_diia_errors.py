@@ -127,3 +127,15 @@ def test_422_names_its_fields_safely():
 def test_non_json_error_bodies_are_bad_response_or_unavailable():
     assert type(error_from_response(httpx.Response(404, text="<html>"))) is BadResponse
     assert type(error_from_response(httpx.Response(502, text="<html>"))) is DiiaUnavailable
+
+
+def test_an_error_is_built_with_what_is_known_of_the_code() -> None:
+    sent = NetworkError("dropped", code_may_be_used=True)
+    assert sent.code_may_be_used
+    unsent = DiiaTimeout("late")
+    assert unsent.knowing(False) is unsent  # nothing new learnt: the same error
+    retried = unsent.knowing(True)
+    assert retried is not unsent and not unsent.code_may_be_used  # the first stays as built
+    assert type(retried) is DiiaTimeout and retried.code_may_be_used and str(retried) == "late"
+    bad = BadRequest("422", ("barcode",)).knowing(True)
+    assert isinstance(bad, BadRequest) and bad.fields == ("barcode",) and bad.code_may_be_used

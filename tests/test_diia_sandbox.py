@@ -19,7 +19,7 @@ from email.utils import parsedate_to_datetime
 import httpx
 import pytest
 
-from kiosk.codes import is_diia_barcode, is_diia_qr
+from kiosk.diia.codes import is_diia_barcode, is_diia_qr
 from kiosk.diia.sandbox import DiiaSandbox
 from kiosk.names import HolderName
 

@@ -28,16 +28,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
 from typing import Any
 from urllib.parse import quote
 
 import certifi
 import httpx
 
-import kiosk
-from kiosk.config import Credentials
-from kiosk.diia.errors import (  # noqa: F401  (error_class: re-exported for callers)
-    ERROR_TABLE,
+from kiosk.diia.errors import (
     AuthFailed,
     BadRequest,
     BadResponse,
@@ -47,18 +46,11 @@ from kiosk.diia.errors import (  # noqa: F401  (error_class: re-exported for cal
     DiiaUnavailable,
     NetworkError,
     UsedAfterFailedAttempt,
-    error_class,
     error_from_response,
     response_json,
 )
 from kiosk.diia.redaction import install_log_redaction, redact
-from kiosk.diia.tokens import (  # noqa: F401  (re-exported: the public names of old)
-    DEFAULT_TOKEN_LIFETIME_S,
-    RENEW_MARGIN_S,
-    SessionToken,
-    jwt_claims,
-    token_lifetime,
-)
+from kiosk.diia.tokens import SessionToken
 from kiosk.diia.transport import (
     AnswerTooLarge,
     Resolver,
@@ -66,16 +58,24 @@ from kiosk.diia.transport import (
     environment_proxy,
     system_resolver,
 )
+from kiosk.diia.types import BARCODE, Credentials, DiiaCode, PersonName
 from kiosk.diia.url_rule import url_problem
-from kiosk.model import Code, CodeKind
-from kiosk.names import HolderName
 
 _log = logging.getLogger(__name__)
+
+
+def _user_agent() -> str:
+    """"diia-kiosk/<version>", the version read from the installed distribution."""
+    try:
+        return f"diia-kiosk/{package_version('diia-kiosk')}"
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "diia-kiosk"
+
 
 LOGIN_PATH = "/api/v1/auth/acquirer/{}"
 VALIDATE_PATH = "/api/v1/acquirers/document-identification"
 AGE_PATH = VALIDATE_PATH + "/age"
-USER_AGENT = f"diia-kiosk/{kiosk.__version__}"
+USER_AGENT = _user_agent()
 # Keep an idle connection this long (httpx's default is 5 s). Customers come minutes apart
 # and a new TLS connection costs a round trip or three; typical front ends close idle
 # connections after 60-75 s, and a connection closed under us is retried once anyway.
@@ -108,9 +108,12 @@ class _Progress:
     """httpcore's trace hook for one request: spreads the deadline over the request's phases,
     notes whether a connection was opened and whether the request went out."""
 
-    def __init__(self, deadline: float, on_connect: Callable[[], None]) -> None:
+    def __init__(
+        self, deadline: float, on_connect: Callable[[], None], *, carries_code: bool = True
+    ) -> None:
         self._deadline = deadline
         self._on_connect = on_connect
+        self._carries_code = carries_code
         left = self._left()
         # httpcore reads this dict afresh at the start of each phase.
         self.timeouts = {"connect": left, "read": left, "write": left, "pool": left}
@@ -119,6 +122,11 @@ class _Progress:
 
     def _left(self) -> float:
         return max(self._deadline - time.monotonic(), 0.001)
+
+    @property
+    def code_sent(self) -> bool:
+        """The request went out with the code in it: Diia may have used the code."""
+        return self._carries_code and self.sent
 
     def __call__(self, event: str, info: dict[str, Any]) -> None:
         if event.endswith(".started"):
@@ -225,17 +233,17 @@ class DiiaClient:
 
     # -- public ---------------------------------------------------------------------------
 
-    def validate(self, code: Code) -> bool:
+    def validate(self, code: DiiaCode) -> bool:
         """Whether Diia confirms the document behind `code` is valid."""
         return self._check("validate", VALIDATE_PATH, self._body(code))
 
-    def check_age(self, code: Code, min_age: int) -> bool:
+    def check_age(self, code: DiiaCode, min_age: int) -> bool:
         """Whether Diia confirms the holder of `code` is at least `min_age` years old."""
         body = self._body(code)
         body[self._age_field] = min_age
         return self._check("age", AGE_PATH, body)
 
-    def check_name(self, code: Code, name: HolderName) -> bool:
+    def check_name(self, code: DiiaCode, name: PersonName) -> bool:
         """Whether Diia confirms the holder of `code` is called `name`.
 
         The validation call with the name fields added; an empty middle name is left out.
@@ -274,8 +282,8 @@ class DiiaClient:
 
     # -- checks ---------------------------------------------------------------------------
 
-    def _body(self, code: Code) -> dict[str, Any]:
-        field = "barcode" if code.kind is CodeKind.BARCODE else self._qr_field
+    def _body(self, code: DiiaCode) -> dict[str, Any]:
+        field = "barcode" if code.kind == BARCODE else self._qr_field
         return {"branchId": self._branch_id, field: code.text}
 
     def _check(self, call: str, path: str, body: dict[str, Any]) -> bool:
@@ -286,16 +294,14 @@ class DiiaClient:
             try:
                 token = self._session.get(deadline)
             except DiiaError as error:  # the login never carries the code
-                error.code_may_be_used = attempted
-                raise
+                raise error.knowing(attempted) from None
             try:
                 response, dropped = self._exchange(
                     call, "POST", path, deadline,
                     json=body, headers={"Authorization": f"Bearer {token}"},
                 )
             except DiiaError as error:
-                error.code_may_be_used = error.code_may_be_used or attempted
-                raise
+                raise error.knowing(attempted) from None
             attempted = attempted or dropped
             if response.status_code == 401 and relogin:
                 # Revoked, expired early, or our clock is off: one fresh login, one retry.
@@ -313,23 +319,20 @@ class DiiaClient:
             if isinstance(success, bool):
                 self._refused_after_login = False
                 return success
-            error: DiiaError = BadResponse(
-                "unexpected answer from Diia (200 without a boolean success)"
-            )
-            error.code_may_be_used = True  # Diia answered something: it may have used the code
-            raise error
-        error = error_from_response(response)
+            # Diia answered something: it may have used the code.
+            raise BadResponse("unexpected answer from Diia (200 without a boolean success)",
+                              code_may_be_used=True)  # fmt: skip
+        error = error_from_response(response, attempted=attempted)
         if isinstance(error, CodeUsed) and attempted:
             error = UsedAfterFailedAttempt(
                 "Diia says the code was used, but our own earlier attempt with it failed "
-                "mid-way and may have used it"
+                "mid-way and may have used it", code_may_be_used=True
             )
         elif isinstance(error, BadRequest):
             self._log_bad_request(error)
         elif isinstance(error, AuthFailed) and not self._refused_after_login:
             self._refused_after_login = True
             _log.error("%s: check the branch and the API version in diia.base_url", error)
-        error.code_may_be_used = attempted or isinstance(error, DiiaUnavailable | BadResponse)
         raise error
 
     def _log_bad_request(self, error: BadRequest) -> None:
@@ -350,9 +353,7 @@ class DiiaClient:
             retried = True
             outcome = self._send(call, method, path, deadline, **kwargs)
         if isinstance(outcome, _Failure):
-            error = outcome.error
-            error.code_may_be_used = error.code_may_be_used or retried
-            raise error
+            raise outcome.error.knowing(retried)
         return outcome, retried
 
     def _send(
@@ -360,7 +361,7 @@ class DiiaClient:
     ) -> httpx.Response | _Failure:
         if deadline - time.monotonic() <= 0:
             return _Failure(self._timeout(), stale=False)
-        progress = _Progress(deadline, self._count_connection)
+        progress = _Progress(deadline, self._count_connection, carries_code=call != "login")
         started = time.perf_counter()
         try:
             response = self._http.request(
@@ -371,15 +372,18 @@ class DiiaClient:
                 **kwargs,
             )
         except httpx.TimeoutException:
-            error: DiiaError = self._timeout()
+            error: DiiaError = self._timeout(code_may_be_used=progress.code_sent)
         except httpx.TransportError as exc:
             # Only our own transport's texts are fixed; another library's may quote a header.
             detail = f": {exc}" if self._own_transport else ""
-            error = NetworkError(f"cannot reach Diia: {type(exc).__name__}{detail}")
+            error = NetworkError(f"cannot reach Diia: {type(exc).__name__}{detail}",
+                                 code_may_be_used=progress.code_sent)  # fmt: skip
         except AnswerTooLarge:
-            error = BadResponse("answer from Diia larger than any real one: refused")
+            error = BadResponse("answer from Diia larger than any real one: refused",
+                                code_may_be_used=progress.code_sent)  # fmt: skip
         except httpx.HTTPError as exc:  # e.g. a body that fails to decompress
-            error = BadResponse(f"unreadable answer from Diia: {type(exc).__name__}")
+            error = BadResponse(f"unreadable answer from Diia: {type(exc).__name__}",
+                                code_may_be_used=progress.code_sent)  # fmt: skip
         else:
             ms = (time.perf_counter() - started) * 1000
             self._note_server_date(response)
@@ -390,12 +394,12 @@ class DiiaClient:
         # those hold the request, whose URL may carry the acquirer token and whose body the code.
         ms = (time.perf_counter() - started) * 1000
         self._report(Exchange(call, 0, ms, progress.connected))
-        error.code_may_be_used = progress.sent
         stale = isinstance(error, NetworkError) and progress.sent and not progress.connected
         return _Failure(error, stale)
 
-    def _timeout(self) -> DiiaTimeout:
-        return DiiaTimeout(f"no answer from Diia within {self._timeout_s:g} s")
+    def _timeout(self, *, code_may_be_used: bool = False) -> DiiaTimeout:
+        return DiiaTimeout(f"no answer from Diia within {self._timeout_s:g} s",
+                           code_may_be_used=code_may_be_used)  # fmt: skip
 
     def _count_connection(self) -> None:
         with self._count_lock:

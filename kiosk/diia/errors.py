@@ -15,9 +15,10 @@
     └── BadRequest                "bad_request"   422: our own bug; `fields` names the fields
 
 Everything but `CodeRejected` is an unknown outcome: the kiosk shows amber, never green and
-never red. `code_may_be_used` is True when the code may have reached Diia's processing without
-a clear answer coming back (a timeout after sending, a drop, a 5xx, a garbled 200): Diia may
-have used the code up, so a later "used" for it proves nothing against the customer.
+never red. `code_may_be_used`, given when the error is built, is True when the code may have
+reached Diia's processing without a clear answer coming back (a timeout after sending, a
+drop, a 5xx, a garbled 200): Diia may have used the code up, so a later "used" for it proves
+nothing against the customer. A caller that learns more builds a new error (`knowing`).
 
 Messages are built here and in the client, and never carry a secret, a token, a code or a
 URL (the acquirer token travels in the login URL's path).
@@ -32,11 +33,24 @@ import httpx
 
 
 class DiiaError(Exception):
-    """Base of every error the Diia client raises."""
+    """Base of every error the Diia client raises; built with what is known of the code."""
 
     reason: str = "bad_response"
     outcome_is_fail: bool = False
-    code_may_be_used: bool = False  # set per instance by the client
+
+    def __init__(self, message: str = "", *, code_may_be_used: bool = False) -> None:
+        super().__init__(message)
+        self.code_may_be_used = code_may_be_used
+
+    def knowing(self, code_may_be_used: bool) -> DiiaError:
+        """This error, or a new one like it when a caller knows the code may have reached
+        Diia after all (a retry, an earlier attempt)."""
+        if self.code_may_be_used or not code_may_be_used:
+            return self
+        return self._twin(code_may_be_used=True)
+
+    def _twin(self, *, code_may_be_used: bool) -> DiiaError:
+        return type(self)(str(self), code_may_be_used=code_may_be_used)
 
 
 class CodeRejected(DiiaError):
@@ -88,9 +102,14 @@ class BadRequest(DiiaError):
 
     reason = "bad_request"
 
-    def __init__(self, message: str, fields: tuple[str, ...] = ()) -> None:
-        super().__init__(message)
+    def __init__(
+        self, message: str, fields: tuple[str, ...] = (), *, code_may_be_used: bool = False
+    ) -> None:
+        super().__init__(message, code_may_be_used=code_may_be_used)
         self.fields = fields
+
+    def _twin(self, *, code_may_be_used: bool) -> DiiaError:
+        return BadRequest(str(self), self.fields, code_may_be_used=code_may_be_used)
 
 
 # Diia's answer to a check call → our error. Status first, then a pattern searched in the
@@ -139,8 +158,10 @@ def safe_word(value: Any) -> str:
     return re.sub(r"[^A-Za-z0-9_.\[\]-]", "", value)[:40] if isinstance(value, str) else ""
 
 
-def error_from_response(response: httpx.Response) -> DiiaError:
-    """The `DiiaError` for a check call's non-200 answer."""
+def error_from_response(response: httpx.Response, *, attempted: bool = False) -> DiiaError:
+    """The `DiiaError` for a check call's non-200 answer. The code may have been used when an
+    earlier attempt of ours failed mid-way (`attempted`), or when Diia failed (a 5xx, a 429,
+    an answer we cannot read) after the code reached it."""
     status = response.status_code
     body = response_json(response)
     fields = body if isinstance(body, dict) else {}
@@ -149,10 +170,12 @@ def error_from_response(response: httpx.Response) -> DiiaError:
     text = f"{ERROR_TEXTS[error]} ({status}"
     name = safe_word(fields.get("name"))
     text += f" {name})" if name else ")"
+    maybe_used = attempted or error in (DiiaUnavailable, BadResponse)
     if error is BadRequest:
         named = field_names(fields.get("data"))
-        return BadRequest(text + (f": fields {', '.join(named)}" if named else ""), named)
-    return error(text)
+        return BadRequest(text + (f": fields {', '.join(named)}" if named else ""), named,
+                          code_may_be_used=maybe_used)  # fmt: skip
+    return error(text, code_may_be_used=maybe_used)
 
 
 def field_names(data: Any) -> tuple[str, ...]:

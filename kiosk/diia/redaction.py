@@ -61,6 +61,3 @@ def install_log_redaction() -> None:
             logger = logging.getLogger(name)
             if not any(isinstance(f, _RedactAcquirerToken) for f in logger.filters):
                 logger.addFilter(_RedactAcquirerToken())
-
-
-install_log_redaction()

@@ -35,11 +35,11 @@ import math
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from kiosk.diia.sandbox_http import Reply, Request
-from kiosk.names import HolderName, InvalidName
+from kiosk.diia.sandbox.http_server import Reply, Request
+from kiosk.diia.sandbox.rules import CODE_LIFETIME_S, DEFAULT_HOLDER, Holder
 
 if TYPE_CHECKING:
-    from kiosk.diia.sandbox import DiiaSandbox
+    from kiosk.diia.sandbox.emulator import DiiaSandbox
 
 ROUTES = {
     ("GET", "/sandbox"): "this summary",
@@ -112,7 +112,7 @@ def respond(sandbox: DiiaSandbox, request: Request) -> Reply:
     try:
         body = _json_object(request.body) if request.method == "POST" else {}
         return _HANDLERS[route[1]](sandbox, body, request.query)
-    except (_BadInput, ValueError, InvalidName) as exc:
+    except (_BadInput, ValueError) as exc:
         return Reply(400, {"error": str(exc)})
 
 
@@ -148,14 +148,10 @@ def _summary(sandbox: DiiaSandbox, body: dict[str, Any], query: str) -> Reply:
 
 
 def _mint(sandbox: DiiaSandbox, body: dict[str, Any], query: str) -> Reply:
-    from kiosk.diia.sandbox import CODE_LIFETIME_S, DEFAULT_HOLDER
-
     args = _take(body, {"state", "age", "kind", "fault", "name"})
     name = DEFAULT_HOLDER
     if args.get("name") is not None:
-        if not isinstance(args["name"], dict):
-            raise _BadInput('"name" must be an object: {"last_name", "first_name", "middle_name"}')
-        name = HolderName.parse(args["name"])
+        name = Holder.parse(args["name"])
     state = args.get("state", "valid")
     kind = args.get("kind", "barcode")
     code = sandbox.mint(state, age=args.get("age", 30), kind=kind, fault=args.get("fault"),

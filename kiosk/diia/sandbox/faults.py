@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from kiosk.diia.sandbox_http import Reply
+from kiosk.diia.sandbox.http_server import Reply
 
 FAULTS = ("unavailable", "status", "refuse", "drop", "reset", "lose", "malformed", "slow")
 _FAULT_USAGE = "unavailable, status:<500-599>, refuse, drop, reset, lose, malformed, slow:<s>"

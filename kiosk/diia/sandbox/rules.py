@@ -1,6 +1,6 @@
 """The rules of the emulated Diia for one code: the codes it mints and how it judges them.
 
-Pure functions and plain data; `kiosk.diia.sandbox` holds the state and serves them.
+Pure functions and plain data; `kiosk.diia.sandbox.emulator` holds the state and serves them.
 """
 
 from __future__ import annotations
@@ -8,19 +8,50 @@ from __future__ import annotations
 import secrets
 import unicodedata
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from kiosk.codes import ean13_check_digit, is_diia_qr
-from kiosk.diia.sandbox_faults import error_body
-from kiosk.diia.sandbox_http import Reply
-from kiosk.names import HolderName
+from kiosk.diia.codes import ean13_check_digit, is_diia_qr
+from kiosk.diia.sandbox.faults import error_body
+from kiosk.diia.sandbox.http_server import Reply
+from kiosk.diia.types import PersonName
 
 CODE_LIFETIME_S = 180.0  # a Diia code pair lives 3 minutes
 STATES = ("valid", "not_valid", "expired", "used")
 KINDS = ("barcode", "qr")
-DEFAULT_HOLDER = HolderName("Петренко", "Олена", "Іванівна")
+MAX_NAME_CHARS = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """The holder of a minted code as the emulated Diia knows them; `middle_name` may be ""."""
+
+    last_name: str = field(repr=False)
+    first_name: str = field(repr=False)
+    middle_name: str = field(default="", repr=False)
+
+    @classmethod
+    def parse(cls, fields: Any) -> Holder:
+        """From the admin API's {"last_name", "first_name", "middle_name"}; ValueError if bad."""
+        if not isinstance(fields, dict):
+            raise ValueError('"name" must be an object: {"last_name", "first_name", '
+                             '"middle_name"}')  # fmt: skip
+        unknown = set(fields) - {"last_name", "first_name", "middle_name"}
+        if unknown:
+            raise ValueError(f"unknown name field(s): {', '.join(sorted(unknown))}")
+        values = []
+        for key, required in (("last_name", True), ("first_name", True), ("middle_name", False)):
+            value = fields.get(key, "")
+            if not isinstance(value, str) or (required and not value.strip()):
+                raise ValueError(f"name.{key} must be a non-empty string")
+            if len(value) > MAX_NAME_CHARS or not value.isprintable():
+                raise ValueError(f"name.{key}: at most {MAX_NAME_CHARS} printable characters")
+            values.append(" ".join(value.split()))
+        return cls(*values)
+
+
+DEFAULT_HOLDER = Holder("Петренко", "Олена", "Іванівна")
 
 _APOSTROPHES = str.maketrans({"’": "'", "ʼ": "'", "`": "'", "‘": "'"})
 
@@ -34,7 +65,7 @@ class Minted:
     kind: str
     fault: str | None
     expires_at: float  # on the sandbox's clock
-    name: HolderName
+    name: PersonName
     consumed: bool = False  # a check got an answer: the code is used up
 
 
@@ -93,10 +124,10 @@ def asked_name(
     if not any(f in body for f in fields):
         return None
     values = []
-    for field, required in ((last, True), (first, True), (middle, False)):
-        value = body.get(field, None if required else "")
+    for key, required in ((last, True), (first, True), (middle, False)):
+        value = body.get(key, None if required else "")
         if not isinstance(value, str) or (required and not value.strip()):
-            errors.append(("string", f"The '{field}' field must be a non-empty string.", field))
+            errors.append(("string", f"The '{key}' field must be a non-empty string.", key))
             value = ""
         values.append(value)
     return values[0], values[1], values[2]

@@ -5,9 +5,9 @@ It speaks the contract in DIIA-API.md: login with Basic, expiring bearer tokens 
 statuses and bodies, including a 401 for a wrong API version. It mints codes on request in
 any state for a holder of a given age and name, and can be told to misbehave. The demo, the
 tests and `kiosk sandbox` use it; nothing here is a mock object. POS developers drive it over
-HTTP through the admin API in `kiosk.diia.sandbox_admin`.
+HTTP through the admin API in `kiosk.diia.sandbox.admin`.
 
-Faults (listed in `kiosk.diia.sandbox_faults`: unavailable, status:<n>, refuse, drop, reset,
+Faults (listed in `kiosk.diia.sandbox.faults`: unavailable, status:<n>, refuse, drop, reset,
 lose, malformed, slow:<s>) apply per code (`mint(fault=...)`) or to every check or login call
 (`fail(...)`, optionally for the next `times` calls only). `fail(None, latency_s=...)`
 delays every answer; `revoke_tokens()` makes every session token issued so far a 401;
@@ -36,11 +36,10 @@ import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
-from kiosk.config import Credentials
-from kiosk.diia import sandbox_admin
-from kiosk.diia.sandbox_faults import FAULTS, error_body, fault_reply, parse_fault  # noqa: F401
-from kiosk.diia.sandbox_http import Reply, Request, SandboxServer
-from kiosk.diia.sandbox_rules import (
+from kiosk.diia.sandbox import admin
+from kiosk.diia.sandbox.faults import error_body, fault_reply, parse_fault
+from kiosk.diia.sandbox.http_server import Reply, Request, SandboxServer
+from kiosk.diia.sandbox.rules import (
     CODE_LIFETIME_S,
     DEFAULT_HOLDER,
     KINDS,
@@ -52,7 +51,7 @@ from kiosk.diia.sandbox_rules import (
     unauthorized,
     validation,
 )
-from kiosk.names import HolderName
+from kiosk.diia.types import Credentials, PersonName
 
 TARGETS = ("checks", "logins")
 MAX_LOGGED_REQUESTS = 10_000
@@ -202,7 +201,7 @@ class DiiaSandbox:
         age: int = 30,
         kind: str = "barcode",
         fault: str | None = None,
-        name: HolderName = DEFAULT_HOLDER,
+        name: PersonName = DEFAULT_HOLDER,
     ) -> str:
         """A fresh code in `state` for a holder of `age` called `name`: 13 digits, or a
         verify URL (kind "qr")."""
@@ -269,7 +268,7 @@ class DiiaSandbox:
 
     def respond(self, request: Request) -> Reply:
         if request.path == "/sandbox" or request.path.startswith("/sandbox/"):
-            return sandbox_admin.respond(self, request)
+            return admin.respond(self, request)
         with self._lock:
             latency_s = self._latency_s
         self._wait(latency_s)
