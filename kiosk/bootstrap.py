@@ -123,18 +123,23 @@ def build_signals(
     if config.signals.screen == "pygame":
         from kiosk.signals.screen import PygameScreen, ScreenError
 
-        try:
-            signals.append(
-                PygameScreen(
-                    size=screen_size(config),
-                    language=config.kiosk.language,
-                    fullscreen=config.signals.fullscreen,
-                    screenshot_dir=screenshot_dir,
-                    screenshot_sizes=screenshot_sizes,
-                )
+        def open_screen() -> PygameScreen:
+            return PygameScreen(
+                size=screen_size(config),
+                language=config.kiosk.language,
+                fullscreen=config.signals.fullscreen,
+                screenshot_dir=screenshot_dir,
+                screenshot_sizes=screenshot_sizes,
             )
+
+        try:
+            signals.append(open_screen())
         except ScreenError as exc:
-            log.error("no screen: %s", exc)
+            # A panel powered up later, a desktop still holding the display: try again.
+            from kiosk.signals.screen_retry import ReopeningScreen
+
+            log.error("no screen yet: %s; trying again with a growing pause", exc)
+            signals.append(ReopeningScreen(open_screen, str(exc)))
     if config.signals.events != "off":
         signals.append(JsonLinesEvents.open(config.signals.events))
     return signals
