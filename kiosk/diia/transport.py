@@ -156,6 +156,8 @@ def _is_readable(sock: socket.socket) -> bool:
 
     if sock.fileno() < 0:
         return True
+    if isinstance(sock, ssl.SSLSocket) and sock.pending():
+        return True  # decrypted bytes already inside the TLS layer, past the kernel's view
     try:
         readable, _, _ = select.select([sock], [], [], 0)
     except (OSError, ValueError):

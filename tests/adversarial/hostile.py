@@ -171,11 +171,13 @@ def _read_request(reader: Any, connection: int) -> Request | None:
 
 
 class SilentListener:
-    """Accepts connections and never says a word (a TLS handshake that never completes), or
-    with `reset` answers each with an RST at once."""
+    """Accepts connections and never says a word (a TLS handshake that never completes); with
+    `reset` answers each with an RST at once; with `trickle` sends those bytes one at a time,
+    20 ms apart, whatever the client says."""
 
-    def __init__(self, *, reset: bool = False) -> None:
-        self._reset = reset
+    def __init__(self, *, reset: bool = False, trickle: bytes = b"") -> None:
+        self._reset, self._trickle = reset, trickle
+        self._stop = threading.Event()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         self._held: list[socket.socket] = []
@@ -186,6 +188,7 @@ class SilentListener:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._stop.set()
         self._listener.close()
         for sock in self._held:
             sock.close()
@@ -199,6 +202,9 @@ class SilentListener:
                     Peer(sock).reset()
                 else:
                     self._held.append(sock)
+                    if self._trickle:
+                        threading.Thread(target=Peer(sock).trickle, daemon=True,
+                                         args=(self._trickle, 0.02, self._stop)).start()
             except TimeoutError:
                 continue
             except OSError:

@@ -147,3 +147,14 @@ def test_the_wall_follows_the_configured_deadline(make_client, deadline_s: float
         with pytest.raises(DiiaTimeout):
             client.validate(code())
         assert deadline_s - 0.05 <= time.monotonic() - started <= deadline_s + DEADLINE_MARGIN_S
+
+
+def test_a_trickled_tls_handshake_ends_at_the_deadline(make_client):
+    # A server that answers the ClientHello one byte at a time: each byte arrives within any
+    # per-read timeout, the handshake never within the deadline.
+    handshake = b"\x16\x03\x03\x40\x00" + b"\x02" * 0x4000
+    with SilentListener(trickle=handshake) as slow:
+        client = make_client(f"https://diia.test:{slow.port}",
+                             resolver=lambda host, port: ["127.0.0.1"])
+        verdict = ask(client, attack="stall")
+    assert verdict.reason == "timeout"

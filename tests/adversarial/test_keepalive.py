@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 
 from tests.adversarial.conftest import CODES, ask, code
@@ -59,3 +60,26 @@ def test_an_honest_server_keeps_one_connection_for_every_check(make_client):
     assert {v.reason for v in verdicts} == {"pass"}
     assert server.connections == 1 and client.connections_opened == 1
     assert len(server.requests) == 1 + 9  # the login and nine checks on the one connection
+
+
+def test_over_tls_an_extra_answer_is_never_taken_either(make_client, tmp_path):
+    # Diia is reached over TLS: surplus bytes may then wait inside the TLS layer as well.
+    from tests.adversarial.hostile import tls_files
+
+    ca, context = tls_files(tmp_path, "diia.test")
+
+    def two_writes(peer: Peer, request: Request) -> None:
+        # Two TLS records in one TCP segment (corked): they arrive together. An extra answer
+        # that came only after the next request left could not be told from that request's
+        # answer: see SECURITY.md.
+        peer.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+        peer.send(NOT_VALID)
+        peer.send(VALID)
+        peer.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
+
+    for behaviour in (lambda peer, request: peer.send(NOT_VALID + VALID), two_writes):
+        with HostileServer(behaviour, tls=context) as server:
+            client = make_client(f"https://diia.test:{server.port}", ca_file=str(ca),
+                                 resolver=lambda host, port: ["127.0.0.1"])
+            verdicts = [ask(client, code(text), attack="desync") for text in CODES]
+        assert [v.reason for v in verdicts] == ["fail", "fail", "fail"]
