@@ -41,6 +41,7 @@ setup() {
 case "${1:-}" in
     setup) setup ;;
     demo) setup; shift; exec "$VENV/bin/kiosk" demo --headless --screenshots screenshots "$@" ;;
-    test) setup; shift; "$VENV/bin/ruff" check kiosk tests bench; exec "$VENV/bin/python" -m pytest "$@" ;;
+    test) setup; shift; "$VENV/bin/ruff" check kiosk tests bench; "$VENV/bin/mypy"
+          exec "$VENV/bin/python" -m pytest "$@" ;;
     *) echo "usage: ./dev.sh demo | test | setup" >&2; exit 2 ;;
 esac

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from kiosk.app import Kiosk, frame_readings, paced_readings, scanner_readings
 from kiosk.checker import Checker, DiiaChecker, DiiaPort
-from kiosk.config import Config, ConfigError, Credentials, load_credentials
+from kiosk.config import Config, ConfigError, Credentials, load_credentials, parse_size
 from kiosk.decode import make_decoder
 from kiosk.diia.client import DiiaClient, Exchange
 from kiosk.loop import Reading, TillPort
@@ -39,11 +39,6 @@ def on_raspberry_pi() -> bool:
         return "Raspberry Pi" in Path("/proc/device-tree/model").read_text(errors="replace")
     except OSError:
         return False
-
-
-def screen_size(config: Config) -> tuple[int, int]:
-    width, _, height = config.signals.screen_size.partition("x")
-    return int(width), int(height)
 
 
 def gpio_pin_factory(config: Config) -> Any:
@@ -125,7 +120,7 @@ def build_signals(
 
         def open_screen() -> PygameScreen:
             return PygameScreen(
-                size=screen_size(config),
+                size=parse_size(config.signals.screen_size, "signals.screen_size"),
                 language=config.kiosk.language,
                 fullscreen=config.signals.fullscreen,
                 screenshot_dir=screenshot_dir,
@@ -260,9 +255,8 @@ def camera_settings(config: Config) -> Any:
     from kiosk.sources.camera import CameraSettings
 
     c = config.camera
-    width, _, height = c.size.partition("x")
     return CameraSettings(
-        size=(int(width), int(height)),
+        size=parse_size(c.size, "camera.size"),
         fps=c.fps,
         index=c.index,
         autofocus=c.autofocus,
@@ -387,7 +381,7 @@ def bootstrap(
     if staff is None:
         staff = build_staff(config, pin_factory)  # a config error: attended without a button
     client: DiiaClient | None = None
-    exchanges = on_exchange or (ops.metrics.observe_exchange if ops else None)
+    exchanges = on_exchange or (ops.observe_exchange if ops else None)
     clock_trusted = ops.clock_trusted if ops else None
     rebuild = None
     if checker is None:

@@ -285,15 +285,20 @@ def parse_config(data: dict[str, Any]) -> Config:
     return config
 
 
+def parse_size(text: str, key: str = "size", example: str = "800x480") -> tuple[int, int]:
+    """"WIDTHxHEIGHT" → (width, height), both positive; a ConfigError naming `key` if not."""
+    width, _, height = text.partition("x")
+    if not (width.isascii() and width.isdigit() and height.isascii() and height.isdigit()
+            and int(width) > 0 and int(height) > 0):
+        raise ConfigError(key, f"expected WIDTHxHEIGHT, for example {example}")
+    return int(width), int(height)
+
+
 def _check_cross_keys(config: Config) -> None:
     if config.source.kind == "images" and not config.source.path:
         raise ConfigError("source.path", 'source.kind = "images" needs the folder of images')
-    width, _, height = config.signals.screen_size.partition("x")
-    if not (width.isdigit() and height.isdigit()):
-        raise ConfigError("signals.screen_size", "expected WIDTHxHEIGHT, for example 800x480")
-    width, _, height = config.camera.size.partition("x")
-    if not (width.isdigit() and height.isdigit() and int(width) > 0 and int(height) > 0):
-        raise ConfigError("camera.size", "expected WIDTHxHEIGHT, for example 1280x720")
+    parse_size(config.signals.screen_size, "signals.screen_size", "800x480")
+    parse_size(config.camera.size, "camera.size", "1280x720")
     if config.source.kind == "serial" and not config.source.path:
         raise ConfigError("source.path", 'source.kind = "serial" needs the device, for example '
                           "/dev/serial/by-id/usb-…-if00")

@@ -25,18 +25,18 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 from PIL import Image
 
 from kiosk.codes import to_code
+from kiosk.config import DECODER_BACKENDS
 from kiosk.model import Code, CodeKind, Frame
 from kiosk.regions import RegionFinder
 
 logger = logging.getLogger(__name__)
 
-BACKENDS = ("zxing", "pyzbar")
 
 
 class DecoderError(Exception):
@@ -92,7 +92,10 @@ class ZxingDecoder:
             raise DecoderUnavailable(f"zxing-cpp cannot be loaded: {exc}") from exc
         fmt = zxingcpp.BarcodeFormat
         self._zxing = zxingcpp
-        self._formats = [fmt.QRCode, fmt.EAN13, fmt.Code128]
+        # A list, as zxing-cpp 2.3 asks (its `|` is deprecated); its stubs still say
+        # BarcodeFormats, hence Any.
+        self._formats: Any = [fmt.QRCode, fmt.EAN13, fmt.Code128]
+        self._qr_only: Any = [fmt.QRCode]
         self._symbology = {fmt.EAN13: "EAN-13", fmt.Code128: "Code128", fmt.QRCode: "QRCode"}
         self.assist = assist
 
@@ -113,7 +116,7 @@ class ZxingDecoder:
     def read_qr(self, pixels: np.ndarray) -> list[tuple[str, str]]:
         """QR symbols alone in `pixels` (for the assist's enlarged patches)."""
         results = self._zxing.read_barcodes(
-            pixels, formats=[self._zxing.BarcodeFormat.QRCode], try_invert=False,
+            pixels, formats=self._qr_only, try_invert=False,
             try_downscale=False,
         )
         return [(r.text, "QRCode") for r in results]
@@ -199,7 +202,8 @@ class RegionAssist:
     A bar patch is turned so that its bars run down it, then zbar scans every `row_step`-th
     row (every row costs more and reads no more: bench/README.md). Block patches larger than
     `max_block_px` already had pixels enough in zxing's first pass; the others are enlarged
-    2×. `scanner=None` (no libzbar0) leaves the bars out.
+    2×. `scanner` reads the bars (default: zbar, EAN-13 and Code 128, every third row);
+    `bars=False` (no libzbar0) leaves them out.
 
     A frame at most `small_width` px wide (640×480) gives a symbol fewer pixels still, so
     there bar patches are stretched 1.5× across the bars (zbar then finds the narrow bars'
@@ -212,15 +216,16 @@ class RegionAssist:
     def __init__(
         self,
         finder: RegionFinder | None = None,
-        scanner: ZbarScanner | bool | None = True,
+        scanner: ZbarScanner | None = None,
         max_block_px: int = 800,
         small_width: int = 800,
         small_zoom: float = 2.5,
+        bars: bool = True,
     ) -> None:
         self.finder = finder or RegionFinder()
-        if scanner is True:
-            scanner = ZbarScanner(("EAN-13", "Code128"), row_step=3)
-        self.scanner = scanner or None
+        self.scanner: ZbarScanner | None = None
+        if bars:
+            self.scanner = scanner or ZbarScanner(("EAN-13", "Code128"), row_step=3)
         self.max_block_px = max_block_px
         self.small_width = small_width
         self.small_zoom = small_zoom
@@ -316,15 +321,15 @@ def make_decoder(backend: str, region_assist: bool = True) -> Decoder:
         assist = None
         if region_assist:
             try:
-                scanner: ZbarScanner | None = ZbarScanner(("EAN-13", "Code128"), row_step=3)
+                assist = RegionAssist()
             except DecoderUnavailable as exc:
                 logger.warning("no zbar second look at hard 1D frames: %s", exc)
-                scanner = None
-            assist = RegionAssist(scanner=scanner)
+                assist = RegionAssist(bars=False)
         return ZxingDecoder(assist)
     if backend == "pyzbar":
         return PyzbarDecoder()
-    raise ValueError(f"unknown decoder backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+    known = ", ".join(DECODER_BACKENDS)
+    raise ValueError(f"unknown decoder backend {backend!r}; expected one of {known}")
 
 
 class Confirmation:

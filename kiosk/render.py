@@ -182,9 +182,10 @@ def phone_photo(
     if blur > 0:
         blurred = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "L")
         pixels = np.asarray(blurred.filter(ImageFilter.GaussianBlur(blur)), dtype=np.float32)
+    seen: np.ndarray = pixels
     if noise > 0:
-        pixels = pixels + rng.normal(0.0, noise, pixels.shape)
-    return Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8), "L")
+        seen = pixels + rng.normal(0.0, noise, pixels.shape)
+    return Image.fromarray(np.clip(np.rint(seen), 0, 255).astype(np.uint8), "L")
 
 
 def _moire(

@@ -19,11 +19,12 @@ from kiosk.config import Config, ConfigError, gpio_pins
 from kiosk.messages import banner_for, text_for
 from kiosk.model import RESULT_PHASES, Code, CodeKind, Fault, Outcome, Phase, Reason, State, Verdict
 from kiosk.signals import TICK_S, Signals
-from kiosk.signals.lights import PATTERNS, describe, look_of
+from kiosk.signals.lights import PATTERNS, describe, pattern_of
 from kiosk.staff import StaffCommand, StaffInput
 
 if TYPE_CHECKING:
     from kiosk.bootstrap import Appliance
+    from kiosk.loop import CheckTerms
 
 # What the screen shows in each phase, besides its words.
 SCREEN_LOOKS: dict[Phase, str] = {
@@ -68,7 +69,7 @@ def expectation(step: Step, language: str, relay_seconds: float | None) -> str:
     state = step.state
     headline, _ = text_for(state, language)
     words = banner_for(state.faults, language) if state.faults else headline
-    lights = describe(PATTERNS[look_of(state)], relay_seconds)
+    lights = describe(PATTERNS[pattern_of(state)], relay_seconds)
     if state.faults:
         screen = f"a dark strip on top, «{words}», over the {state.phase} screen"
     else:
@@ -146,7 +147,7 @@ def wiring(config: Config) -> str:
 class _NoChecks:
     """The selftest's checker: it reads no code, so none is ever checked."""
 
-    def check(self, code: Code) -> Verdict:
+    def check(self, code: Code, terms: CheckTerms | None = None) -> Verdict:
         raise AssertionError("the selftest never checks a code")
 
 
@@ -205,7 +206,11 @@ def selftest(
             press = None
             if pin_factory is not None:  # mock pins: nobody is there to press
                 pin = pin_factory.pin(s.staff_pin)
-                press = lambda: (pin.drive_low(), pin.drive_high())  # noqa: E731
+
+                def press() -> None:
+                    pin.drive_low()
+                    pin.drive_high()
+
             ok = wait_for_press(staff, out, wait_press_s, press) and ok
     finally:
         appliance.close()

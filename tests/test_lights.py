@@ -26,8 +26,8 @@ from kiosk.signals.lights import (
     GpioSignals,
     LightsError,
     describe,
-    look_of,
     mock_pin_factory,
+    pattern_of,
 )
 
 GREEN, RED, AMBER, BUZZER, RELAY, BLUE = 17, 27, 22, 18, 24, 23
@@ -179,10 +179,10 @@ def test_nothing_is_green_before_a_pass() -> None:
 
 def test_a_fault_takes_the_lights_only_while_the_kiosk_rests() -> None:
     camera = frozenset({Fault.CAMERA})
-    assert look_of(state(Phase.IDLE, camera)) == FAULT
-    assert look_of(state(Phase.ATTENDED_WAIT, camera)) == FAULT
+    assert pattern_of(state(Phase.IDLE, camera)) == FAULT
+    assert pattern_of(state(Phase.ATTENDED_WAIT, camera)) == FAULT
     for phase in (Phase.READING, Phase.CHECKING, Phase.PASS, Phase.FAIL, Phase.UNKNOWN):
-        assert look_of(state(phase, camera)) == phase
+        assert pattern_of(state(phase, camera)) == phase
 
 
 @pytest.mark.parametrize("phase", [Phase.IDLE, Phase.READING])

@@ -39,7 +39,7 @@ def test_the_log_rotates_at_its_size_and_loses_no_line(tmp_path: Path) -> None:
     now = [1_800_000_000.0]
     path = tmp_path / "verdicts.jsonl"
     stream = RotatingFile(path, max_bytes=4_000, keep_days=90, clock=lambda: now[0])
-    log = JsonLinesEvents(stream)  # type: ignore[arg-type]  # what open_audit_log builds
+    log = JsonLinesEvents(stream)  # what open_audit_log builds
     for _ in range(5):
         show_verdicts(log, 20)
         now[0] += 1

@@ -61,8 +61,6 @@ def test_notifier_sends_each_state_line_to_the_socket(listener) -> None:
     assert received(sock) == ["STATUS=Diia unreachable"]
     notifier.watchdog()
     assert received(sock) == ["WATCHDOG=1"]
-    notifier.extend_timeout(1.5)
-    assert received(sock) == ["EXTEND_TIMEOUT_USEC=1500000"]
     notifier.stopping()
     assert received(sock) == ["STOPPING=1"]
     notifier.close()

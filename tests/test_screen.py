@@ -312,14 +312,6 @@ def test_tick_leaves_a_result_still(screen_factory: type[PygameScreen]) -> None:
     assert screen.frames == frames
 
 
-def test_closing_the_window_is_reported_not_acted_on(screen_factory: type[PygameScreen]) -> None:
-    screen = screen_factory(size=(480, 320))
-    screen.show(state(Phase.IDLE))
-    pygame.event.post(pygame.event.Event(pygame.QUIT))
-    screen.tick(1.0)
-    assert screen.quit_requested
-
-
 def test_after_close_the_screen_ignores_calls(screen_factory: type[PygameScreen]) -> None:
     screen = screen_factory(size=(480, 320))
     screen.close()

@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeGuard
 
 from kiosk.diia.errors import AuthFailed, DiiaError, DiiaTimeout
 
@@ -58,7 +58,7 @@ def token_lifetime(token: str, now: float) -> float:
     return DEFAULT_TOKEN_LIFETIME_S
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 

@@ -389,7 +389,7 @@ class WallTransport(httpx.BaseTransport):
                 port=request.url.port, target=request.url.raw_path,
             ),
             headers=headers,
-            content=request.stream,  # type: ignore[arg-type]
+            content=request.stream,
             extensions=request.extensions,
         )
         try:

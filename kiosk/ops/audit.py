@@ -88,4 +88,4 @@ def open_audit_log(
 ) -> JsonLinesEvents:
     """A `Signals` writing one verdict event per line to a rotating file."""
     stream = RotatingFile(path, max_bytes=max_bytes, keep_days=keep_days, clock=clock)
-    return JsonLinesEvents(stream)  # type: ignore[arg-type]  # a TextIO in all it uses
+    return JsonLinesEvents(stream)

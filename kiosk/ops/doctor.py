@@ -149,6 +149,7 @@ class Doctor:
                                outputs=()).client
         except ConfigError as exc:
             return Finding(FAIL, "diia", str(exc), "fix the key named"), None
+        assert client is not None  # built from the credentials, as no checker was given
         try:
             client.login()
         except DiiaError as exc:

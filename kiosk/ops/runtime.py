@@ -27,6 +27,7 @@ from kiosk.ops.audit import open_audit_log
 from kiosk.ops.clock import ClockTrust
 from kiosk.ops.metrics import Metrics, MetricsServer, MetricsSignals, TimedDecoder, serve_metrics
 from kiosk.ops.power import PowerReader
+from kiosk.ops.reach import DiiaReach
 from kiosk.ops.remote_config import (
     Candidate,
     ConfigStore,
@@ -46,7 +47,7 @@ log = logging.getLogger(__name__)
 
 HOUSEKEEPING_S = 1.0  # banners, gauges and config checks: once a second is plenty
 SETTLE_S = 30.0  # a trial config that ran this long without dying is accepted
-MY_FAULTS = frozenset({Fault.CLOCK, Fault.CONFIG})  # other faults belong to other parts
+MY_FAULTS = frozenset({Fault.CLOCK, Fault.CONFIG, Fault.NETWORK})  # others: other parts
 
 
 class RestartRequested(Exception):
@@ -104,6 +105,8 @@ class Operations:
             self.metrics.config_rejected.labels("failed_start").inc()
         self.power = PowerReader(sysfs)
         self.clock = self._clock_trust(config)
+        self.reach = DiiaReach()
+        self._probing = False
         self.poller: RemoteConfigPoller | None = None
         self.server: MetricsServer | None = None
         self.housekeeping: Housekeeping | None = None
@@ -159,6 +162,32 @@ class Operations:
 
     def _server_offset(self) -> float | None:
         return self._client.server_clock_offset_s if self._client is not None else None
+
+    def observe_exchange(self, exchange: Any) -> None:
+        """The Diia client's `on_exchange`: timings for the metrics, answers for the reach."""
+        self.metrics.observe_exchange(exchange)
+        self.reach.observe(exchange)
+
+    @property
+    def probing(self) -> bool:
+        return self._probing
+
+    def probe_diia(self) -> bool:
+        """Try a login on a thread of its own (it may take the whole deadline); False when
+        one is under way or there is no client to ask."""
+        if self._probing or self._client is None:
+            return False
+        self._probing = True
+        threading.Thread(target=self._probe, name="diia-probe", daemon=True).start()
+        return True
+
+    def _probe(self) -> None:
+        try:
+            self._client.login()
+        except Exception as exc:  # the reach heard the exchange; the banner says the rest
+            log.info("Diia still unreachable: %s", exc)
+        finally:
+            self._probing = False
 
     def clock_trusted(self) -> bool:
         """The checker's seam: asked after each Diia answer."""
@@ -269,6 +298,7 @@ class Housekeeping:
         self._settle_s = settle_s
         self._started = clock()
         self._last = float("-inf")
+        self._last_probe = float("-inf")
         self._status = ""
         self._pending: Candidate | None = None
         self._confirmed = False
@@ -306,6 +336,12 @@ class Housekeeping:
         mine = set()
         if not clock.trusted:
             mine.add(Fault.CLOCK)
+        if ops.reach.unreachable():
+            mine.add(Fault.NETWORK)
+        now = self._clock()
+        due = ops.reach.doubtful() and now - self._last_probe >= ops.reach.after_s
+        if due and ops.probe_diia():  # the banner comes and goes without waiting for a customer
+            self._last_probe = now
         poller = ops.poller
         if poller is not None and poller.last_rejection not in (None, "unreachable"):
             mine.add(Fault.CONFIG)

@@ -62,10 +62,6 @@ class Notifier:
     def stopping(self, status: str = "") -> None:
         self.notify("STOPPING=1", *([f"STATUS={status}"] if status else []))
 
-    def extend_timeout(self, seconds: float) -> None:
-        """Ask for more time to start or stop (e.g. a slow camera)."""
-        self.notify(f"EXTEND_TIMEOUT_USEC={int(seconds * 1_000_000)}")
-
     def close(self) -> None:
         if self._socket is not None:
             self._socket.close()

@@ -10,7 +10,7 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Protocol
 
 from kiosk.model import RESULT_PHASES, State, Verdict
 
@@ -35,12 +35,23 @@ def verdict_event(verdict: Verdict, now: datetime | None = None) -> dict[str, ob
     }
 
 
+class LineSink(Protocol):
+    """Where the lines go: a text stream, or anything that writes, flushes and closes like one
+    (the audit log's rotating file)."""
+
+    def write(self, text: str, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class JsonLinesEvents:
     """A `Signals` that writes one line per verdict shown, flushed at once. A write that
     fails raises (the loop's `Outputs` logs and counts it); every later state shown tries the
     flush again, so the failure lasts as long as the stream's trouble does."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: LineSink) -> None:
         self._stream = stream
         self._last: Verdict | None = None
         self._unflushed = False

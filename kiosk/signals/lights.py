@@ -98,7 +98,7 @@ LED_KINDS = ("three", "rgb")
 BUZZER_KINDS = ("active", "tonal")
 
 
-def look_of(state: State) -> str:
+def pattern_of(state: State) -> str:
     """Which pattern a state shows: its phase's, or the fault pattern while at rest."""
     if state.faults and state.phase in RESTING:
         return FAULT
@@ -287,7 +287,7 @@ class GpioSignals:
             return  # closed
         self._unheard = (self._unheard | (state.faults - self._faults)) & state.faults
         self._faults = state.faults
-        look = look_of(state)
+        look = pattern_of(state)
         if look != self._look:  # else only the faults or the hint changed: keep the rhythm
             self._look = look
             pattern = PATTERNS[look]

@@ -154,7 +154,6 @@ class PygameScreen:
     `screenshot_dir`: save a PNG of each distinct look shown (phase, reason, faults, held for
     staff), named like ``01-idle.png``, ``03-pass-valid.png``. With `screenshot_sizes`, each
     look is also drawn off-screen at each of those sizes, named ``03-pass-valid-480x320.png``.
-    `quit_requested` turns true when the window is closed (desktop use); the app may stop.
     `layout` describes the last render. One screen per process: SDL has one display.
     On the KMS/DRM console the screen is always the whole display, without a mouse pointer.
     Raises `ScreenError` if SDL cannot open a display.
@@ -177,7 +176,6 @@ class PygameScreen:
         self.language = language
         self.screenshot_dir = Path(screenshot_dir) if screenshot_dir is not None else None
         self.screenshot_sizes = tuple(screenshot_sizes)
-        self.quit_requested = False
         self.frames = 0  # frames drawn so far: shows that tick() keeps to its frame rate
         try:
             pygame.display.init()
@@ -229,9 +227,7 @@ class PygameScreen:
     def tick(self, now: float) -> None:
         if self._closed:
             return
-        for event in self._pg.event.get():  # keeps the window responsive
-            if event.type == self._pg.QUIT:
-                self.quit_requested = True
+        self._pg.event.get()  # keeps the window responsive; closing it stops nothing
         state = self._state
         if state is None or state.phase not in ANIMATED or self.layout is None:
             return

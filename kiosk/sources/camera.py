@@ -101,7 +101,7 @@ def full_view_mode(
     A mode sees the whole sensor when its crop is (nearly) as wide and high as the widest
     mode's: binned modes do, cropped high-speed modes don't.
     """
-    crops = [mode.get("crop_limits") for mode in modes if mode.get("crop_limits")]
+    crops = [crop for mode in modes if (crop := mode.get("crop_limits"))]
     if not crops:
         return None
     full_w = max(crop[2] for crop in crops)

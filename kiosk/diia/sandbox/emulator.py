@@ -178,6 +178,7 @@ class DiiaSandbox:
         if self._server is None:
             raise RuntimeError("the sandbox is not started")
         host, port = self._server.server_address[:2]
+        host = host.decode() if isinstance(host, bytes) else host
         return f"{'https' if self._tls else 'http'}://{host}:{port}"
 
     @property
@@ -343,7 +344,7 @@ class DiiaSandbox:
             field = self._age_field
             errors.append(("number", f"The '{field}' field must be a number.", field))
         name = None if age_check else asked_name(body, self._name_fields, errors)
-        if errors:
+        if errors or not isinstance(text, str):
             return validation(errors)
         with self._lock:
             minted = self._codes.get(text)
