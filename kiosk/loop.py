@@ -224,8 +224,9 @@ class LoopState:
         return self.phase in _RESTING
 
 
-def start(rules: Rules, at: float, faults: frozenset[Fault] = frozenset()) -> tuple[
-        LoopState, list[Effect]]:  # fmt: skip
+def start(
+    rules: Rules, at: float, faults: frozenset[Fault] = frozenset()
+) -> tuple[LoopState, list[Effect]]:
     """The first state, shown."""
     phase = Phase.ATTENDED_WAIT if rules.arming_required else Phase.IDLE
     shown = State(phase, faults=faults, since=at)
@@ -273,11 +274,12 @@ def _enter(
 
 def _rest(state: LoopState, rules: Rules, at: float, effects: list[Effect]) -> LoopState:
     """Back to waiting for a code: armed or not needing arming → idle, else wait for staff."""
-    accepting = state.armed is not None or not rules.arming_required
-    return _enter(state, Phase.IDLE if accepting else Phase.ATTENDED_WAIT, at, effects)
+    phase = Phase.IDLE if _accepting(state, rules) else Phase.ATTENDED_WAIT
+    return _enter(state, phase, at, effects)
 
 
 def _accepting(state: LoopState, rules: Rules) -> bool:
+    """Whether a code shown now is checked: armed, or no arming needed."""
     return state.armed is not None or not rules.arming_required
 
 
