@@ -9,6 +9,7 @@ cd "$(dirname "$0")"
 
 APT_PACKAGES=(python3 python3-venv python3-pip libzbar0 fonts-dejavu-core)
 APT_PACKAGES+=(systemd)  # systemd-analyze: tests score and verify deploy/kiosk.service
+APT_PACKAGES+=(curl)  # README.md "Trying it by hand" (and its test) mint codes with curl
 APT_PACKAGES+=(gcc python3-dev linux-libc-dev)  # evdev has no wheel: pip builds it
 VENV=.venv
 

@@ -1,8 +1,13 @@
-"""The `kiosk` command. Exit codes: 0 ok, 2 usage or config error, 1 anything else."""
+"""The `kiosk` command. Exit codes: 0 ok, 2 usage or config error, 1 anything else.
+
+`kiosk check` also tells its verdict by its exit status, so that a script can act on it:
+0 pass, 3 fail, 4 unknown (1 and 2 keep their meaning: an error, a usage or config error).
+"""
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
@@ -20,6 +25,8 @@ from kiosk.config import (
     ConfigError,
     config_path,
     load_config,
+    read_config,
+    require_config_file,
 )
 
 if TYPE_CHECKING:  # the commands import what they use when they run: a fast --help
@@ -30,6 +37,9 @@ if TYPE_CHECKING:  # the commands import what they use when they run: a fast --h
 log = logging.getLogger("kiosk")
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+# `kiosk check`: the verdict as an exit status (pass is EXIT_OK).
+EXIT_CHECK_FAIL, EXIT_CHECK_UNKNOWN = 3, 4
+CHECK_EXIT_HELP = "exit status: 0 pass, 3 fail, 4 unknown; 2 usage or config error, 1 error"
 CONFIG_HELP = "config file (else $KIOSK_CONFIG, else /etc/kiosk/kiosk.toml)"
 
 
@@ -48,14 +58,19 @@ def _setup_logging(verbose: bool) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from kiosk.bootstrap import bootstrap, use_headless_display_if_needed
     from kiosk.ops.runtime import Operations, RestartRequested, stop_on_sigterm
+    from kiosk.sources.images import SourceError
 
     path = config_path(args.config, os.environ)
+    require_config_file(path)
     # The local file, with the last accepted remote config over it (kiosk/ops/runtime.py).
     ops = Operations.start(path, os.environ)
     config = ops.config
     if config.signals.screen == "pygame":
         use_headless_display_if_needed(config.signals.fullscreen)
-    appliance = bootstrap(config, ops=ops)
+    try:
+        appliance = bootstrap(config, ops=ops)
+    except SourceError as exc:  # an image folder that is not there is a wrong setting
+        raise ConfigError("source.path", str(exc)) from exc
     stop_on_sigterm()
     log.info("kiosk %s running: mode %s, source %s (config %s)",
              __version__, config.kiosk.mode, config.source.kind, path)
@@ -146,7 +161,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         print("kiosk check: not a Diia code (13 digits, valid check digit, first digit not 0)",
               file=sys.stderr)
         return EXIT_USAGE
-    config = load_config(config_path(args.config, os.environ))
+    config = read_config(args.config, os.environ)
     # One check, now: nobody to arm it, nothing to hold on a screen.
     config = replace(config, kiosk=replace(config.kiosk, mode=args.mode or config.kiosk.mode,
                                            attended=False, result_seconds=0))
@@ -166,7 +181,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         raise RuntimeError("the check ended without a verdict")
     print(json.dumps(verdict_event(verdict), ensure_ascii=False), flush=True)
     print(_check_report(verdict, exchanges, total_ms, config.kiosk.language), file=sys.stderr)
-    return EXIT_OK
+    return check_exit_status(verdict.outcome)
+
+
+def check_exit_status(outcome: str) -> int:
+    """`kiosk check`'s exit status for a verdict: 0 pass, 3 fail, 4 unknown."""
+    return {"pass": EXIT_OK, "fail": EXIT_CHECK_FAIL}.get(outcome, EXIT_CHECK_UNKNOWN)
 
 
 class LastVerdict:
@@ -225,7 +245,15 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     from kiosk.diia.sandbox import DiiaSandbox
     from kiosk.diia.sandbox.admin import banner
 
-    with DiiaSandbox(port=args.port) as sandbox:
+    try:
+        sandbox = DiiaSandbox(port=args.port).start()
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        print(f"kiosk sandbox: port {args.port} is already in use (another sandbox?); "
+              "choose another with --port N, or --port 0 for any free port", file=sys.stderr)
+        return EXIT_FAILURE
+    with sandbox:
         print(banner(sandbox), flush=True)
         try:
             while True:
@@ -265,7 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
     decode.add_argument("--backend", choices=DECODER_BACKENDS, default=DECODER_BACKENDS[0])
     decode.set_defaults(handler=cmd_decode)
 
-    check = sub.add_parser("check", help="one check of a typed 13-digit code")
+    check = sub.add_parser("check", help="one check of a typed 13-digit code",
+                           epilog=CHECK_EXIT_HELP)
     check.add_argument("code", metavar="CODE")
     check.add_argument("--mode", choices=MODES)
     check.add_argument("--config", help=CONFIG_HELP)

@@ -374,6 +374,26 @@ def config_path(cli_path: str | None, environ: dict[str, str] | os._Environ[str]
     return Path(cli_path or environ.get("KIOSK_CONFIG") or DEFAULT_PATH)
 
 
+NO_CONFIG_ADVICE = (
+    "no config file here: name one with --config PATH or $KIOSK_CONFIG "
+    "(config/kiosk.example.toml in the source lists every key; config/demo.toml talks to "
+    "`kiosk sandbox`)"
+)
+
+
+def require_config_file(path: Path) -> None:
+    """A missing config says where a config comes from, not only that a read failed."""
+    if not path.exists():
+        raise ConfigError(str(path), NO_CONFIG_ADVICE)
+
+
+def read_config(cli_path: str | None, environ: dict[str, str] | os._Environ[str]) -> Config:
+    """The config a command runs with (`config_path`), checked whole."""
+    path = config_path(cli_path, environ)
+    require_config_file(path)
+    return load_config(path)
+
+
 def _read_secret(key: str, file_name: str, env_name: str, environ: Any) -> str:
     if file_name:
         path = Path(file_name)

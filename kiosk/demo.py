@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from gpiozero.pins.mock import MockFactory, MockPin
 
 HOLD_FRAMES = 3
+ATTENDED_CODES = 1  # the attended scene shows one more code after the main scenes
 ARMED_AFTER_FRAMES = 6  # the cashier presses the button while the customer holds the phone
 CASHIER_REACTS_S = 1.2  # then reads the verdict before clearing it
 
@@ -197,7 +198,7 @@ def run_demo(
         scenes = demo_scenes(sandbox)
         narration.write(
             f"Diia sandbox on {sandbox.base_url}; mode: age >= 18; "
-            f"{sum(1 for s in scenes if s.title)} codes shown to the camera\n"
+            f"{sum(1 for s in scenes if s.title) + ATTENDED_CODES} codes shown to the camera\n"
         )
         frames = NarratedFrames(scenes, narration)
         pin_factory = mock_pin_factory()  # the lights and the staff button share the board

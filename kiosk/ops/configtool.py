@@ -119,10 +119,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     public = args.public_key
     if not public:
-        local = load_config(config_path(args.config, os.environ))
-        public = local.remote.public_key
+        path = config_path(args.config, os.environ)
+        if not path.exists():  # the operator's machine: no kiosk config, only the key
+            raise ConfigError(str(path), "no config file to take remote.public_key from: "
+                              "pass --public-key KEY (printed by `kiosk config keygen`), or "
+                              "--config PATH or $KIOSK_CONFIG for a config that has it "
+                              "(see config/kiosk.example.toml)")
+        public = load_config(path).remote.public_key
         if not public:
-            raise ConfigError("remote.public_key", "not set; pass --public-key")
+            raise ConfigError("remote.public_key", f"not set in {path}; pass --public-key")
     try:
         signed = verify_text(_read(args.file), public)
     except (RemoteConfigError, ConfigError) as exc:

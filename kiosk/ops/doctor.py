@@ -3,7 +3,8 @@
 Config, secrets, network, Diia login, clock, camera, decoder, GPIO, screen, power, remote
 config.
 It never crashes on a missing part: on a laptop it says the camera or GPIO is absent. Exit
-code 0 when nothing failed, 1 when something must be fixed, 2 when the config is unreadable.
+code 0 when nothing failed, 1 when something must be fixed, 2 when there is no config or it
+is not valid (the config error of every `kiosk` command).
 """
 
 from __future__ import annotations
@@ -22,7 +23,14 @@ from typing import Any, TextIO
 
 import httpx
 
-from kiosk.config import Config, ConfigError, Credentials, config_path, load_credentials
+from kiosk.config import (
+    NO_CONFIG_ADVICE,
+    Config,
+    ConfigError,
+    Credentials,
+    config_path,
+    load_credentials,
+)
 from kiosk.diia.transport import resolve_within
 
 OK, WARN, FAIL, ABSENT, SKIP = "ok", "warn", "FAIL", "absent", "skip"
@@ -78,6 +86,11 @@ class Doctor:
     def run(self, path: Path) -> Iterator[Finding]:
         from kiosk.ops.runtime import Operations
 
+        if not path.exists():
+            yield Finding(FAIL, "config", f"{path}: {NO_CONFIG_ADVICE}",
+                          f"`sudo deploy/install.sh` writes {path} from "
+                          "config/kiosk.example.toml; or run doctor with --config PATH")
+            return
         try:
             ops = Operations.start(path, dict(self.environ), read_only=True, sysfs=self.sysfs)
         except ConfigError as exc:
@@ -87,6 +100,10 @@ class Doctor:
         version = f", remote config version {ops.version}" if ops.version else ""
         yield Finding(OK, "config", f"{path}: mode {config.kiosk.mode}, "
                       f"source {config.source.kind}{version}")
+        if not config.diia.branch_id.strip():
+            yield Finding(FAIL, "branch", "diia.branch_id is empty: Diia refuses every check "
+                          "without it", f"set diia.branch_id in {path} to the branch id Diia "
+                          "gave the shop")
         credentials = None
         try:
             credentials = load_credentials(config.diia, self._secret_environ())

@@ -226,7 +226,7 @@ Point a kiosk at it:
   export KIOSK_DIIA_ACQUIRER_TOKEN={creds.acquirer_token}
   export KIOSK_DIIA_AUTH_TOKEN={creds.auth_token}
   [diia] base_url = "{url}", branch_id = "{sandbox.branch_id}"
-  sample codes (3 minutes each):
+  sample codes (3 minutes each, one check each: mint more below):
 {samples}
 
 Admin API (JSON in and out):
@@ -234,8 +234,9 @@ Admin API (JSON in and out):
                     (state: valid | not_valid | expired | used; kind: barcode | qr;
                      "name": {{"last_name": …, "first_name": …, "middle_name": …}})
   make Diia fail    {post}/faults -d '{{"fault": "unavailable", "latency_s": 0}}'
-                    (fault: unavailable | status:502 | refuse | drop | reset | malformed |
-                     slow:5 | null to heal; "on": "logins" to fail the login instead)
+                    (fault: unavailable | status:502 | refuse | drop | reset | lose |
+                     malformed | slow:5 | null to heal; "on": "logins" to fail the login
+                     instead; lose: the code is used up and the answer lost)
   revoke tokens     {post}/tokens/revoke -d '{{}}'
   set its clock off {post}/clock -d '{{"offset_s": 120}}'
   latest requests   curl -s {url}/sandbox/requests?limit=20

@@ -1,0 +1,117 @@
+"""What a newcomer meets at the command line: exit statuses a script can use, and errors that
+say where a config comes from, which key is wrong, which port is taken."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from kiosk import config as config_module
+from kiosk.cli import EXIT_CHECK_FAIL, EXIT_CHECK_UNKNOWN, main
+from kiosk.diia.sandbox import DiiaSandbox
+from kiosk.diia.sandbox_admin import banner
+from kiosk.diia.sandbox_faults import FAULTS
+from kiosk.ops.doctor import FAIL, Doctor
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+WHERE_A_CONFIG_COMES_FROM = ("--config", "$KIOSK_CONFIG", "config/kiosk.example.toml")
+
+
+@pytest.fixture
+def no_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Neither --config nor $KIOSK_CONFIG, and nothing at the default path."""
+    missing = tmp_path / "etc" / "kiosk.toml"
+    monkeypatch.delenv("KIOSK_CONFIG", raising=False)
+    monkeypatch.setattr(config_module, "DEFAULT_PATH", missing)
+    return missing
+
+
+@pytest.fixture
+def sandbox_env(sandbox: DiiaSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("KIOSK_DIIA_ACQUIRER_TOKEN", sandbox.credentials.acquirer_token)
+    monkeypatch.setenv("KIOSK_DIIA_AUTH_TOKEN", sandbox.credentials.auth_token)
+    path = tmp_path / "kiosk.toml"
+    path.write_text(f'[diia]\nbase_url = "{sandbox.base_url}"\n'
+                    f'branch_id = "{sandbox.branch_id}"\n')  # fmt: skip
+    return path
+
+
+@pytest.mark.parametrize(
+    ("state", "fault", "status"),
+    [("valid", None, 0), ("expired", None, EXIT_CHECK_FAIL),
+     ("valid", "unavailable", EXIT_CHECK_UNKNOWN)],
+)
+def test_check_tells_the_verdict_by_its_exit_status(
+    sandbox: DiiaSandbox, sandbox_env: Path, state: str, fault: str | None, status: int, capsys
+) -> None:
+    code = sandbox.mint(state, fault=fault)
+    assert main(["check", code, "--config", str(sandbox_env)]) == status
+    assert f'"outcome": "{("pass", "fail", "unknown")[[0, 3, 4].index(status)]}"' in (
+        capsys.readouterr().out)
+
+
+def test_check_exit_statuses_are_documented_and_clear_of_error_and_usage() -> None:
+    assert {EXIT_CHECK_FAIL, EXIT_CHECK_UNKNOWN}.isdisjoint({0, 1, 2})
+    assert EXIT_CHECK_FAIL != EXIT_CHECK_UNKNOWN
+    row = next(line for line in README.splitlines() if line.startswith("| `kiosk check"))
+    assert f"0 pass, {EXIT_CHECK_FAIL} fail, {EXIT_CHECK_UNKNOWN} unknown" in row
+
+
+@pytest.mark.parametrize("argv", [["check", "3559217693026"],
+                                  ["config", "verify", "signed.toml"], ["doctor"]])
+def test_without_a_config_each_command_says_where_one_comes_from(
+    no_config: Path, argv: list[str], capsys
+) -> None:
+    assert main(argv) == 2  # a config error, as the README's command table says
+    said = capsys.readouterr()
+    words = said.out + said.err
+    assert str(no_config) in words and "Traceback" not in words
+    for hint in WHERE_A_CONFIG_COMES_FROM:
+        assert hint in words, (hint, words)
+    if argv[0] == "config":
+        assert "--public-key" in words
+    assert "edit /" not in words  # no advice to edit a file that is not there
+
+
+def test_doctor_exit_statuses_match_the_readme() -> None:
+    row = next(line for line in README.splitlines() if line.startswith("| `kiosk doctor"))
+    assert "exit 1 if something must be fixed, 2 if there is no config or it is not valid" in row
+
+
+def test_doctor_flags_an_empty_branch_id(sandbox: DiiaSandbox, tmp_path: Path) -> None:
+    example = Path(config_module.__file__).parents[1] / "config" / "kiosk.example.toml"
+    assert 'branch_id = ""' in example.read_text()  # what a newcomer starts from
+    path = tmp_path / "kiosk.toml"
+    path.write_text(f'[diia]\nbase_url = "{sandbox.base_url}"\nbranch_id = ""\n')
+    found = {f.what: f for f in Doctor({}, dev=tmp_path, sysfs=tmp_path).run(path)}
+    assert found["branch"].status == FAIL
+    assert "diia.branch_id" in found["branch"].detail + found["branch"].fix
+
+
+def test_run_over_an_image_folder_that_is_not_there_names_source_path(
+    tmp_path: Path, sandbox_env: Path, capsys
+) -> None:
+    path = tmp_path / "images.toml"
+    path.write_text(sandbox_env.read_text() + f'[source]\nkind = "images"\npath = '
+                    f'"{tmp_path / "nowhere"}"\n[signals]\ngpio = "mock"\nscreen = "off"\n'
+                    "[metrics]\nport = 0\n")  # fmt: skip
+    assert main(["run", "--config", str(path)]) == 2
+    assert "config error: source.path:" in capsys.readouterr().err
+
+
+def test_sandbox_on_a_busy_port_names_it_and_suggests_port_0(capsys) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["sandbox", "--port", str(port)]) == 1
+    err = capsys.readouterr().err
+    assert f"port {port}" in err and "--port 0" in err and "Errno" not in err
+
+
+def test_sandbox_banner_lists_every_fault(sandbox: DiiaSandbox) -> None:
+    text = banner(sandbox)
+    for fault in FAULTS:
+        assert f" {fault}" in text, fault
