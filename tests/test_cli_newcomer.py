@@ -3,7 +3,9 @@ say where a config comes from, which key is wrong, which port is taken."""
 
 from __future__ import annotations
 
+import logging
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,19 @@ from kiosk.ops.doctor import FAIL, Doctor
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 WHERE_A_CONFIG_COMES_FROM = ("--config", "$KIOSK_CONFIG", "config/kiosk.example.toml")
+
+
+@pytest.fixture(autouse=True)
+def logging_left_as_found() -> Iterator[None]:
+    """`main` sets up logging for a terminal (httpx quietened): undone for the next tests."""
+    root = logging.getLogger()
+    saved = {name: logging.getLogger(name).level for name in ("httpx", "httpcore")}
+    handlers, level = list(root.handlers), root.level
+    yield
+    for name, was in saved.items():
+        logging.getLogger(name).setLevel(was)
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture
