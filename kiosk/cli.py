@@ -224,13 +224,13 @@ def _typed_names(args: argparse.Namespace, mode: str) -> NameSource | str | None
 def _check_report(verdict: Verdict, exchanges: list[Exchange], total_ms: float,
                   language: str) -> str:
     """The verdict in words and where the time went, for a person at a terminal."""
-    from kiosk.messages import text_for
+    from kiosk.messages import one_line, text_for
     from kiosk.model import RESULT_PHASES, State
 
     headline, detail = text_for(State(RESULT_PHASES[verdict.outcome], verdict), language)
     cached = ", from memory" if verdict.cached else ""
     lines = [f"{verdict.outcome} ({verdict.reason}{cached}, mode {verdict.mode}): "
-             f"{headline}. {detail}"]
+             f"{headline}. {one_line(detail)}"]
     for x in exchanges:
         status = str(x.status) if x.status else "no answer"
         fresh = ", new connection" if x.new_connection else ""

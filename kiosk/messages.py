@@ -19,17 +19,14 @@ DEFAULT_LANGUAGE = LANGUAGES[0]
 PHASES: dict[str, dict[Phase, tuple[str, str]]] = {
     "uk": {
         Phase.IDLE: (
-            "Покажіть штрихкод або QR-код з Дії",
-            "Відкрийте документ у Дії та покажіть код камері",
+            "Покажіть код з Дії",
+            "Відкрийте документ у Дії та покажіть штрихкод або QR-код камері",
         ),
-        Phase.READING: ("Тримайте телефон нерухомо", "Зчитуємо код…"),
+        Phase.READING: ("Тримайте нерухомо", "Зчитуємо код з телефона…"),
         Phase.CHECKING: ("Перевіряємо…", "Це займе кілька секунд"),
         Phase.PASS: ("Документ дійсний", "Перевірено в Дії"),
         Phase.FAIL: ("Перевірку не пройдено", "Зверніться до працівника"),
-        Phase.UNKNOWN: (
-            "Не вдалося перевірити — зверніться до працівника",
-            "Перевірте документ іншим способом",
-        ),
+        Phase.UNKNOWN: ("Не вдалося перевірити", "Перевірте документ іншим способом"),
         Phase.ATTENDED_WAIT: (
             "Покличте працівника",
             "Перевірку віку вмикає працівник",
@@ -37,17 +34,14 @@ PHASES: dict[str, dict[Phase, tuple[str, str]]] = {
     },
     "en": {
         Phase.IDLE: (
-            "Show the barcode or QR code from Diia",
-            "Open the document in Diia and show the code to the camera",
+            "Show the code from Diia",
+            "Open the document in Diia and show its barcode or QR code to the camera",
         ),
         Phase.READING: ("Hold the phone still", "Reading the code…"),
         Phase.CHECKING: ("Checking…", "This takes a few seconds"),
         Phase.PASS: ("Document valid", "Checked with Diia"),
         Phase.FAIL: ("Check failed", "Please ask a member of staff"),
-        Phase.UNKNOWN: (
-            "Could not verify — please ask a member of staff",
-            "Check the document another way",
-        ),
+        Phase.UNKNOWN: ("Could not verify", "Check the document another way"),
         Phase.ATTENDED_WAIT: (
             "Please call a member of staff",
             "A member of staff starts the age check",
@@ -69,6 +63,20 @@ PASS_HEADLINES: dict[str, dict[str, str]] = {
     },
 }
 
+# What an unknown verdict asks first, on the line under its short headline.
+UNKNOWN_SUBLINES: dict[str, str] = {
+    "uk": "Зверніться до працівника",
+    "en": "Please ask a member of staff",
+}
+
+# A failed check whose reason needs its own headline. "Not found" is what Diia answers for a
+# product barcode (13 digits with a valid check digit may be Diia's, so it is asked): the
+# customer holding up a bottle is told what to show, not that they failed.
+REASON_HEADLINES: dict[str, dict[Reason, str]] = {
+    "uk": {Reason.NOT_FOUND: "Покажіть код з Дії"},
+    "en": {Reason.NOT_FOUND: "Show the code from Diia"},
+}
+
 # Verdict reason → one line of explanation; every reason in both languages (a test checks).
 REASONS: dict[str, dict[Reason, str]] = {
     "uk": {
@@ -78,8 +86,8 @@ REASONS: dict[str, dict[Reason, str]] = {
         Reason.NAME_MISMATCH: "Ім’я не збігається з документом",
         Reason.EXPIRED: "Код прострочено — оновіть код у Дії",
         Reason.USED: "Код уже використано — оновіть код у Дії",
-        Reason.USED_AFTER_FAILED_ATTEMPT: "Зв’язок з Дією перервався — перевірте іншим способом",
-        Reason.NOT_FOUND: "Код не знайдено — оновіть код у Дії",
+        Reason.USED_AFTER_FAILED_ATTEMPT: "Зв’язок з Дією перервався",
+        Reason.NOT_FOUND: "Дія не знає цього коду — відкрийте документ у Дії",
         Reason.BAD_REQUEST: "Дія не прийняла запит",
         Reason.AUTH_FAILED: "Кіоск не зміг увійти в Дію",
         Reason.DIIA_UNAVAILABLE: "Дія тимчасово недоступна",
@@ -88,7 +96,7 @@ REASONS: dict[str, dict[Reason, str]] = {
         Reason.BAD_RESPONSE: "Незрозуміла відповідь від Дії",
         Reason.CLOCK_UNTRUSTED: "Годинник кіоску не синхронізовано",
         Reason.QR_NOT_SUPPORTED: "Перемкніть Дію на штрихкод",
-        Reason.NAME_MISSING: "Немає даних замовлення для перевірки імені",
+        Reason.NAME_MISSING: "Немає імені із замовлення",
     },
     "en": {
         Reason.VALID: "Checked with Diia",
@@ -97,8 +105,8 @@ REASONS: dict[str, dict[Reason, str]] = {
         Reason.NAME_MISMATCH: "The name does not match the document",
         Reason.EXPIRED: "The code has expired — refresh it in Diia",
         Reason.USED: "The code was already used — refresh it in Diia",
-        Reason.USED_AFTER_FAILED_ATTEMPT: "The connection to Diia broke — check another way",
-        Reason.NOT_FOUND: "Code not found — refresh it in Diia",
+        Reason.USED_AFTER_FAILED_ATTEMPT: "The connection to Diia broke mid-check",
+        Reason.NOT_FOUND: "Diia does not know this code — open the document in Diia",
         Reason.BAD_REQUEST: "Diia did not accept the request",
         Reason.AUTH_FAILED: "The kiosk could not sign in to Diia",
         Reason.DIIA_UNAVAILABLE: "Diia is temporarily unavailable",
@@ -107,7 +115,7 @@ REASONS: dict[str, dict[Reason, str]] = {
         Reason.BAD_RESPONSE: "Unexpected answer from Diia",
         Reason.CLOCK_UNTRUSTED: "The kiosk clock is not synchronised",
         Reason.QR_NOT_SUPPORTED: "Switch to the barcode in Diia",
-        Reason.NAME_MISSING: "No order details to check the name against",
+        Reason.NAME_MISSING: "No order details for the name",
     },
 }
 
@@ -154,11 +162,19 @@ def text_for(state: State, language: str = DEFAULT_LANGUAGE) -> tuple[str, str]:
     if state.phase not in _RESULT_PHASES:
         return headline, detail
     verdict = state.verdict
-    if verdict is None:  # a result phase without its verdict: say as little as is true
-        return headline, detail
-    if state.phase is Phase.PASS:
-        headline = PASS_HEADLINES[lang].get(verdict.mode, headline)
-    return headline, reason_text(verdict.reason, lang)
+    if verdict is not None:  # else a result phase without its verdict: as little as is true
+        detail = reason_text(verdict.reason, lang)
+        headline = REASON_HEADLINES[lang].get(verdict.reason, headline)
+        if state.phase is Phase.PASS:
+            headline = PASS_HEADLINES[lang].get(verdict.mode, headline)
+    if state.phase is Phase.UNKNOWN:  # short headline, what to do, then why (own lines)
+        detail = f"{UNKNOWN_SUBLINES[lang]}\n{detail}"
+    return headline, detail
+
+
+def one_line(text: str) -> str:
+    """A screen text for a terminal: its lines as sentences on one line."""
+    return ". ".join(text.split("\n"))
 
 
 def hint_for(state: State, language: str = DEFAULT_LANGUAGE) -> str | None:

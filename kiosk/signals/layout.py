@@ -1,7 +1,8 @@
 """Where things go on the screen: word wrapping and the one layout for every size.
 
 Pure geometry over a font lookup: sizes are fractions of min(width, height), so one design
-scales from 480×320 to 1280×720. The screen (`screen.py`) paints what this plans.
+scales from 480×320 to 1280×720, except the headline's, which the screen sizes for the
+distance its panel is read from (`panels.py`). The screen (`screen.py`) paints what this plans.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ ICON_MIN = 0.18
 GAP_BELOW_ICON = 0.05
 GAP_BELOW_HEADLINE = 0.025
 MIN_TEXT_PX = 10
+DETAIL_FLOOR = 0.75  # the detail shrinks to this share of its size before the headline does
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +51,11 @@ def wrap(text: str, width: int, measure: Callable[[str], int]) -> list[str]:
     """Word wrap to `width` pixels, lines of even length: no lone word on a last line.
 
     A dash (and the banner's " · ") stays at the end of the line before it, as Ukrainian
-    typesetting wants; a word wider than a line is cut by characters.
+    typesetting wants; a word wider than a line is cut by characters. A newline starts a
+    new line (a subline and its reason).
     """
+    if "\n" in text:
+        return [line for part in text.split("\n") for line in wrap(part, width, measure)]
     lines = _wrap_greedy(text, width, measure)
     if len(lines) < 2:
         return lines
@@ -104,11 +109,17 @@ def plan(
     detail: str,
     banner: str | None = None,
     hint: str | None = None,
+    *,
+    headline_px: int | None = None,
+    reserve_lines: tuple[int, int] = (0, 0),
 ) -> Layout:
     """Where the banner, the picture, the words and the hint go on a screen of `size`.
 
-    `font_for(bold, px)` gives a pygame font. The picture takes what the text leaves, between
-    ICON_MIN and ICON_MAX of min(width, height); too much text shrinks the type instead.
+    `font_for(bold, px)` gives a pygame font. The headline is `headline_px` (else
+    HEADLINE_PX of min(width, height)). The picture takes what the text leaves, between
+    ICON_MIN and ICON_MAX of min(width, height), leaving room for at least `reserve_lines`
+    (headline lines, detail lines) whatever the text: screens given the same reserve get the
+    same picture size. Too much text shrinks the detail first, then the headline.
     """
     width, height = size
     unit = min(width, height)
@@ -154,24 +165,35 @@ def plan(
         footer_top = height - 2 * pad - len(hinted) * line_height
         footer_box = (0, footer_top, width, height - footer_top)
         bottom = footer_top - pad
-    scale = 1.0
+    head_scale = detail_scale = 1.0
+    head_base = headline_px if headline_px is not None else round(HEADLINE_PX * unit)
     while True:
-        head_px = max(MIN_TEXT_PX, round(HEADLINE_PX * unit * scale))
-        detail_px = max(MIN_TEXT_PX, round(DETAIL_PX * unit * scale))
+        head_px = max(MIN_TEXT_PX, round(head_base * head_scale))
+        detail_px = max(MIN_TEXT_PX, round(DETAIL_PX * unit * detail_scale))
         head_font, detail_font = font_for(True, head_px), font_for(False, detail_px)
         head_lines = wrap(headline, text_width, _measure(head_font))
         detail_lines = wrap(detail, text_width, _measure(detail_font))
+        head_rows = max(len(head_lines), reserve_lines[0])
+        detail_rows = max(len(detail_lines), reserve_lines[1])
         text_height = len(head_lines) * head_font.get_linesize()
         if detail_lines:
             text_height += round(GAP_BELOW_HEADLINE * unit)
             text_height += len(detail_lines) * detail_font.get_linesize()
+        room = head_rows * head_font.get_linesize()
+        if detail_rows:
+            room += round(GAP_BELOW_HEADLINE * unit) + detail_rows * detail_font.get_linesize()
         gap = round(GAP_BELOW_ICON * unit)
-        icon = min(round(ICON_MAX * unit), bottom - top - text_height - gap)
-        if icon >= ICON_MIN * unit or scale < 0.3:
+        icon = min(round(ICON_MAX * unit), bottom - top - room - gap)
+        if icon >= ICON_MIN * unit or head_scale < 0.3:
             break
-        scale *= 0.9  # too much text for this screen: smaller type, same layout
+        # Too much text for this screen: smaller type, same layout; the headline, read from
+        # a distance, gives way last.
+        if detail_scale > DETAIL_FLOOR:
+            detail_scale *= 0.9
+        else:
+            head_scale *= 0.9
     icon = max(icon, 0)
-    y = top + max(0, (bottom - top - icon - gap - text_height) // 2)
+    y = top + max(0, (bottom - top - icon - gap - room) // 2)  # the same place for the same reserve
     icon_box = ((width - icon) // 2, y, icon, icon)
     y += icon + gap
     for role, px, texts in (

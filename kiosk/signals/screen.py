@@ -26,6 +26,7 @@ from kiosk.messages import banner_for, hint_for, text_for
 from kiosk.model import Phase, State
 from kiosk.signals import TICK_S
 from kiosk.signals.layout import Layout, plan
+from kiosk.signals.panels import PANELS, headline_px
 from kiosk.signals.shapes import (
     BLACK,
     RESULTS,
@@ -51,19 +52,25 @@ PALETTES: dict[Phase, Palette] = {
         Phase.IDLE:          ("#1C2530", "#FFFFFF", "#C9D3DD", "#FFFFFF", "#FFFFFF", "#FF5252"),
         Phase.READING:       ("#1F3A4D", "#FFFFFF", "#C9D3DD", "#FFFFFF", "#FFFFFF", "#4FC3F7"),
         Phase.CHECKING:      ("#0D47A1", "#FFFFFF", "#DCE6F5", "#FFFFFF", "#FFFFFF", "#FFFFFF"),
-        Phase.PASS:          ("#0B6E2E", "#FFFFFF", "#E3F2E7", "#FFFFFF", "#0B6E2E", "#FFFFFF"),
-        Phase.FAIL:          ("#B00020", "#FFFFFF", "#FFFFFF", "#FFFFFF", "#B00020", "#FFFFFF"),
-        Phase.UNKNOWN:       ("#FFB300", "#000000", "#1A1A1A", "#000000", "#FFB300", "#000000"),
+        Phase.PASS:          ("#00766C", "#FFFFFF", "#EEF7F5", "#FFFFFF", "#00766C", "#FFFFFF"),
+        Phase.FAIL:          ("#C42008", "#FFFFFF", "#FFFFFF", "#FFFFFF", "#C42008", "#FFFFFF"),
+        Phase.UNKNOWN:       ("#FFC107", "#000000", "#1A1A1A", "#000000", "#FFC107", "#000000"),
         Phase.ATTENDED_WAIT: ("#4A148C", "#FFFFFF", "#E6DAF2", "#FFFFFF", "#4A148C", "#FFFFFF"),
     }.items()
 }
 # fmt: on
+# The verdicts' three backgrounds (a dark teal, a deep red, a bright amber) stay apart for
+# colour-blind customers too: simulated protanopia, deuteranopia and tritanopia (Machado et
+# al. 2009, severity 1) keep every pair at least 40 CIE76 units apart (tests/test_palette.py).
 BANNER_BACKGROUND = rgb("#111111")
 BANNER_TEXT = rgb("#FFB300")
 
 # The layouts designed for (one design, scaled): a 3.5" HAT, the official 7" display, a 7"
-# HDMI panel, a 720p monitor.
-SCREEN_SIZES = ((480, 320), (800, 480), (1024, 600), (1280, 720))
+# HDMI panel, a 720p monitor; each with its reading distance (`panels`).
+SCREEN_SIZES = tuple(PANELS)
+# A verdict's picture is the same size whatever its words: each leaves room for this many
+# (headline, detail) lines.
+RESULT_LINES = (2, 2)
 ANIMATED = frozenset({Phase.IDLE, Phase.READING, Phase.CHECKING, Phase.ATTENDED_WAIT})
 FRAME_S = TICK_S  # no more than one redraw per loop turn
 
@@ -120,8 +127,10 @@ class Painter:
         palette = PALETTES[state.phase]
         headline, detail = text_for(state, self.language)
         size = surface.get_size()
+        reserve = RESULT_LINES if state.phase in RESULTS else (0, 0)
         layout = plan(size, self.font, headline, detail, banner_for(state.faults, self.language),
-                      hint_for(state, self.language))  # fmt: skip
+                      hint_for(state, self.language), headline_px=headline_px(size),
+                      reserve_lines=reserve)  # fmt: skip
         surface.fill(palette.background)
         if layout.banner is not None:
             surface.fill(BANNER_BACKGROUND, layout.banner)
