@@ -22,8 +22,8 @@ from kiosk import render
 from kiosk.bootstrap import Appliance, bootstrap
 from kiosk.config import Config, DiiaSection, KioskSection, SignalsSection, SourceSection
 from kiosk.diia.sandbox import DiiaSandbox
-from kiosk.messages import text_for
-from kiosk.model import RESULT_PHASES, Frame, State
+from kiosk.messages import one_line, text_for
+from kiosk.model import RESULT_PHASES, Fault, Frame, State
 from kiosk.signals.lights import mock_pin_factory
 from kiosk.signals.screen import SCREEN_SIZES
 from kiosk.sources.images import ImageFrames
@@ -78,6 +78,35 @@ class NarratedFrames:
             if scene.title:
                 self._narration.write(f"{scene.title}\n")
             yield from ImageFrames([scene.image], hold_frames=HOLD_FRAMES).frames()
+
+
+# Each fault banner once, over the idle screen. The demo raises and clears them itself, as
+# the camera, the network, the clock check and the remote config would. Fault.OUTPUT is left
+# out: the loop raises and clears it from its outputs' own health, at once.
+FAULT_SCENES: tuple[tuple[Fault, str], ...] = (
+    (Fault.CAMERA, "the camera stops answering"),
+    (Fault.NETWORK, "Diia cannot be reached"),
+    (Fault.CLOCK, "the clock is not synchronised"),
+    (Fault.CONFIG, "a remote config is rejected"),
+)
+
+
+class FaultBanners:
+    """After the scenes, each fault banner in turn, with nothing in front of the camera."""
+
+    def __init__(self, scenes: NarratedFrames, narration: TextIO) -> None:
+        self._scenes = scenes
+        self._narration = narration
+        self.set_fault: Callable[[Fault, bool], None] | None = None  # the kiosk's, once built
+
+    def frames(self) -> Iterator[Frame]:
+        yield from self._scenes.frames()
+        assert self.set_fault is not None
+        for fault, what in FAULT_SCENES:
+            self._narration.write(f"fault: {what}: a banner over whatever is shown\n")
+            self.set_fault(fault, True)
+            yield from ImageFrames([render.phone_photo(BLANK)], hold_frames=HOLD_FRAMES).frames()
+            self.set_fault(fault, False)
 
 
 class DemoCashier:
@@ -168,7 +197,7 @@ class ConsoleNarrator:
         v = state.verdict
         cached = " (cached)" if v.cached else ""
         self._stream.write(
-            f"  -> {v.outcome:<7} {v.reason!s:<17}{cached} {headline}. {detail}\n"
+            f"  -> {v.outcome:<7} {v.reason!s:<17}{cached} {headline}. {one_line(detail)}\n"
         )
         self._stream.flush()
 
@@ -200,12 +229,13 @@ def run_demo(
             f"Diia sandbox on {sandbox.base_url}; mode: age >= 18; "
             f"{sum(1 for s in scenes if s.title) + ATTENDED_CODES} codes shown to the camera\n"
         )
-        frames = NarratedFrames(scenes, narration)
+        frames = FaultBanners(NarratedFrames(scenes, narration), narration)
         pin_factory = mock_pin_factory()  # the lights and the staff button share the board
         first = bootstrap(config, credentials=sandbox.credentials, frames=frames,
                           extra_signals=[ConsoleNarrator(narration, language)],
                           pin_factory=pin_factory, screenshot_dir=screenshot_dir,
                           screenshot_sizes=SCREEN_SIZES)
+        frames.set_fault = first.kiosk.set_fault
         try:
             first.kiosk.run()
             attended = run_attended_scene(sandbox, config, first, pin_factory, narration)

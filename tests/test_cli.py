@@ -166,6 +166,8 @@ def test_demo_headless_shows_every_outcome_and_saves_screens(tmp_path: Path) -> 
     names = sorted(p.name for p in shots.glob("*.png"))
     for state in ("idle", "checking", "pass", "fail", "unknown"):
         assert any(state in name for name in names), (state, names)
+    for fault in ("camera", "network", "clock", "config"):  # each fault banner, once
+        assert any(f"-idle-{fault}-" in name for name in names), (fault, names)
 
 
 def test_check_prints_a_verdict(sandbox: DiiaSandbox, tmp_path: Path) -> None:
