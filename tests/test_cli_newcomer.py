@@ -13,8 +13,8 @@ import pytest
 from kiosk import config as config_module
 from kiosk.cli import EXIT_CHECK_FAIL, EXIT_CHECK_UNKNOWN, main
 from kiosk.diia.sandbox import DiiaSandbox
-from kiosk.diia.sandbox_admin import banner
-from kiosk.diia.sandbox_faults import FAULTS
+from kiosk.diia.sandbox.admin import banner
+from kiosk.diia.sandbox.faults import FAULTS
 from kiosk.ops.doctor import FAIL, Doctor
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
