@@ -19,7 +19,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pygame
-import pygame.gfxdraw  # noqa: F401  (the painter draws with it)
+import pygame.gfxdraw  # the painter draws with it
 import pytest
 
 from kiosk.model import CodeKind, Phase, Reason, State, Verdict

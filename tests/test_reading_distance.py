@@ -18,7 +18,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pygame
-import pygame.gfxdraw  # noqa: F401  (the painter draws with it)
+import pygame.gfxdraw  # the painter draws with it
 import pytest
 
 from kiosk.model import RESULT_PHASES, CodeKind, Phase, Reason, State, Verdict
