@@ -138,7 +138,12 @@ def cmd_decode(args: argparse.Namespace) -> int:
             print(json.dumps({"path": str(path), "error": "cannot read image"}))
             continue
         started = time.perf_counter()
-        codes = decoder.decode(frame)
+        try:
+            codes = decoder.decode(frame)
+        except Exception as exc:  # one image never stops the rest of the folder
+            log.warning("decoder failed on %s: %s", path, type(exc).__name__)
+            print(json.dumps({"path": str(path), "error": "decoder failed"}))
+            continue
         ms = (time.perf_counter() - started) * 1000
         print(json.dumps({
             "path": str(path),

@@ -11,7 +11,6 @@ import base64
 import difflib
 import os
 import stat
-import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, get_type_hints
@@ -251,12 +250,22 @@ def _coerce(key: str, value: Any, kind: type, meta: dict[str, Any]) -> Any:
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ConfigError(key, f"expected {kind.__name__}, got {type(value).__name__} {value!r}")
+        raise ConfigError(key, f"expected {kind.__name__}, got {type(value).__name__} "
+                          f"{_shown(value)}")
     if "choices" in meta and value not in meta["choices"]:
-        raise ConfigError(key, f"{value!r} is not one of {', '.join(meta['choices'])}")
+        raise ConfigError(key, f"{_shown(value)} is not one of {', '.join(meta['choices'])}")
     if "min" in meta and not meta["min"] <= value <= meta["max"]:
         raise ConfigError(key, f"{value!r} is outside {meta['min']}..{meta['max']}")
     return value
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """A value for an error message: short, whatever it is (a megabyte string, a list nested
+    hundreds deep)."""
+    if isinstance(value, list | dict):
+        return f"a {type(value).__name__}"
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
 
 
 def _build_section(name: str, cls: type, table: Any) -> Any:
@@ -285,19 +294,26 @@ def parse_config(data: dict[str, Any]) -> Config:
     return config
 
 
-def parse_size(text: str, key: str = "size", example: str = "800x480") -> tuple[int, int]:
-    """"WIDTHxHEIGHT" → (width, height), both positive; a ConfigError naming `key` if not."""
+MAX_SIDE = 16384  # pixels; far above any camera mode a Pi drives
+MAX_SCREEN_SIDE = 8192  # a window's surface is 4 bytes a pixel: 8192² is already 256 MB
+
+
+def parse_size(text: str, key: str = "size", example: str = "800x480",
+               limit: int = MAX_SIDE) -> tuple[int, int]:
+    """"WIDTHxHEIGHT" → (width, height), each 1..`limit` in ASCII digits ("１２８０" passes
+    `isdigit()`); a ConfigError naming `key` if not."""
     width, _, height = text.partition("x")
-    if not (width.isascii() and width.isdigit() and height.isascii() and height.isdigit()
-            and int(width) > 0 and int(height) > 0):
-        raise ConfigError(key, f"expected WIDTHxHEIGHT, for example {example}")
+    sides = (width, height)
+    if not all(s.isascii() and s.isdigit() and len(s) <= 5 and 0 < int(s) <= limit
+               for s in sides):
+        raise ConfigError(key, f"expected WIDTHxHEIGHT up to {limit}, for example {example}")
     return int(width), int(height)
 
 
 def _check_cross_keys(config: Config) -> None:
     if config.source.kind == "images" and not config.source.path:
         raise ConfigError("source.path", 'source.kind = "images" needs the folder of images')
-    parse_size(config.signals.screen_size, "signals.screen_size", "800x480")
+    parse_size(config.signals.screen_size, "signals.screen_size", "800x480", MAX_SCREEN_SIDE)
     parse_size(config.camera.size, "camera.size", "1280x720")
     if config.source.kind == "serial" and not config.source.path:
         raise ConfigError("source.path", 'source.kind = "serial" needs the device, for example '
@@ -309,6 +325,8 @@ def _check_cross_keys(config: Config) -> None:
     _check_pins(config.signals)
     _check_urls(config)
     _check_remote(config.remote)
+
+
 
 
 def gpio_pins(signals: SignalsSection) -> dict[str, int]:
@@ -358,15 +376,13 @@ def _check_remote(remote: RemoteSection) -> None:
 
 
 def load_config(path: str | Path) -> Config:
-    """Read and validate a TOML file; a syntax error names the file and line."""
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(str(path), f"cannot read: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(str(path), f"not valid TOML: {exc}") from exc
-    return parse_config(data)
+    """Read and validate a TOML file, and the paths it names on this machine; a bad file
+    (not UTF-8, not TOML, nested absurdly) names the file, a bad value its key."""
+    from kiosk.config_files import check_paths, read_toml  # it builds on this module
+
+    config = parse_config(read_toml(path))
+    check_paths(config)
+    return config
 
 
 def config_path(cli_path: str | None, environ: dict[str, str] | os._Environ[str]) -> Path:

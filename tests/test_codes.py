@@ -100,3 +100,28 @@ def test_code_repr_hides_the_text() -> None:
     assert DIIA_DIGITS not in repr(code)
     assert DIIA_DIGITS not in str(code)
     assert "EAN-13" in repr(code)
+
+
+def _in_digits(ascii_digits: str, zero: str) -> str:
+    return "".join(chr(ord(zero) + int(d)) for d in ascii_digits)
+
+
+@pytest.mark.parametrize(
+    "zero", ["\u0966", "\u0660", "\u06f0", "\uff10", "\U0001d7ce"],
+    ids=["devanagari", "arabic-indic", "extended-arabic-indic", "fullwidth", "math-bold"],
+)
+def test_digits_of_other_scripts_are_never_a_code_even_with_a_valid_check_digit(
+    zero: str,
+) -> None:
+    foreign = _in_digits(DIIA_DIGITS, zero)
+    assert foreign.isdigit() and int(foreign) == int(DIIA_DIGITS)  # what fooled `\d`
+    for symbology in ("EAN-13", "Code128", "typed"):
+        assert to_code(foreign, symbology) is None
+    mixed = DIIA_DIGITS[:12] + _in_digits(DIIA_DIGITS[12], zero)
+    assert to_code(mixed, "typed") is None
+    assert not is_diia_barcode(foreign)
+
+
+def test_the_check_digit_is_computed_over_ascii_digits_only() -> None:
+    with pytest.raises(ValueError):
+        ean13_check_digit(_in_digits("355921769302", "\u0660"))

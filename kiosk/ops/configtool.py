@@ -13,11 +13,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tomllib
 from pathlib import Path
 from typing import Any
 
 from kiosk.config import Config, ConfigError, config_path, load_config, parse_config
+from kiosk.config_files import check_paths, parse_toml, read_config_text, read_toml
 
 
 def add_parser(sub: Any) -> None:
@@ -49,17 +49,14 @@ def add_parser(sub: Any) -> None:
 
 
 def _read(path: str) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(path, f"cannot read: {exc.strerror}") from exc
+    return read_config_text(path)  # UTF-8 of a sane size, else a ConfigError naming it
 
 
 def _load_base(path: str | None) -> dict[str, Any]:
     if not path:
         return {}
     load_config(path)  # names the key if the local file itself is wrong
-    return tomllib.loads(_read(path))
+    return read_toml(path)
 
 
 def _remote_error(path: str, exc: Exception) -> ConfigError:
@@ -144,10 +141,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     text = _read(args.file)
     body = strip_signature(text)
-    try:
-        data = tomllib.loads(body)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(args.file, f"not valid TOML: {exc}") from exc
+    data = parse_toml(body, args.file)
     if body != text or "version" in data:  # a remote config: an overlay with a version
         try:
             version, overlay = parse_body(body)
@@ -158,6 +152,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     else:
         config = parse_config(data)
         what = "config"
+    check_paths(config)  # what `kiosk run` on this machine would stop at
     print(f"{args.file}: valid {what} ({_summary(config)})")
     return 0
 

@@ -11,13 +11,16 @@ Labels never carry a code, a code id or anything personal: outcome, reason, stag
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from socketserver import TCPServer, ThreadingMixIn
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
 
@@ -174,19 +177,96 @@ def counted_readings(readings: Iterable[Any], metrics: Metrics) -> Iterator[Any]
         yield reading
 
 
+CLIENT_IDLE_S = 2.0  # one read or write of a scrape may wait this long
+CLIENT_DEADLINE_S = 5.0  # a whole connection, however it trickles
+MAX_CLIENTS = 16  # connections served at once; more are closed at once (the scrape retries)
+
+
 class _QuietHandler(WSGIRequestHandler):
+    timeout = CLIENT_IDLE_S  # StreamRequestHandler puts it on the socket
+
     def log_message(self, format: str, *args: Any) -> None:  # a scrape is not news
         pass
 
 
+class _ThreadedWSGIServer(ThreadingMixIn, WSGIServer):
+    """Each connection on its own daemon thread, so an idle or slow client never holds up
+    a scrape, the loop or the exit. Connections are capped in number, and the serving
+    thread cuts any past `CLIENT_DEADLINE_S` (between its polls: `service_actions`)."""
+
+    daemon_threads = True
+    block_on_close = False  # closing never waits for a client
+
+    def __init__(self, address: tuple[str, int], handler: type[WSGIRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self._slots = threading.BoundedSemaphore(MAX_CLIENTS)
+        self._lock = threading.Lock()
+        self._deadlines: dict[socket.socket, float] = {}
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind asks the resolver for our own name (getfqdn): a resolver
+        # that hangs would hold up the start. The name is the address we bound.
+        TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), int(port)
+        self.setup_environ()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        with self._lock:
+            self._deadlines[request] = time.monotonic() + CLIENT_DEADLINE_S
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._forget(request)
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._forget(request)
+
+    def _forget(self, request: socket.socket) -> None:
+        with self._lock:
+            known = self._deadlines.pop(request, None) is not None
+        if known:
+            self._slots.release()
+
+    def service_actions(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            late = [sock for sock, due in self._deadlines.items() if due < now]
+        self._cut(late)
+
+    def cut_all(self) -> None:
+        with self._lock:
+            clients = list(self._deadlines)
+        self._cut(clients)
+
+    @staticmethod
+    def _cut(clients: list[socket.socket]) -> None:
+        for sock in clients:  # the handler's next read or write fails; its thread ends
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # socketserver's default prints a traceback to stderr for every client that
+        # timed out or hung up: not news either.
+        log.debug("metrics client %s gone", client_address, exc_info=True)
+
+
 class MetricsServer:
-    """`GET /metrics` on 127.0.0.1:`port` (0 = any free port; see `.port`), on a thread."""
+    """`GET /metrics` on 127.0.0.1:`port` (0 = any free port; see `.port`), on a thread.
+
+    Never blocks the kiosk: connections are served on threads of their own with a deadline,
+    and `close()` returns at once, cutting whoever is still connected."""
 
     def __init__(self, metrics: Metrics, port: int) -> None:
-        self._server: WSGIServer = make_server(
-            "127.0.0.1", port, make_wsgi_app(registry=metrics.registry),
-            handler_class=_QuietHandler,
-        )
+        self._server = _ThreadedWSGIServer(("127.0.0.1", port), _QuietHandler)
+        self._server.set_app(make_wsgi_app(registry=metrics.registry))
         self.port = self._server.server_port
         self._thread = threading.Thread(  # a short poll: close() returns promptly
             target=self._server.serve_forever, args=(0.1,), name="metrics", daemon=True
@@ -194,7 +274,8 @@ class MetricsServer:
         self._thread.start()
 
     def close(self) -> None:
-        self._server.shutdown()
+        self._server.shutdown()  # the serving thread only polls and accepts: prompt
+        self._server.cut_all()
         self._server.server_close()
         self._thread.join(2)
 

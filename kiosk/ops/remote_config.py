@@ -12,9 +12,12 @@ kiosk then fails to come up, the next start rolls back.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import stat
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -81,21 +84,64 @@ def needs_restart(changed: set[str]) -> bool:
 # --- the state directory -----------------------------------------------------------------
 
 
+class UnsafeStateDir(OSError):
+    """The store's folder is not the kiosk's alone: nothing is written into it."""
+
+
+def private_dir(path: Path) -> Path:
+    """`path` as a folder only this user can write to (made so if missing), else raises
+    `UnsafeStateDir`: a folder others can write to lets them plant links at our names."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    info = os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode):
+        raise UnsafeStateDir(f"{path} is not a folder (a symbolic link?)")
+    if info.st_uid != os.geteuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise UnsafeStateDir(f"{path} is writable by others than the kiosk's user")
+    return path
+
+
 def write_atomic(path: Path, text: str) -> None:
-    """Write, fsync, rename over, fsync the directory: a power cut leaves old or new whole."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(text)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    """Write, fsync, rename over, fsync the directory: a power cut leaves old or new whole.
+
+    The temporary file gets a fresh random name created with O_EXCL (mkstemp), so a link
+    planted beside ours is never followed, and rename replaces a link at `path` itself
+    instead of writing through it."""
+    folder = private_dir(path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def _fresh_meta() -> dict[str, Any]:
+    return {"rejected": [], "trial_starts": 0}
+
+
+def _valid_meta(raw: object) -> dict[str, Any] | None:
+    """store.json as written by this module, or None when any value has the wrong type."""
+    if not isinstance(raw, dict):
+        return None
+    meta = {**_fresh_meta(), **raw}
+
+    def whole(value: object) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+    rejected, starts = meta["rejected"], meta["trial_starts"]
+    if not (isinstance(rejected, list) and all(whole(v) for v in rejected) and whole(starts)):
+        return None
+    return meta
 
 
 class ConfigStore:
@@ -120,11 +166,23 @@ class ConfigStore:
         return self.dir / "trial.toml"
 
     def _meta(self) -> dict[str, Any]:
+        """The bookkeeping; a missing, unreadable or mistyped store.json counts as none
+        (logged), so a damaged state file never stops the kiosk from starting."""
+        path = self.dir / "store.json"
         try:
-            meta = json.loads((self.dir / "store.json").read_text())
-        except (OSError, ValueError):
-            return {"rejected": [], "trial_starts": 0}
-        return meta if isinstance(meta, dict) else {"rejected": [], "trial_starts": 0}
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return _fresh_meta()
+        except (OSError, ValueError, RecursionError) as exc:
+            log.warning("%s unreadable (%s): starting its bookkeeping afresh", path,
+                        type(exc).__name__)
+            return _fresh_meta()
+        meta = _valid_meta(raw)
+        if meta is None:
+            log.warning("%s holds values of the wrong types: starting its bookkeeping afresh",
+                        path)
+            return _fresh_meta()
+        return meta
 
     def _save_meta(self, meta: dict[str, Any]) -> None:
         write_atomic(self.dir / "store.json", json.dumps(meta))
@@ -133,6 +191,10 @@ class ConfigStore:
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:  # a folder, no permission, not UTF-8
+            log.warning("stored remote config %s ignored: unreadable (%s)", path.name,
+                        type(exc).__name__)
             return None
         try:
             return verify_text(text, self._public_key)
@@ -274,8 +336,9 @@ class RemoteConfigPoller:
                         exc.reason, exc, self._running_version())
             self._on_reject(exc.reason)
             return None
-        except Exception:  # a bug here must never take the kiosk down
-            log.exception("remote config fetch failed")
+        except Exception as exc:  # a bug here must never take the kiosk down
+            log.error("remote config fetch failed: %s", type(exc).__name__)
+            log.debug("remote config fetch failed", exc_info=True)
             return None
         finally:
             self.fetches += 1

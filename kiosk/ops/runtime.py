@@ -16,12 +16,12 @@ import os
 import signal
 import threading
 import time
-import tomllib
 from collections.abc import Callable, MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kiosk.config import Config, ConfigError, load_config
+from kiosk.config_files import read_toml
 from kiosk.model import Fault, Phase
 from kiosk.ops.audit import open_audit_log
 from kiosk.ops.clock import ClockTrust
@@ -72,7 +72,7 @@ def state_directory(setting: str, environ: MutableMapping[str, str]) -> Path | N
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
-    return tomllib.loads(path.read_text(encoding="utf-8"))  # load_config has vetted it
+    return read_toml(path)  # load_config has vetted it; a file changed since is named too
 
 
 class Operations:

@@ -126,6 +126,8 @@ def parse_body(body: str) -> tuple[int, dict[str, Any]]:
         data = tomllib.loads(body)
     except tomllib.TOMLDecodeError as exc:
         raise RemoteConfigError("malformed", f"not valid TOML: {exc}") from exc
+    except RecursionError:  # tomllib recurses per level: a body nested thousands deep
+        raise RemoteConfigError("malformed", "nested too deeply to be a config") from None
     version = data.pop("version", None)
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise RemoteConfigError("malformed", "needs a top-level integer version >= 1")
@@ -133,6 +135,9 @@ def parse_body(body: str) -> tuple[int, dict[str, Any]]:
         raise RemoteConfigError(
             "invalid", "a remote config cannot change [remote]; that stays in /etc/kiosk"
         )
+    for name, table in data.items():  # `kiosk = 5` is TOML, but sets no keys of [kiosk]
+        if not isinstance(table, dict):
+            raise RemoteConfigError("invalid", f"{name[:40]}: expected a table ([{name[:40]}])")
     return version, data
 
 

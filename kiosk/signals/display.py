@@ -30,7 +30,7 @@ def kmsdrm_card_index(dri_dir: Path = DRI_DIR) -> int | None:
     for name in BY_PATH_CARDS:
         link = dri_dir / "by-path" / name
         if link.exists():
-            found = re.fullmatch(r"card(\d+)", Path(os.path.realpath(link)).name)
+            found = re.fullmatch(r"card([0-9]+)", Path(os.path.realpath(link)).name)
             if found:
                 return int(found.group(1))
     return None

@@ -20,6 +20,8 @@ from kiosk.model import Frame
 logger = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp"})
+MAX_SIDE = 16384  # pixels per side
+MAX_PIXELS = 50_000_000  # a 48-megapixel phone photo still passes; 50 MB as grayscale
 
 
 class SourceError(Exception):
@@ -120,16 +122,50 @@ def is_image_name(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES
 
 
+def image_size_problem(width: int, height: int) -> str | None:
+    """Why an image of this size is not taken as a frame, or None when it is.
+
+    Checked on the header, before a pixel is decoded: a 1×200000 strip is more than the
+    decoders take (zxing-cpp stops at 65535 per side), and a small file can declare a
+    gigapixel image (a decompression bomb). The limits sit far above any camera mode and
+    any phone photo."""
+    if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE):
+        return f"{width}x{height} pixels: each side must be 1..{MAX_SIDE}"
+    if width * height > MAX_PIXELS:
+        return f"{width}x{height} pixels: more than {MAX_PIXELS // 1_000_000} megapixels"
+    return None
+
+
 def _load(item: Path | str | Image.Image) -> np.ndarray | None:
-    if isinstance(item, Image.Image):
-        return _to_gray(item)
-    path = Path(item)
     try:
-        with Image.open(path) as image:
-            return _to_gray(image)
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        logger.warning("skipping unreadable image %s: %s", path, exc)
-        return None
+        if isinstance(item, Image.Image):
+            return _checked_gray(item)
+        with Image.open(Path(item)) as image:
+            return _checked_gray(image)
+    except ImageTooLarge as exc:
+        logger.warning("skipping image %s: %s", _name(item), exc)
+    # Image files are outside input: Pillow's plugins raise more than OSError on damaged
+    # ones (SyntaxError, struct.error, EOFError, IndexError...). One file is never worth
+    # the run, so any failure makes it an unreadable image.
+    except Exception as exc:
+        logger.warning("skipping unreadable image %s: %s: %s", _name(item),
+                       type(exc).__name__, str(exc)[:200])
+    return None
+
+
+def _name(item: Path | str | Image.Image) -> str:
+    return "(in memory)" if isinstance(item, Image.Image) else str(item)
+
+
+class ImageTooLarge(ValueError):
+    """The image's declared size is out of bounds (see `image_size_problem`)."""
+
+
+def _checked_gray(image: Image.Image) -> np.ndarray:
+    problem = image_size_problem(*image.size)
+    if problem is not None:
+        raise ImageTooLarge(problem)
+    return _to_gray(image)
 
 
 def _to_gray(image: Image.Image) -> np.ndarray:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Iterator
-from typing import TextIO
+from typing import BinaryIO
 
 from kiosk.codes import to_code
 from kiosk.model import Code
@@ -26,14 +26,23 @@ def parse_typed(line: str) -> Code | None:
     return to_code(text, "typed")
 
 
-class StdinCodes:
-    """A `CodeSource` over a text stream; ends when the stream does."""
+MAX_LINE = 512  # bytes; longer than any Diia code or verify URL
 
-    def __init__(self, stream: TextIO | None = None) -> None:
-        self._stream = stream or sys.stdin
+
+class StdinCodes:
+    """A `CodeSource` over a byte stream (stdin by default); ends when the stream does.
+
+    Read as bytes, line by line, and decoded one line at a time: a stray invalid byte
+    (a scanner's glitch, a binary file piped in by mistake) spoils only its own line, never
+    the codes before or after it, whatever the locale says stdin's encoding is. A line is
+    read up to `MAX_LINE` bytes, so input without newlines cannot fill the memory.
+    """
+
+    def __init__(self, stream: BinaryIO | None = None) -> None:
+        self._stream = stream if stream is not None else sys.stdin.buffer
 
     def codes(self) -> Iterator[Code]:
-        for line in self._stream:
+        for line in self._lines():
             if not line.strip():
                 continue
             code = parse_typed(line)
@@ -41,3 +50,15 @@ class StdinCodes:
                 log.warning("typed input is not a Diia code (13 digits with a valid check digit)")
                 continue
             yield code
+
+    def _lines(self) -> Iterator[str]:
+        skipping = False  # inside a line found too long: its rest goes too
+        while raw := self._stream.readline(MAX_LINE + 1):
+            ended = raw.endswith(b"\n")
+            if skipping:
+                skipping = not ended
+            elif len(raw) > MAX_LINE and not ended:
+                log.warning("typed input line longer than %d bytes: ignored", MAX_LINE)
+                skipping = True
+            else:
+                yield raw.decode("utf-8", errors="replace")

@@ -195,7 +195,7 @@ def _clock(sandbox: DiiaSandbox, body: dict[str, Any], query: str) -> Reply:
 
 def _requests(sandbox: DiiaSandbox, body: dict[str, Any], query: str) -> Reply:
     limit_text = parse_qs(query).get("limit", ["50"])[0]
-    if not limit_text.isdigit():
+    if not (limit_text.isascii() and limit_text.isdigit()):
         raise _BadInput("limit must be a whole number")
     limit = int(limit_text)
     latest = sandbox.requests[-limit:] if limit else []

@@ -57,7 +57,7 @@ TARGETS = ("checks", "logins")
 MAX_LOGGED_REQUESTS = 10_000
 
 _LOGIN = re.compile(r"/api/v1/auth/acquirer/([^/]+)")
-_CHECK = re.compile(r"/api/v(\d+)/acquirers/document-identification(/age)?")
+_CHECK = re.compile(r"/api/v([0-9]+)/acquirers/document-identification(/age)?")
 _TOKEN_SEGMENT = re.compile(r"(/auth/acquirer/)[^/?#]+")
 
 

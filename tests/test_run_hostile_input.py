@@ -1,0 +1,144 @@
+"""`kiosk run` and `kiosk decode` as a user runs them, fed input that used to stop them: an
+invalid byte on stdin, an absurd image in the folder, an idle connection on the metrics
+port at the moment the input ends."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from PIL import Image
+
+from kiosk import render
+from kiosk.diia.sandbox import DiiaSandbox
+
+
+def config(path: Path, sandbox: DiiaSandbox, source: str, metrics_port: int = 0) -> Path:
+    path.write_text(f"""
+[kiosk]
+mode = "validate"
+result_seconds = 0
+[diia]
+base_url = "{sandbox.base_url}"
+branch_id = "{sandbox.branch_id}"
+timeout_s = 2.0
+[source]
+{source}
+[signals]
+gpio = "off"
+screen = "off"
+events = "stdout"
+[metrics]
+port = {metrics_port}
+[clock]
+require_sync = false
+""")
+    return path
+
+
+def run(args: list[str], sandbox: DiiaSandbox | None = None, stdin: bytes | None = None,
+        **popen: object) -> subprocess.Popen:
+    # A Pi's en_GB.UTF-8 locale gives stdin strict UTF-8; C.UTF-8 (all this machine may
+    # have) would give surrogateescape: PYTHONIOENCODING makes it the Pi's.
+    env = {**os.environ, "LC_ALL": "C.UTF-8", "PYTHONIOENCODING": "utf-8:strict"}
+    if sandbox is not None:
+        env |= {"KIOSK_DIIA_ACQUIRER_TOKEN": sandbox.credentials.acquirer_token,
+                "KIOSK_DIIA_AUTH_TOKEN": sandbox.credentials.auth_token}
+    return subprocess.Popen([sys.executable, "-m", "kiosk", *args], env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, **popen)  # type: ignore[call-overload]
+
+
+def verdicts(stdout: bytes) -> list[tuple[str, str]]:
+    lines = [json.loads(x) for x in stdout.decode().splitlines() if x.startswith("{")]
+    return [(e["outcome"], e["reason"]) for e in lines if e.get("event") == "verdict"]
+
+
+def test_an_invalid_byte_on_stdin_loses_no_code_and_does_not_stop_the_run(
+    sandbox: DiiaSandbox, tmp_path: Path
+) -> None:
+    first, second = sandbox.mint("valid"), sandbox.mint("expired")
+    path = config(tmp_path / "k.toml", sandbox, 'kind = "stdin"')
+    proc = run(["run", "--config", str(path)], sandbox)
+    out, err = proc.communicate(f"{first}\n".encode() + b"\xff\xc3(\x80\n" + f"{second}\n".encode(),
+                                timeout=60)
+    assert proc.returncode == 0, err.decode()
+    assert verdicts(out) == [("pass", "valid"), ("fail", "expired")]
+    assert b"Traceback" not in err and b"UnicodeDecodeError" not in err
+
+
+def test_an_absurd_image_is_skipped_by_run_and_named_by_decode(
+    sandbox: DiiaSandbox, tmp_path: Path
+) -> None:
+    folder = tmp_path / "codes"
+    folder.mkdir()
+    Image.new("L", (1, 200_000), 255).save(folder / "a-strip.png")
+    Image.new("L", (70_000, 2), 0).save(folder / "b-band.png")
+    (folder / "c-broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(64))
+    render.render_ean13(sandbox.mint("valid")).save(folder / "d-code.png")
+
+    decode = run(["decode", str(folder)])
+    out, err = decode.communicate(timeout=60)
+    assert decode.returncode == 0, err.decode()
+    lines = [json.loads(x) for x in out.decode().splitlines()]
+    assert [Path(x["path"]).name for x in lines] == [
+        "a-strip.png", "b-band.png", "c-broken.png", "d-code.png"]
+    assert all("error" in x for x in lines[:3])
+    assert len(lines[3]["codes"]) == 1
+    assert b"1x200000" in err and b"Traceback" not in err
+
+    path = config(tmp_path / "k.toml", sandbox, f'kind = "images"\npath = "{folder}"')
+    proc = run(["run", "--config", str(path)], sandbox)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err.decode()
+    assert verdicts(out) == [("pass", "valid")]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_an_idle_metrics_connection_neither_stalls_a_scrape_nor_the_exit(
+    sandbox: DiiaSandbox, tmp_path: Path
+) -> None:
+    port = free_port()
+    path = config(tmp_path / "k.toml", sandbox, 'kind = "stdin"', metrics_port=port)
+    proc = run(["run", "--config", str(path)], sandbox)
+    idle = socket.socket()
+    try:
+        deadline = time.monotonic() + 20
+        while True:  # wait for the endpoint
+            try:
+                idle.connect(("127.0.0.1", port))
+                break
+            except ConnectionRefusedError:
+                assert time.monotonic() < deadline, "metrics endpoint never came up"
+                time.sleep(0.05)
+        idle.sendall(b"GET /metr")  # half a request line, then nothing
+        started = time.monotonic()
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as scrape:
+            scrape.sendall(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
+            reply = b"".join(iter(lambda: scrape.recv(65536), b""))
+        assert reply.startswith(b"HTTP/1.0 200") and b"kiosk_info" in reply
+        assert time.monotonic() - started < 1.0
+        proc.stdin.write(f"{sandbox.mint('valid')}\n".encode())
+        proc.stdin.close()  # end of input, the idle client still connected
+        ended = time.monotonic()
+        proc.wait(timeout=30)
+        exit_s = time.monotonic() - ended
+        print(f"exit after end of input, an idle metrics client connected: {exit_s:.2f} s")
+    finally:
+        idle.close()
+        if proc.poll() is None:
+            proc.kill()
+    out, err = proc.stdout.read(), proc.stderr.read()
+    assert proc.returncode == 0, err.decode()
+    assert verdicts(out) == [("pass", "valid")]
+    assert exit_s < 3.0, f"exit took {exit_s:.1f} s with an idle metrics client"
