@@ -73,10 +73,19 @@ def check_paths(config: Config) -> None:
     events = config.signals.events
     if events not in ("stdout", "off"):
         _check_file_to_write("signals.events", Path(events))
-    if config.kiosk.state_dir:
-        _check_folder_to_make("kiosk.state_dir", Path(config.kiosk.state_dir))
+    state_dir = config.kiosk.state_dir
+    if state_dir:
+        _check_folder_to_make("kiosk.state_dir", Path(state_dir))
+    audit = Path(config.audit.path)
+    if config.audit.path != "off" and (audit.is_absolute() or state_dir):
+        audit = audit if audit.is_absolute() else Path(state_dir) / audit
+        _check_folder_to_make("audit.path", audit.parent)
+        if audit.is_dir():
+            raise ConfigError("audit.path", f"{audit} is a folder, not a file")
     if config.diia.ca_file:
         check_ca_file("diia.ca_file", config.diia.ca_file)
+    if config.source.kind == "images" and not Path(config.source.path).exists():
+        raise ConfigError("source.path", f"{config.source.path} does not exist")
 
 
 def _check_file_to_write(key: str, path: Path) -> None:

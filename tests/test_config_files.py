@@ -93,7 +93,8 @@ def test_paths_that_cannot_work_here_name_their_key(tmp_path: Path, capsys) -> N
 @pytest.mark.parametrize(
     ("key", "setting"),
     [("signals.events", "folder"), ("kiosk.state_dir", "under a file"),
-     ("diia.ca_file", "a folder"), ("diia.ca_file", "missing")],
+     ("diia.ca_file", "a folder"), ("diia.ca_file", "missing"),
+     ("audit.path", "under a file"), ("audit.path", "folder"), ("source.path", "missing")],
 )
 def test_more_paths_that_cannot_work(tmp_path: Path, key: str, setting: str) -> None:
     a_file = tmp_path / "plain-file"
@@ -101,7 +102,10 @@ def test_more_paths_that_cannot_work(tmp_path: Path, key: str, setting: str) -> 
     value = {"folder": str(tmp_path), "under a file": str(a_file / "state"),
              "a folder": str(tmp_path), "missing": str(tmp_path / "nope.pem")}[setting]
     section, name = key.split(".")
-    path = paths_config(tmp_path, **{f"{section}__{name}": value})
+    settings = {f"{section}__{name}": value}
+    if section == "source":
+        settings["source__kind"] = "images"
+    path = paths_config(tmp_path, **settings)
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert caught.value.key == key

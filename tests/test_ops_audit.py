@@ -7,6 +7,8 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from kiosk.model import CodeKind, Phase, Reason, State, Verdict
 from kiosk.ops.audit import RotatingFile, open_audit_log
 from kiosk.signals.events import JsonLinesEvents
@@ -66,3 +68,14 @@ def test_rotated_logs_older_than_the_kept_days_are_deleted(tmp_path: Path) -> No
     RotatingFile(path, max_bytes=10_000, keep_days=30, clock=lambda: now).close()
     assert not old.exists()
     assert recent.exists() and unrelated.exists()
+
+
+def test_a_link_planted_at_the_audit_log_is_refused_not_followed(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    (tmp_path / "audit").mkdir()
+    (tmp_path / "audit" / "verdicts.jsonl").symlink_to(victim)
+    with pytest.raises(OSError):
+        open_audit_log(tmp_path / "audit" / "verdicts.jsonl", max_bytes=1_000_000,
+                       keep_days=90)
+    assert victim.read_text() == "precious\n"

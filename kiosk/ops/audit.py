@@ -42,8 +42,10 @@ class RotatingFile:
         self.prune()
 
     def _open(self) -> TextIO:
-        # 0600: the audit is the shop's record, not for every local user.
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        # 0600: the audit is the shop's record, not for every local user. O_NOFOLLOW: a
+        # link planted at its name is refused, never appended through.
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
+        fd = os.open(self.path, flags, 0o600)
         return os.fdopen(fd, "a", encoding="utf-8")
 
     def write(self, text: str) -> int:

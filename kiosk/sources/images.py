@@ -78,10 +78,13 @@ class ImageFrames:
         for raw in paths:
             path = Path(raw)
             if path.is_dir():
-                found = sorted(
-                    (p for p in path.iterdir() if p.is_file() and is_image_name(p)),
-                    key=lambda p: p.name,
-                )
+                try:
+                    found = sorted(
+                        (p for p in path.iterdir() if p.is_file() and is_image_name(p)),
+                        key=lambda p: p.name,
+                    )
+                except OSError as exc:  # no permission to list it, or it vanished
+                    raise SourceError(f"cannot list folder {path}: {exc.strerror}") from None
                 if not found:
                     suffixes = ", ".join(sorted(IMAGE_SUFFIXES))
                     raise SourceError(f"no images ({suffixes}) in folder {path}")
