@@ -81,6 +81,18 @@ def test_a_damaged_stored_config_is_ignored(tmp_path: Path, caplog, damage: str)
     assert "accepted.toml ignored" in caplog.text
 
 
+def test_a_folder_planted_at_the_trial_name_does_not_stop_a_start(tmp_path: Path,
+                                                                  caplog) -> None:
+    store = ConfigStore(tmp_path, PUBLIC)
+    store.accept(verify_text(signed(1, ""), PUBLIC))
+    (tmp_path / "trial.toml").mkdir()
+    again = ConfigStore(tmp_path, PUBLIC)
+    assert again.begin_start().version == 1
+    assert not again.confirm_start()
+    again.reject_trial(2)
+    assert "trial.toml" in caplog.text
+
+
 def test_a_link_planted_at_the_temporary_or_final_name_is_not_followed(tmp_path: Path) -> None:
     victim = tmp_path / "victim"
     victim.write_text("precious\n")

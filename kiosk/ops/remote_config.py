@@ -202,6 +202,14 @@ class ConfigStore:
             log.warning("stored remote config %s ignored: %s", path.name, exc)
             return None
 
+    @staticmethod
+    def _remove(path: Path) -> None:
+        """Gone, or logged: a folder planted at a file's name must not stop every start."""
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("cannot remove %s (%s): ignored", path, type(exc).__name__)
+
     def accepted(self) -> SignedConfig | None:
         return self._read(self._accepted)
 
@@ -223,14 +231,14 @@ class ConfigStore:
         is never tried again."""
         trial = self._read(self._trial)
         if trial is None:
-            self._trial.unlink(missing_ok=True)
+            self._remove(self._trial)
             return self.accepted()
         meta = self._meta()
         if meta.get("trial_starts", 0) >= 1:
             meta["rejected"] = sorted({*meta.get("rejected", []), trial.version})
             meta["trial_starts"] = 0
             self._save_meta(meta)
-            self._trial.unlink()
+            self._remove(self._trial)
             self.rolled_back = trial.version
             good = self.accepted()
             log.error("remote config version %d did not start: rolled back to %s",
@@ -246,12 +254,12 @@ class ConfigStore:
         meta["rejected"] = sorted({*meta.get("rejected", []), version})
         meta["trial_starts"] = 0
         self._save_meta(meta)
-        self._trial.unlink(missing_ok=True)
+        self._remove(self._trial)
         self.rolled_back = version
 
     def confirm_start(self) -> bool:
         """The kiosk came up: a trial becomes the accepted config. True if there was one."""
-        if not self._trial.exists():
+        if not self._trial.is_file() or self._trial.is_symlink():
             return False
         os.replace(self._trial, self._accepted)
         meta = self._meta()
