@@ -8,7 +8,7 @@ import re
 
 from hypothesis import strategies as st
 
-from kiosk.codes import ean13_check_digit
+from kiosk.diia.codes import ean13_check_digit
 
 # The zero of each decimal script `\d` and `int()` accept besides 0-9.
 FOREIGN_ZEROS = ("\u0660", "\u06f0", "\u0966", "\u09e6", "\u0e50", "\uff10", "\U0001d7ce")
