@@ -457,3 +457,18 @@ def test_build_signals_wires_the_configured_kinds() -> None:
     finally:
         lights.close()
         factory.reset()
+
+
+def test_mock_pins_remember_a_bounded_history() -> None:
+    from kiosk.signals.lights import MOCK_PIN_HISTORY
+
+    factory = mock_pin_factory()
+    try:
+        pin = factory.pin(5)
+        pin.function = "output"
+        for i in range(MOCK_PIN_HISTORY * 3):
+            pin.state = i % 2
+        assert len(pin.states) == MOCK_PIN_HISTORY
+        assert bool(pin.states[-1].state) == bool((MOCK_PIN_HISTORY * 3 - 1) % 2)
+    finally:
+        factory.close()
