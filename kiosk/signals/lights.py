@@ -148,7 +148,9 @@ def mock_pin_factory() -> MockFactory:
 
     from gpiozero.pins.mock import MockFactory, MockPWMPin
 
-    class BoundedMockPWMPin(MockPWMPin):  # type: ignore[misc]
+    class BoundedMockPWMPin(MockPWMPin):
+        states: Any  # gpiozero's list of PinState, here a bounded deque
+
         def clear_states(self) -> None:
             super().clear_states()
             self.states = deque(self.states, maxlen=MOCK_PIN_HISTORY)
