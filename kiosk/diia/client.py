@@ -7,11 +7,14 @@ every answer and every transport failure into `True`, `False` or one of the erro
 server to point it at.
 
 One deadline (`timeout_s`) covers a whole check: waiting for another thread's login, the
-login, the call, a re-login and the retry. httpx has no total timeout, so every phase of a
-request (connect, send, wait for the answer, read it) is given what is left of the deadline
-when it starts. Retries are few and safe: one fresh login and one retry after a 401 (Diia
-refused us before looking at the code), and one retry on a new connection when a kept-alive
-one turns out dead. After such a drop Diia may have used the code already, so a "used"
+login, the call, a re-login and the retry. httpx has no total timeout, so the transport is
+`kiosk.diia.transport.WallTransport`: each request carries the deadline, and its name lookup,
+every socket call and the whole answer fit inside it; answers are capped in size, and a
+kept-alive connection carrying bytes nobody asked for is dropped.
+
+Retries are few and safe: one fresh login and one retry after a 401 (Diia refused us before
+looking at the code), and one retry on a new connection when a kept-alive one turns out
+dead. After such a drop Diia may have used the code already, so a "used"
 answer to the retry becomes `UsedAfterFailedAttempt`, an unknown outcome.
 
 Secrets stay out of logs and error texts (`kiosk.diia.redaction`): the acquirer token travels
