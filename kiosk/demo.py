@@ -21,6 +21,7 @@ from PIL import Image
 from kiosk import render
 from kiosk.bootstrap import Appliance, bootstrap
 from kiosk.config import Config, DiiaSection, KioskSection, SignalsSection, SourceSection
+from kiosk.diia.codes import ean13_check_digit
 from kiosk.diia.sandbox import DiiaSandbox
 from kiosk.messages import one_line, text_for
 from kiosk.model import RESULT_PHASES, Fault, Frame, State
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
     from gpiozero.pins.mock import MockFactory, MockPin
 
 HOLD_FRAMES = 3
+# A shop's EAN-13 (Ukraine's 482 prefix) is also a well-formed Diia code: it is sent, and
+# Diia's "not found" asks the customer for the code from Diia.
+PRODUCT_LIKE_DIIA = "482000012345" + str(ean13_check_digit("482000012345"))
 ATTENDED_CODES = 1  # the attended scene shows one more code after the main scenes
 ARMED_AFTER_FRAMES = 6  # the cashier presses the button while the customer holds the phone
 CASHIER_REACTS_S = 1.2  # then reads the verdict before clearing it
@@ -56,6 +60,8 @@ def demo_scenes(sandbox: DiiaSandbox) -> list[Scene]:
         ("document not valid: age not confirmed",
          render.render_ean13(sandbox.mint("not_valid"))),
         ("a product barcode, not Diia: ignored", render.product_ean13("003600029145")),
+        ("a product barcode that could be Diia's (13 digits, valid check digit): Diia does "
+         "not know it", render.render_ean13(PRODUCT_LIKE_DIIA, caption="")),
         ("Diia down (503)", render.render_ean13(sandbox.mint("valid", fault="unavailable"))),
         ("first code shown again: from memory", render.render_ean13(adult)),
     ]

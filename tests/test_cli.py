@@ -161,6 +161,8 @@ def test_demo_headless_shows_every_outcome_and_saves_screens(tmp_path: Path) -> 
     outcomes = {e["outcome"] for e in events(result.stdout)}
     assert {"pass", "fail", "unknown"} <= outcomes
     assert any(e["cached"] for e in events(result.stdout))
+    # A product barcode Diia could have issued is asked about; Diia does not know it.
+    assert any(e["reason"] == "not_found" for e in events(result.stdout))
     # Every code shown gives a verdict but the product barcode, which is ignored.
     assert f"{len(events(result.stdout)) + 1} codes shown to the camera" in result.stderr
     names = sorted(p.name for p in shots.glob("*.png"))
