@@ -295,4 +295,4 @@ def test_the_demo_shows_attended_mode_and_saves_every_screen_at_every_size(
         for w, h in SCREEN_SIZES:
             assert any(n.endswith(f"-{look}-{w}x{h}.png") for n in names), (look, w, h)
     events = [line for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
-    assert len(events) == 10  # nine unattended verdicts and the attended one
+    assert len(events) == 11  # ten unattended verdicts and the attended one
