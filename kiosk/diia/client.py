@@ -78,6 +78,10 @@ def _user_agent() -> str:
 LOGIN_PATH = "/api/v1/auth/acquirer/{}"
 VALIDATE_PATH = "/api/v1/acquirers/document-identification"
 AGE_PATH = VALIDATE_PATH + "/age"
+DOCUMENT_REQUEST_PATH = "/api/v1/acquirers/document-request"
+DOCUMENT_STATUS_PATH = DOCUMENT_REQUEST_PATH + "/status"
+OFFER_REQUEST_PATH = "/api/v2/acquirers/branch/{}/offer-request/dynamic"
+OFFER_STATUS_PATH = "/api/v1/acquirers/offer-request/status"
 USER_AGENT = _user_agent()
 # Keep an idle connection this long (httpx's default is 5 s). Customers come minutes apart
 # and a new TLS connection costs a round trip or three; typical front ends close idle
@@ -141,6 +145,13 @@ class _Progress:
             self._on_connect()
         elif event in _SEND_EVENTS:
             self.sent = True
+
+
+def _status_word(answer: dict[str, Any]) -> str:
+    status = answer.get("status")
+    if not isinstance(status, str) or not status or len(status) > 40:
+        raise BadResponse("unexpected answer from Diia (a status without a status word)")
+    return status.lower()
 
 
 def _tls_verify(ca_file: str) -> ssl.SSLContext:
@@ -257,6 +268,62 @@ class DiiaClient:
         if name.middle_name:
             body[middle] = name.middle_name
         return self._check("name", VALIDATE_PATH, body)
+
+    # -- sharing (DIIA-API.md "Sharing"; the status values are assumptions) ----------------
+
+    def request_document(self, code: DiiaCode, request_id: str) -> bool:
+        """Offline sharing: ask the holder of `code` to share the document; Diia delivers it
+        to the partner's registered endpoint with `request_id` once the holder confirms.
+        True when Diia accepted the request."""
+        body = self._body(code)
+        body["requestId"] = request_id
+        return self._check("share", DOCUMENT_REQUEST_PATH, body)
+
+    def document_request_status(self, code: DiiaCode, request_id: str) -> str:
+        """Where an offline share stands: Diia's status word ("pending", "confirmed", …)."""
+        field = "barcode" if code.kind == BARCODE else self._qr_field
+        answer = self._call_json("share_status", "GET", DOCUMENT_STATUS_PATH,
+                                 params={field: code.text, "requestId": request_id})
+        return _status_word(answer)
+
+    def offer_request(self, offer_id: str, request_id: str, return_link: str = "") -> str:
+        """Online sharing: a deeplink into Diia for the customer's phone (shown as a QR)."""
+        body: dict[str, Any] = {"offerId": offer_id, "requestId": request_id}
+        if return_link:
+            body["returnLink"] = return_link
+        answer = self._call_json("offer", "POST",
+                                 OFFER_REQUEST_PATH.format(quote(self._branch_id, safe="")),
+                                 json=body)
+        deeplink = answer.get("deeplink")
+        if not isinstance(deeplink, str) or not deeplink.startswith("https://"):
+            raise BadResponse("unexpected answer from Diia (offer-request without a deeplink)")
+        return deeplink
+
+    def offer_request_status(self, otp: str, request_id: str) -> str:
+        """Where an online share stands, by the deeplink's one-time id and `request_id`."""
+        answer = self._call_json("offer_status", "GET", OFFER_STATUS_PATH,
+                                 params={"otp": otp, "requestId": request_id})
+        return _status_word(answer)
+
+    def _call_json(self, call: str, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """One authorised call whose 200 answer is a JSON object; errors as in `_check`."""
+        deadline = time.monotonic() + self._timeout_s
+        relogin = True
+        while True:
+            token = self._session.get(deadline)
+            response, _ = self._exchange(call, method, path, deadline,
+                                         headers={"Authorization": f"Bearer {token}"},
+                                         **kwargs)
+            if response.status_code == 401 and relogin:
+                relogin = False
+                self._session.forget(token)
+                continue
+            if response.status_code != 200:
+                raise error_from_response(response)
+            answer = response_json(response)
+            if not isinstance(answer, dict):
+                raise BadResponse(f"unexpected answer from Diia ({call}: not a JSON object)")
+            return answer
 
     def login(self) -> None:
         """Log in now, replacing any session token (for `kiosk doctor` and warm-up)."""

@@ -51,6 +51,7 @@ from kiosk.diia.sandbox.rules import (
     unauthorized,
     validation,
 )
+from kiosk.diia.sandbox.share import ShareDesk
 from kiosk.diia.types import Credentials, PersonName
 
 TARGETS = ("checks", "logins")
@@ -131,6 +132,7 @@ class DiiaSandbox:
         self._server: SandboxServer | None = None
         self._thread: threading.Thread | None = None
         self.requests: list[RecordedRequest] = []
+        self.share = ShareDesk(branch_id, self._take_for_share, qr_field=qr_field)
         self.logins = 0
         self.connections = 0
 
@@ -269,7 +271,7 @@ class DiiaSandbox:
 
     def respond(self, request: Request) -> Reply:
         if request.path == "/sandbox" or request.path.startswith("/sandbox/"):
-            return admin.respond(self, request)
+            return self.share.admin(request) or admin.respond(self, request)
         with self._lock:
             latency_s = self._latency_s
         self._wait(latency_s)
@@ -279,6 +281,12 @@ class DiiaSandbox:
             if fault and (reply := self._fault_reply(fault, login=True)):
                 return reply
             return _lost(self._login(login.group(1), authorization), fault)
+        if self.share.handles(request):
+            fault = self._take_fault("checks")
+            if fault and (reply := self._fault_reply(fault)):
+                return reply
+            return _lost(self._refuse_bearer(authorization) or self.share.respond(request),
+                         fault)
         check = _CHECK.fullmatch(request.path)
         if request.method != "POST" or check is None:
             return Reply(404, error_body("NotFoundError", "Route not found"))
@@ -360,6 +368,21 @@ class DiiaSandbox:
             if reply.status == 200 and self.one_time_codes:
                 self._codes[text] = replace(minted, consumed=True)
         return _lost(reply, fault)
+
+    def _take_for_share(self, text: str, kind: str) -> Reply | None:
+        """A document-request uses a code up as a check does; the refusal a check would get,
+        or None when the code is good for sharing."""
+        with self._lock:
+            minted = self._codes.get(text)
+            if minted is None or minted.kind != kind:
+                return Reply(404, error_body("NotFoundError", "No record with presented code!",
+                                             code=404))
+            reply = judge(minted, self.now(), None, None)
+            if reply.status == 200 and reply.body == {"success": False}:
+                return reply
+            if reply.status == 200 and self.one_time_codes:
+                self._codes[text] = replace(minted, consumed=True)
+        return None if reply.status == 200 else reply
 
     def _fault_reply(self, fault: str, *, login: bool = False) -> Reply | None:
         return fault_reply(fault, login=login, wait=self._wait)
