@@ -27,6 +27,7 @@ from kiosk.sources import FrameSource
 from kiosk.staff import StaffInput
 
 if TYPE_CHECKING:
+    from kiosk.api.setup import Till
     from kiosk.ops.runtime import Operations
 
 log = logging.getLogger(__name__)
@@ -296,6 +297,7 @@ class Appliance:
     signals: list[Signals] = field(default_factory=list)
     staff: StaffInput | None = None
     rebuild_checker: CheckerBuilder | None = None
+    till: Till | None = None  # the till's API ([api] listen)
 
     def run(self) -> None:
         try:
@@ -318,6 +320,8 @@ class Appliance:
         self.kiosk.close_outputs()
         if self.staff is not None:
             self.staff.close()
+        if self.till is not None:
+            self.till.close()
         if self.client is not None:
             self.client.close()
 
@@ -380,6 +384,13 @@ def bootstrap(
         pin_factory = gpio_pin_factory(config)
     if staff is None:
         staff = build_staff(config, pin_factory)  # a config error: attended without a button
+    till = None
+    if config.api.listen:  # imported only when on: a kiosk without the API pays nothing
+        from kiosk.api.setup import open_till
+
+        till = open_till(config, attended=staff is not None)  # a config error: no token
+        readings = till.readings(readings)
+        staff = till.staff(staff)
     client: DiiaClient | None = None
     exchanges = on_exchange or (ops.observe_exchange if ops else None)
     clock_trusted = ops.clock_trusted if ops else None
@@ -393,6 +404,9 @@ def bootstrap(
             if old is None or new.diia != config.diia:
                 fresh = build_client(new, secrets, transport=transport, on_exchange=exchanges)
             assert fresh is not None
+            if till is not None:  # armed checks are checked on the till's terms
+                return till.checker(new, fresh, names=names or build_names(new),
+                                    clock_trusted=clock_trusted), fresh
             return build_checker(new, fresh, names, clock_trusted=clock_trusted), fresh
 
         checker, client = rebuild(config, None)
@@ -402,6 +416,9 @@ def bootstrap(
     if ops:
         signals += ops.signals()
     signals += extra_signals
+    if till is not None:
+        signals.append(till.events)
+        till.set_health(till_health(till, lambda: client, ops))
     loop_seams: dict[str, Any] = {}
     if clock is not None:
         loop_seams["clock"] = clock
@@ -425,7 +442,29 @@ def bootstrap(
         **loop_seams,
     )
     camera_fault.attach(kiosk)
-    return Appliance(kiosk, client, signals, staff, rebuild)
+    return Appliance(kiosk, client, signals, staff, rebuild, till)
+
+
+def till_health(till: Till, client: Callable[[], DiiaClient | None],
+                ops: Operations | None) -> Callable[[], dict[str, Any]]:
+    """`GET /v1/health`: what the loop shows, the config version, clock trust, Diia."""
+    from kiosk import __version__
+
+    def health() -> dict[str, Any]:
+        state = till.events.state
+        diia_client = client()
+        failing = diia_client is not None and diia_client.login_failing
+        return {
+            "state": str(state.phase) if state else "starting",
+            "config_version": ops.version if ops else 0,
+            "clock_trusted": ops.clock_trusted() if ops else True,
+            "diia": "unreachable" if failing else till.events.diia,
+            "faults": sorted(str(f) for f in state.faults) if state else [],
+            "checks": till.service.registry.counts(),
+            "version": __version__,
+        }
+
+    return health
 
 
 def use_headless_display_if_needed(fullscreen: bool = False) -> None:

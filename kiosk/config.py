@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import difflib
+import ipaddress
 import os
 import stat
 from dataclasses import dataclass, field, fields
@@ -64,6 +65,9 @@ class KioskSection:
     ({"last_name", "first_name", "middle_name"}); used for one verdict, then deleted."""
     name_max_age_s: float = field(default=300.0, metadata={"min": 1.0, "max": 86400.0})
     """Mode "name": a name file older than this is ignored (a stale order)."""
+    require_arming: bool = False
+    """A code is checked only while the till has armed a check through the API ([api]): at
+    a checkout, where a product's EAN-13 can look exactly like a Diia barcode."""
 
 
 @dataclass(frozen=True)
@@ -226,6 +230,32 @@ class ClockSection:
 
 
 @dataclass(frozen=True)
+class ApiSection:
+    listen: str = ""
+    """The till's local HTTP API as HOST:PORT, for example "127.0.0.1:8765"; "" = off. An
+    address other than loopback needs a bearer token (token_file or the systemd credential)."""
+    token_file: str = ""
+    """File (mode 0600) holding the bearer token the till sends; else the systemd credential
+    kiosk-api-token ($CREDENTIALS_DIRECTORY). Optional on loopback, required elsewhere."""
+    expires_s: float = field(default=120.0, metadata={"min": 1.0, "max": 3600.0})
+    """An armed check that no code was read for expires after this many seconds (a check's
+    own expires_s overrides it)."""
+
+
+@dataclass(frozen=True)
+class ShareSection:
+    offer_id: str = ""
+    """Online sharing: the Diia offer whose deeplink the screen shows as a QR for the
+    customer's phone; "" = off."""
+    return_link: str = ""
+    """Online sharing: where Diia sends the customer back after sharing; "" = none."""
+    wait_s: float = field(default=120.0, metadata={"min": 5.0, "max": 900.0})
+    """How long the kiosk waits for the holder to confirm a share in Diia."""
+    poll_s: float = field(default=2.0, metadata={"min": 0.2, "max": 60.0})
+    """Seconds between status polls while it waits."""
+
+
+@dataclass(frozen=True)
 class Config:
     kiosk: KioskSection = field(default_factory=KioskSection)
     diia: DiiaSection = field(default_factory=DiiaSection)
@@ -238,6 +268,8 @@ class Config:
     metrics: MetricsSection = field(default_factory=MetricsSection)
     audit: AuditSection = field(default_factory=AuditSection)
     clock: ClockSection = field(default_factory=ClockSection)
+    api: ApiSection = field(default_factory=ApiSection)
+    share: ShareSection = field(default_factory=ShareSection)
 
 
 def _unknown_key(path: str, key: str, known: list[str]) -> ConfigError:
@@ -325,6 +357,71 @@ def _check_cross_keys(config: Config) -> None:
     _check_pins(config.signals)
     _check_urls(config)
     _check_remote(config.remote)
+    if config.api.listen:
+        parse_listen(config.api.listen)
+    if config.kiosk.require_arming and not config.api.listen:
+        raise ConfigError("kiosk.require_arming", "needs the till's API ([api] listen) to "
+                          "arm checks")
+
+
+def parse_listen(listen: str, key: str = "api.listen") -> tuple[str, int]:
+    """"HOST:PORT" ("[::1]:PORT" for IPv6) → (host, port); the host must be an IP address
+    or localhost, so what is loopback is never a guess."""
+    host, sep, port = listen.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(key, f"expected HOST:PORT, for example 127.0.0.1:8765, got {listen!r}")
+    if host == "localhost":
+        host = "127.0.0.1"
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise ConfigError(key, f"the host must be an IP address, got {host!r}") from None
+    return host, int(port)
+
+
+def is_loopback(host: str) -> bool:
+    return ipaddress.ip_address(host).is_loopback
+
+
+API_TOKEN_CREDENTIAL = "kiosk-api-token"
+
+
+def load_api_token(api: ApiSection, environ: Any = os.environ) -> str | None:
+    """The bearer token the till must send, or None for none (loopback only). A non-loopback
+    address without one is a config error naming the key."""
+    if not api.listen:
+        return None
+    host, _ = parse_listen(api.listen)
+    token = ""
+    if api.token_file:
+        path = Path(api.token_file)
+        try:
+            if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+                raise ConfigError("api.token_file", f"{path} must not be readable by others "
+                                  "(chmod 600)")
+            token = path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError("api.token_file", f"cannot read {path}: {exc.strerror}") from exc
+        if not token:
+            raise ConfigError("api.token_file", f"{path} is empty")
+    elif environ.get("CREDENTIALS_DIRECTORY"):
+        path = Path(environ["CREDENTIALS_DIRECTORY"]) / API_TOKEN_CREDENTIAL
+        try:
+            token = path.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            token = ""
+        except OSError as exc:
+            raise ConfigError("api.token_file", f"cannot read {path}: {exc.strerror}") from exc
+    if token and (len(token) < 16 or not token.isprintable() or " " in token):
+        raise ConfigError("api.token_file", "the token must be at least 16 printable "
+                          "characters without spaces")
+    if not token and not is_loopback(host):
+        raise ConfigError("api.token_file", f"api.listen = {api.listen!r} is not loopback: "
+                          "a bearer token is required (api.token_file, or the systemd "
+                          f"credential {API_TOKEN_CREDENTIAL})")
+    return token or None
 
 
 

@@ -55,11 +55,13 @@ PASS_HEADLINES: dict[str, dict[str, str]] = {
         "validate": "Документ дійсний",
         "age": "Вік підтверджено",
         "name": "Ім’я підтверджено",
+        "share": "Документ передано",
     },
     "en": {
         "validate": "Document valid",
         "age": "Age confirmed",
         "name": "Name confirmed",
+        "share": "Document shared",
     },
 }
 
@@ -97,6 +99,11 @@ REASONS: dict[str, dict[Reason, str]] = {
         Reason.CLOCK_UNTRUSTED: "Годинник кіоску не синхронізовано",
         Reason.QR_NOT_SUPPORTED: "Перемкніть Дію на штрихкод",
         Reason.NAME_MISSING: "Немає імені із замовлення",
+        Reason.SHARED: "Передачу підтверджено в Дії",
+        Reason.SHARE_REFUSED: "Передачу відхилено в Дії",
+        Reason.SHARE_EXPIRED: "Запит у Дії прострочено",
+        Reason.SHARE_TIMEOUT: "Запит не підтверджено в Дії вчасно",
+        Reason.NOT_ARMED: "Каса не чекала на перевірку",
     },
     "en": {
         Reason.VALID: "Checked with Diia",
@@ -116,6 +123,11 @@ REASONS: dict[str, dict[Reason, str]] = {
         Reason.CLOCK_UNTRUSTED: "The kiosk clock is not synchronised",
         Reason.QR_NOT_SUPPORTED: "Switch to the barcode in Diia",
         Reason.NAME_MISSING: "No order details for the name",
+        Reason.SHARED: "Sharing confirmed in Diia",
+        Reason.SHARE_REFUSED: "Sharing was declined in Diia",
+        Reason.SHARE_EXPIRED: "The request in Diia expired",
+        Reason.SHARE_TIMEOUT: "The request was not confirmed in Diia in time",
+        Reason.NOT_ARMED: "The till was not waiting for a check",
     },
 }
 

@@ -66,6 +66,13 @@ class Reason(Enum):
     CLOCK_UNTRUSTED = ("clock_untrusted", Outcome.UNKNOWN)
     QR_NOT_SUPPORTED = ("qr_not_supported", Outcome.UNKNOWN)
     NAME_MISSING = ("name_missing", Outcome.UNKNOWN)
+    # Sharing (the till's mode "share"): the holder's answer in Diia to a document request.
+    SHARED = ("shared", Outcome.PASS)
+    SHARE_REFUSED = ("share_refused", Outcome.FAIL)
+    SHARE_EXPIRED = ("share_expired", Outcome.FAIL)
+    SHARE_TIMEOUT = ("share_timeout", Outcome.UNKNOWN)
+    # require_arming: the till's check expired between the read and the check.
+    NOT_ARMED = ("not_armed", Outcome.UNKNOWN)
 
     def __init__(self, identifier: str, outcome: Outcome) -> None:
         self.identifier = identifier
