@@ -10,7 +10,6 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from openapi_spec_validator import validate
 
 from kiosk.api.openapi import openapi_document
 from kiosk.api.server import ApiServer
@@ -42,6 +41,9 @@ def http(server: ApiServer) -> Iterator[httpx.Client]:
 def test_the_openapi_document_is_valid_openapi_3_1_and_lists_every_route(
     http: httpx.Client,
 ) -> None:
+    # Imported here: the validator weighs ~30 MB, which every test process would carry.
+    from openapi_spec_validator import validate
+
     document = http.get("/v1/openapi.json").json()
     validate(document)  # raises on an invalid document
     assert document["openapi"] == "3.1.0" and document == openapi_document()
