@@ -385,12 +385,11 @@ def bootstrap(
     if staff is None:
         staff = build_staff(config, pin_factory)  # a config error: attended without a button
     till = None
-    if config.api.listen:  # imported only when on: a kiosk without the API pays nothing
+    if config.api.listen and till_port is None:  # imported only when on: no cost when off
         from kiosk.api.setup import open_till
 
-        till = open_till(config, attended=staff is not None)  # a config error: no token
-        readings = till.readings(readings)
-        staff = till.staff(staff)
+        till = open_till(config, staff_step=staff is not None)  # a config error: no token
+        till_port = till.service
     client: DiiaClient | None = None
     exchanges = on_exchange or (ops.observe_exchange if ops else None)
     clock_trusted = ops.clock_trusted if ops else None
@@ -437,6 +436,7 @@ def bootstrap(
         attended=staff is not None,
         staff=staff,
         arm_seconds=config.kiosk.arm_seconds,
+        require_arming=config.kiosk.require_arming,
         till=till_port,
         on_output_error=ops.metrics.observe_output_error if ops else None,
         **loop_seams,

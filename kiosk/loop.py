@@ -32,6 +32,7 @@ from kiosk.model import RESULT_PHASES, Code, Fault, Phase, State, Verdict
 from kiosk.names import HolderName
 from kiosk.staff import StaffCommand
 
+TILL_MODES = (*MODES, "share")  # sharing is asked for by the till only, one check at a time
 STAFF_SETTLE_S = 1.0  # a button press this soon after the last one is a bounce or a slip
 _ARMING = (StaffCommand.PRESS, StaffCommand.ARM)
 _ACKNOWLEDGING = (StaffCommand.PRESS, StaffCommand.ACKNOWLEDGE)
@@ -63,15 +64,15 @@ class CheckTerms:
     """What the till asks of one check; None/"" fields take the configured value."""
 
     id: str
-    mode: str | None = None  # "validate" | "age" | "name"
+    mode: str | None = None  # "validate" | "age" | "name", or "share" (the till's API)
     min_age: int | None = None
     names: HolderName | None = None  # mode "name": the name from the order
     reference: str = ""  # the till's own reference, echoed back
     expires_in_s: float | None = None  # how long the arming waits; None: arm_seconds
 
     def __post_init__(self) -> None:
-        if self.mode is not None and self.mode not in MODES:
-            raise ValueError(f"unknown mode {self.mode!r}; known: {', '.join(MODES)}")
+        if self.mode is not None and self.mode not in TILL_MODES:
+            raise ValueError(f"unknown mode {self.mode!r}; known: {', '.join(TILL_MODES)}")
         if self.min_age is not None and not 0 < self.min_age < 150:
             raise ValueError(f"min_age {self.min_age} is not an age")
         if self.expires_in_s is not None and not 0 < self.expires_in_s <= 3600:
@@ -266,9 +267,9 @@ def _show(state: LoopState, shown: State, effects: list[Effect]) -> LoopState:
 
 def _enter(
     state: LoopState, phase: Phase, at: float, effects: list[Effect], *,
-    verdict: Verdict | None = None, awaiting_staff: bool = False,
+    verdict: Verdict | None = None, awaiting_staff: bool = False, sharing: bool = False,
 ) -> LoopState:  # fmt: skip
-    shown = State(phase, verdict, state.shown.faults, at, awaiting_staff)
+    shown = State(phase, verdict, state.shown.faults, at, awaiting_staff, sharing)
     return _show(state, shown, effects)
 
 
@@ -343,7 +344,8 @@ def _begin_check(
     arming = state.armed
     state = replace(state, missing=missing, unsent=unsent, armed=None, checking=arming)
     terms = arming.terms if arming is not None else None
-    state = _enter(state, Phase.CHECKING, read_at, effects)
+    sharing = terms is not None and terms.mode == "share"  # "confirm the request in Diia"
+    state = _enter(state, Phase.CHECKING, read_at, effects, sharing=sharing)
     effects.append(StartCheck(code, read_at, terms))
     if terms is not None:
         effects.append(CheckUpdate(terms.id, CheckStatus.CHECKING, terms.reference))

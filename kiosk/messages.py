@@ -79,6 +79,12 @@ REASON_HEADLINES: dict[str, dict[Reason, str]] = {
     "en": {Reason.NOT_FOUND: "Show the code from Diia"},
 }
 
+# While a share request waits for the customer (the till's mode "share").
+SHARE_CONFIRM: dict[str, tuple[str, str]] = {
+    "uk": ("Підтвердьте запит у Дії", "Відкрийте Дію на телефоні та дозвольте передачу"),
+    "en": ("Confirm the request in Diia", "Open Diia on your phone and allow the sharing"),
+}
+
 # Verdict reason → one line of explanation; every reason in both languages (a test checks).
 REASONS: dict[str, dict[Reason, str]] = {
     "uk": {
@@ -103,7 +109,6 @@ REASONS: dict[str, dict[Reason, str]] = {
         Reason.SHARE_REFUSED: "Передачу відхилено в Дії",
         Reason.SHARE_EXPIRED: "Запит у Дії прострочено",
         Reason.SHARE_TIMEOUT: "Запит не підтверджено в Дії вчасно",
-        Reason.NOT_ARMED: "Каса не чекала на перевірку",
     },
     "en": {
         Reason.VALID: "Checked with Diia",
@@ -127,7 +132,6 @@ REASONS: dict[str, dict[Reason, str]] = {
         Reason.SHARE_REFUSED: "Sharing was declined in Diia",
         Reason.SHARE_EXPIRED: "The request in Diia expired",
         Reason.SHARE_TIMEOUT: "The request was not confirmed in Diia in time",
-        Reason.NOT_ARMED: "The till was not waiting for a check",
     },
 }
 
@@ -170,6 +174,8 @@ def reason_text(reason: Reason, language: str = DEFAULT_LANGUAGE) -> str:
 def text_for(state: State, language: str = DEFAULT_LANGUAGE) -> tuple[str, str]:
     """(headline, detail) for what `state` shows; never the code, never raises."""
     lang = _language(language)
+    if state.phase is Phase.CHECKING and state.sharing:
+        return SHARE_CONFIRM[lang]
     headline, detail = PHASES[lang][state.phase]
     if state.phase not in _RESULT_PHASES:
         return headline, detail

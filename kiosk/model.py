@@ -71,8 +71,6 @@ class Reason(Enum):
     SHARE_REFUSED = ("share_refused", Outcome.FAIL)
     SHARE_EXPIRED = ("share_expired", Outcome.FAIL)
     SHARE_TIMEOUT = ("share_timeout", Outcome.UNKNOWN)
-    # require_arming: the till's check expired between the read and the check.
-    NOT_ARMED = ("not_armed", Outcome.UNKNOWN)
 
     def __init__(self, identifier: str, outcome: Outcome) -> None:
         self.identifier = identifier
@@ -143,3 +141,4 @@ class State:
     faults: frozenset[Fault] = frozenset()
     since: float = 0.0  # monotonic time the phase began
     awaiting_staff: bool = False  # attended mode: the verdict stays until staff acknowledge it
+    sharing: bool = False  # checking a share: the customer is to confirm it in Diia

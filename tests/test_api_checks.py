@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kiosk.api.checks import MAX_ARMED, CheckRegistry, CheckState, CheckTerms, TooManyArmed
+from kiosk.api.checks import MAX_OPEN, CheckRegistry, CheckState, CheckTerms, TooManyOpen
 from kiosk.api.events import EventLog
 from kiosk.api.requests import BadField, json_object, parse_check
 from kiosk.names import HolderName
@@ -27,78 +27,59 @@ def registry(clock: Clock) -> CheckRegistry:
 
 def test_a_check_goes_armed_checking_done_and_carries_its_id_and_reference() -> None:
     checks = registry(Clock())
+    heard: list[str] = []
+    checks.subscribe(lambda check: heard.append(str(check.state)))
     armed = checks.arm(CheckTerms("age", min_age=21, reference="order-7"))
-    assert armed.state is CheckState.ARMED and checks.armed() == armed
-    started = checks.start()
-    assert started is not None and started.id == armed.id
-    assert started.state is CheckState.CHECKING and checks.armed() is None
+    assert armed.state is CheckState.ARMED and checks.get(armed.id) == armed
+    assert checks.finish({"event": "verdict"}) is None  # nothing is being checked yet
+    assert checks.move(armed.id, CheckState.CHECKING).state is CheckState.CHECKING
     done = checks.finish({"event": "verdict", "outcome": "pass"})
     assert done is not None and done.state is CheckState.DONE
     assert done.verdict == {"event": "verdict", "outcome": "pass", "id": armed.id,
                             "reference": "order-7"}
-    assert checks.finish({"event": "verdict"}) is None  # nothing is being checked now
+    assert heard == ["armed", "checking", "done"]
 
 
-def test_checks_are_taken_oldest_first() -> None:
-    checks = registry(Clock())
-    first, second = checks.arm(CheckTerms("validate")), checks.arm(CheckTerms("validate"))
-    assert checks.start().id == first.id
-    checks.finish({})
-    assert checks.start().id == second.id
-
-
-def test_an_armed_check_expires_after_its_expires_s_and_says_so_once() -> None:
-    clock = Clock()
-    checks = registry(clock)
-    heard: list[tuple[str, str]] = []
-    checks.subscribe(lambda check: heard.append((check.id, str(check.state))))
-    armed = checks.arm(CheckTerms("validate", expires_s=30))
-    clock.now += 29.9
-    assert checks.expire() == [] and checks.armed() is not None
-    clock.now += 0.1
-    assert [c.id for c in checks.expire()] == [armed.id]
-    assert checks.expire() == []
-    assert checks.get(armed.id).state is CheckState.EXPIRED
-    assert checks.start() is None  # an expired check is never checked
-    assert heard == [(armed.id, "armed"), (armed.id, "expired")]
-
-
-def test_only_an_armed_check_can_be_cancelled() -> None:
+def test_an_ended_check_stays_ended_whatever_comes_late() -> None:
     checks = registry(Clock())
     armed = checks.arm(CheckTerms("validate"))
-    cancelled, now = checks.cancel(armed.id)
-    assert cancelled.state is CheckState.CANCELLED and now
-    assert checks.cancel(armed.id) == (cancelled, False)  # the caller answers 409
-    assert checks.start() is None
-    other = checks.arm(CheckTerms("validate"))
-    checks.start()
-    assert checks.cancel(other.id)[0].state is CheckState.CHECKING
-    assert checks.cancel("ffff") == (None, False)
+    assert checks.move(armed.id, CheckState.EXPIRED).state is CheckState.EXPIRED
+    assert checks.move(armed.id, CheckState.CHECKING).state is CheckState.EXPIRED
+    assert checks.finish({"event": "verdict"}, armed.id) is None
+    assert checks.move("ffff", CheckState.CANCELLED) is None
 
 
-@pytest.mark.parametrize("end", ["done", "cancelled", "expired"])
-def test_the_name_is_forgotten_when_the_check_ends(end: str) -> None:
-    clock = Clock()
-    checks = registry(clock)
-    armed = checks.arm(CheckTerms("name", name=NAME, expires_s=10))
-    assert checks.get(armed.id).terms.name == NAME
-    if end == "done":
-        checks.start()
-        checks.finish({})
-    elif end == "cancelled":
-        assert checks.cancel(armed.id)[1]
-    else:
-        clock.now += 10
-    ended = checks.get(armed.id)
-    assert ended.state == end and ended.terms.name is None
-    assert "Маркерчук" not in repr(ended) and "Маркерчук" not in str(ended.public())
+def test_a_share_check_carries_its_request_id_into_the_verdict() -> None:
+    checks = registry(Clock())
+    armed = checks.arm(CheckTerms("share"))
+    checks.move(armed.id, CheckState.CHECKING)
+    checks.note_request(armed.id, "5f0c3c1e-0000-4000-8000-000000000001")
+    done = checks.finish({"event": "verdict"})
+    assert done.verdict["request_id"] == done.request_id == "5f0c3c1e-0000-4000-8000-000000000001"
+    assert done.public()["request_id"] == done.request_id
+
+
+def test_the_registry_never_holds_the_name() -> None:
+    checks = registry(Clock())
+    armed = checks.arm(CheckTerms("name", name=NAME, reference="P-1"))
+    assert armed.terms.name is None and checks.get(armed.id).terms.name is None
+    assert "Маркерчук" not in repr(checks.get(armed.id)) and "Маркерчук" not in str(
+        armed.public())
+
+
+def test_waiting_for_a_change_returns_once_the_state_moves() -> None:
+    checks = registry(Clock())
+    armed = checks.arm(CheckTerms("validate"))
+    assert checks.wait_change(armed.id, CheckState.ARMED, 0.01).state is CheckState.ARMED
+    checks.move(armed.id, CheckState.CANCELLED)
+    assert checks.wait_change(armed.id, CheckState.ARMED, 5).state is CheckState.CANCELLED
 
 
 def test_arming_without_end_is_refused_not_grown() -> None:
     checks = registry(Clock())
-    for _ in range(MAX_ARMED):
+    for _ in range(MAX_OPEN):
         checks.arm(CheckTerms("validate"))
-    with pytest.raises(TooManyArmed):
+    with pytest.raises(TooManyOpen):
         checks.arm(CheckTerms("validate"))
 
 
@@ -118,7 +99,8 @@ def test_a_check_request_takes_the_config_defaults() -> None:
     ({}, "mode"),
     ({"mode": "adult"}, "mode"),
     ({"mode": "age", "min_age": "18"}, "min_age"),
-    ({"mode": "age", "min_age": 200}, "min_age"),
+    ({"mode": "age", "min_age": 150}, "min_age"),
+    ({"mode": "age", "min_age": 0}, "min_age"),
     ({"mode": "age", "min_age": True}, "min_age"),
     ({"mode": "validate", "min_age": 18}, "min_age"),
     ({"mode": "name", "first_name": "Тестоніна"}, "last_name"),

@@ -11,18 +11,38 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from kiosk.api.checks import CheckState
 from kiosk.api.openapi import openapi_document
 from kiosk.api.server import ApiServer
 from kiosk.api.service import TillService
-from kiosk.staff import QueuedStaffInput, StaffCommand
+from kiosk.loop import ArmCheck, CancelCheck, Staff
+from kiosk.staff import StaffCommand
 
 TOKEN = "till-token-0123456789abcdef"
 
 
 @pytest.fixture
 def service() -> TillService:
-    return TillService(default_min_age=18, default_expires_s=60.0, staff=QueuedStaffInput(),
-                       health=lambda: {"state": "idle"})
+    # No loop takes the checks here: POST /v1/checks need not wait for one.
+    return TillService(default_min_age=18, default_expires_s=60.0, staff_step=True,
+                       health=lambda: {"state": "idle"}, arm_wait_s=0.01)
+
+
+def loop_takes_a_cancellation(service: TillService) -> threading.Thread:
+    """What the loop does with a CancelCheck, within a tick: it reports CANCELLED."""
+
+    def take() -> None:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            for command in service.take():
+                if isinstance(command, CancelCheck):
+                    service.registry.move(command.id, CheckState.CANCELLED)
+                    return
+            time.sleep(0.01)
+
+    thread = threading.Thread(target=take)
+    thread.start()
+    return thread
 
 
 @pytest.fixture
@@ -60,9 +80,14 @@ def test_arm_get_and_cancel_a_check(http: httpx.Client, service: TillService) ->
     check = armed.json()
     assert check == {"id": check["id"], "state": "armed", "mode": "age", "reference": "R-9"}
     assert armed.headers["Location"] == f"/v1/checks/{check['id']}"
-    assert service.staff.take() == [StaffCommand.ARM]  # the till arming is staff arming
+    (command,) = service.take()  # handed to the loop with its terms
+    assert isinstance(command, ArmCheck) and command.terms.id == check["id"]
+    assert (command.terms.mode, command.terms.min_age, command.terms.reference) == (
+        "age", 21, "R-9")
     assert http.get(f"/v1/checks/{check['id']}").json()["state"] == "armed"
+    loop = loop_takes_a_cancellation(service)
     cancelled = http.delete(f"/v1/checks/{check['id']}")
+    loop.join()
     assert cancelled.status_code == 200 and cancelled.json()["state"] == "cancelled"
     again = http.delete(f"/v1/checks/{check['id']}")
     assert again.status_code == 409 and again.json()["field"] == "id"
@@ -97,11 +122,11 @@ def test_wrong_methods_unknown_paths_and_big_bodies_are_refused_in_json(
 def test_staff_commands_reach_the_staff_queue(http: httpx.Client, service: TillService) -> None:
     assert http.post("/v1/staff/arm").status_code == 202
     assert http.post("/v1/staff/ack").status_code == 202
-    assert service.staff.take() == [StaffCommand.ARM, StaffCommand.ACKNOWLEDGE]
+    assert service.take() == [Staff(StaffCommand.ARM), Staff(StaffCommand.ACKNOWLEDGE)]
 
 
 def test_without_a_staff_step_staff_commands_are_a_409() -> None:
-    service = TillService(staff=None)
+    service = TillService(staff_step=False)
     server = ApiServer(("127.0.0.1", 0), service).start()
     try:
         answer = httpx.post(f"{server.url}/v1/staff/ack")

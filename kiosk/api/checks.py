@@ -1,16 +1,15 @@
-"""The till's checks: what it asked for, and where each one stands.
+"""The till's record of its checks: what it asked for, and where each one stands.
 
-A check is armed by the till (`POST /v1/checks`) with its terms: the mode, the minimum age,
-the recipient's name, a reference of the till's own. The next Diia code read is checked on
-those terms. Its life:
+The loop (kiosk/loop.py) decides what happens to a check; this registry is the till's side
+of it, kept for `GET /v1/checks/{id}` and the event stream. A check is recorded `armed` when
+the till asks, then follows what the loop reports:
 
     armed ──code read──▶ checking ──verdict──▶ done
-      │ till cancels ──▶ cancelled
-      └ expires_s pass ▶ expired
+      │ till cancels (or arms another) ──▶ cancelled
+      └ not used within expires_s ──▶ expired
 
-Everything here is plain values and a clock passed in: the loop, the HTTP handlers and the
-tests drive it alike. A name lives on an armed or checking check only; it is dropped the
-moment the check ends, whatever way it ends, and never appears in a repr.
+Plain values, and a clock passed in; the loop, the HTTP handlers and the tests drive it
+alike. The recipient's name is never recorded here: the loop holds it for the one check.
 """
 
 from __future__ import annotations
@@ -23,15 +22,16 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+from kiosk.config import MODES as CONFIG_MODES
 from kiosk.names import HolderName
 
-MODES = ("validate", "age", "name", "share")
+MODES = (*CONFIG_MODES, "share")
 KEEP_ENDED = 200  # ended checks kept for GET /v1/checks/{id}; the oldest go first
-MAX_ARMED = 16  # a till that arms without end is a bug on its side: refuse, do not grow
+MAX_OPEN = 16  # a till that arms without end is a bug on its side: refuse, do not grow
 
 
-class TooManyArmed(RuntimeError):
-    """`MAX_ARMED` checks are already waiting for a code."""
+class TooManyOpen(RuntimeError):
+    """`MAX_OPEN` checks are already armed or checking."""
 
 
 class CheckState(StrEnum):
@@ -42,12 +42,13 @@ class CheckState(StrEnum):
     EXPIRED = "expired"
 
 
+OPEN = (CheckState.ARMED, CheckState.CHECKING)
 ENDED = (CheckState.DONE, CheckState.CANCELLED, CheckState.EXPIRED)
 
 
 @dataclass(frozen=True, slots=True)
 class CheckTerms:
-    """What the till asked for. `name` is set for mode "name" only."""
+    """What the till asked for. `name` (mode "name") is handed to the loop, never kept."""
 
     mode: str
     min_age: int = 18
@@ -59,15 +60,14 @@ class CheckTerms:
 @dataclass(frozen=True, slots=True)
 class Check:
     id: str
-    terms: CheckTerms
+    terms: CheckTerms  # without the name
     state: CheckState
     armed_at: float  # monotonic
-    expires_at: float  # monotonic; meaningful while armed
     verdict: dict[str, Any] | None = None  # the verdict event, once done
     request_id: str | None = None  # mode "share": the requestId sent to Diia
 
     def public(self) -> dict[str, Any]:
-        """The check as `GET /v1/checks/{id}` shows it: never the name."""
+        """The check as `GET /v1/checks/{id}` shows it."""
         shown: dict[str, Any] = {"id": self.id, "state": str(self.state),
                                  "mode": self.terms.mode}
         if self.terms.reference is not None:
@@ -80,109 +80,83 @@ class Check:
 
 
 class CheckRegistry:
-    """The till's checks, oldest armed first. Safe to share between threads.
-
-    Only one check is in `checking` at a time (the loop checks one code at a time): `start()`
-    takes the oldest armed one, `finish()` ends it with its verdict.
-    """
+    """The till's checks. Safe to share between threads; listeners hear every change."""
 
     def __init__(self, clock: Callable[[], float], new_id: Callable[[], str] | None = None):
         self._clock = clock
         self._new_id = new_id or (lambda: secrets.token_hex(8))
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
         self._checks: OrderedDict[str, Check] = OrderedDict()
-        self._on_change: list[Callable[[Check], None]] = []
+        self._listeners: list[Callable[[Check], None]] = []
 
     def subscribe(self, listener: Callable[[Check], None]) -> None:
         """`listener(check)` hears every change of state (called outside the lock)."""
-        self._on_change.append(listener)
+        self._listeners.append(listener)
 
     def arm(self, terms: CheckTerms) -> Check:
-        now = self._clock()
-        check = Check(self._new_id(), terms, CheckState.ARMED, now, now + terms.expires_s)
-        with self._lock:
-            changed = self._expire(now)
-            if sum(c.state is CheckState.ARMED for c in self._checks.values()) >= MAX_ARMED:
-                raise TooManyArmed(f"{MAX_ARMED} checks are already armed")
+        check = Check(self._new_id(), replace(terms, name=None), CheckState.ARMED,
+                      self._clock())
+        with self._changed:
+            if sum(c.state in OPEN for c in self._checks.values()) >= MAX_OPEN:
+                raise TooManyOpen(f"{MAX_OPEN} checks are already open")
             self._checks[check.id] = check
             self._trim()
-        self._tell([*changed, check])
+        self._tell(check)
         return check
 
     def get(self, check_id: str) -> Check | None:
-        with self._lock:
-            self._expire(self._clock())
+        with self._changed:
             return self._checks.get(check_id)
 
-    def armed(self) -> Check | None:
-        """The check the next code read will be checked on, if any."""
-        with self._lock:
-            changed = self._expire(self._clock())
-            found = next((c for c in self._checks.values() if c.state is CheckState.ARMED),
-                         None)
-        self._tell(changed)
-        return found
-
-    def cancel(self, check_id: str) -> tuple[Check | None, bool]:
-        """Cancel an armed check: (the check, whether this call cancelled it); (None, False)
-        if there is no such check. A check no longer armed is returned as it is."""
-        cancelled = False
-        with self._lock:
-            changed = self._expire(self._clock())
+    def move(self, check_id: str, state: CheckState) -> Check | None:
+        """The loop says check `check_id` is now `state` (not DONE: see `finish`). A check
+        already ended stays as it is; None for an unknown id."""
+        with self._changed:
             check = self._checks.get(check_id)
-            if check is not None and check.state is CheckState.ARMED:
-                check = self._put(check, CheckState.CANCELLED)
-                changed.append(check)
-                cancelled = True
-        self._tell(changed)
-        return check, cancelled
+            if check is None or check.state in ENDED or check.state is state:
+                return check
+            check = self._put(replace(check, state=state))
+        self._tell(check)
+        return check
 
-    def start(self) -> Check | None:
-        """The oldest armed check goes to `checking`; None when none is armed."""
-        with self._lock:
-            changed = self._expire(self._clock())
-            check = next((c for c in self._checks.values() if c.state is CheckState.ARMED),
-                         None)
-            if check is not None:
-                check = self._put(check, CheckState.CHECKING)
-                changed.append(check)
-        self._tell(changed)
+    def finish(self, verdict: dict[str, Any], check_id: str | None = None) -> Check | None:
+        """The check being checked (or `check_id`, if still open) is done with `verdict`
+        (an event dict), to which its id, reference and share requestId are added; None if
+        there is no such check (the code was read with no check armed)."""
+        with self._changed:
+            if check_id is None:
+                check = next((c for c in self._checks.values()
+                              if c.state is CheckState.CHECKING), None)
+            else:
+                check = self._checks.get(check_id)
+            if check is None or check.state in ENDED:
+                return None
+            told = {**verdict, "id": check.id}
+            if check.terms.reference is not None:
+                told["reference"] = check.terms.reference
+            if check.request_id is not None:
+                told["request_id"] = check.request_id
+            check = self._put(replace(check, state=CheckState.DONE, verdict=told))
+        self._tell(check)
         return check
 
     def note_request(self, check_id: str, request_id: str) -> None:
         """Mode "share": the requestId sent to Diia for this check."""
-        with self._lock:
+        with self._changed:
             check = self._checks.get(check_id)
             if check is not None:
-                self._checks[check_id] = replace(check, request_id=request_id)
+                self._put(replace(check, request_id=request_id))
 
-    def finish(self, verdict: dict[str, Any]) -> Check | None:
-        """The check being checked is done with `verdict` (an event dict), to which its id,
-        reference and share requestId are added; None if no check was being checked (the
-        code was read with no check armed)."""
-        with self._lock:
-            check = next((c for c in self._checks.values() if c.state is CheckState.CHECKING),
-                         None)
-            if check is not None:
-                told = {**verdict, "id": check.id}
-                if check.terms.reference is not None:
-                    told["reference"] = check.terms.reference
-                if check.request_id is not None:
-                    told["request_id"] = check.request_id
-                check = self._put(check, CheckState.DONE, verdict=told)
-        self._tell([check] if check else [])
-        return check
-
-    def expire(self) -> list[Check]:
-        """End armed checks whose time is up; the ones that just expired."""
-        with self._lock:
-            changed = self._expire(self._clock())
-        self._tell(changed)
-        return changed
+    def wait_change(self, check_id: str, state: CheckState, timeout_s: float) -> Check | None:
+        """Check `check_id` once it is no longer `state`, or as it is after `timeout_s`."""
+        with self._changed:
+            self._changed.wait_for(
+                lambda: getattr(self._checks.get(check_id), "state", None) is not state,
+                timeout=timeout_s)
+            return self._checks.get(check_id)
 
     def counts(self) -> dict[str, int]:
-        with self._lock:
-            self._expire(self._clock())
+        with self._changed:
             found = {str(state): 0 for state in CheckState}
             for check in self._checks.values():
                 found[str(check.state)] += 1
@@ -190,28 +164,16 @@ class CheckRegistry:
 
     # -- inside the lock --------------------------------------------------------------------
 
-    def _put(self, check: Check, state: CheckState, **changes: Any) -> Check:
-        terms = check.terms
-        if state in ENDED and terms.name is not None:
-            terms = replace(terms, name=None)  # the name is needed no longer: forget it
-        check = replace(check, state=state, terms=terms, **changes)
+    def _put(self, check: Check) -> Check:
         self._checks[check.id] = check
+        self._changed.notify_all()
         return check
-
-    def _expire(self, now: float) -> list[Check]:
-        expired = [
-            self._put(c, CheckState.EXPIRED)
-            for c in list(self._checks.values())
-            if c.state is CheckState.ARMED and now >= c.expires_at
-        ]
-        return expired
 
     def _trim(self) -> None:
         ended = [k for k, c in self._checks.items() if c.state in ENDED]
         for key in ended[: max(0, len(ended) - KEEP_ENDED)]:
             del self._checks[key]
 
-    def _tell(self, changed: list[Check]) -> None:
-        for check in changed:
-            for listener in self._on_change:
-                listener(check)
+    def _tell(self, check: Check) -> None:
+        for listener in self._listeners:
+            listener(check)

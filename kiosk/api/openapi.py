@@ -39,7 +39,7 @@ SCHEMAS: dict[str, Any] = {
                      "age: its holder is at least min_age; name: the holder's name is the "
                      "one given; share: ask the holder to share the document with the "
                      "partner's back office (document-request)"},
-            "min_age": {"type": "integer", "minimum": 0, "maximum": 150,
+            "min_age": {"type": "integer", "minimum": 1, "maximum": 149,
                         "description": 'mode "age" only; default from the kiosk\'s config'},
             "last_name": _NAME, "first_name": _NAME,
             "middle_name": {**_NAME, "minLength": 0},
@@ -149,7 +149,7 @@ def openapi_document() -> dict[str, Any]:
                 "responses": {
                     "201": _json(_ref("Check"), "armed"),
                     "400": _error("a field is wrong or unknown; `field` names it"),
-                    "429": _error("too many checks armed at once"), **_UNAUTHORIZED,
+                    "429": _error("too many checks open at once"), **_UNAUTHORIZED,
                 },
             }},
             "/v1/checks/{id}": {
@@ -157,10 +157,12 @@ def openapi_document() -> dict[str, Any]:
                 "get": {"summary": "Where a check stands", "operationId": "getCheck",
                         "responses": {"200": _json(_ref("Check"), "the check"),
                                       "404": _error("no such check"), **_UNAUTHORIZED}},
-                "delete": {"summary": "Cancel an armed check", "operationId": "cancelCheck",
+                "delete": {"summary": "Cancel an armed check (or one being checked: the "
+                                      "till hears no more of it)",
+                           "operationId": "cancelCheck",
                            "responses": {"200": _json(_ref("Check"), "cancelled"),
                                          "404": _error("no such check"),
-                                         "409": _error("the check is no longer armed"),
+                                         "409": _error("the check has ended already"),
                                          **_UNAUTHORIZED}},
             },
             "/v1/events": {"get": {

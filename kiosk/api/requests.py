@@ -64,8 +64,8 @@ def parse_check(
     if mode not in MODES:
         raise BadField("mode", f"must be one of {', '.join(MODES)}")
     min_age = body.get("min_age", default_min_age)
-    if not _whole(min_age) or not 0 <= min_age <= 150:
-        raise BadField("min_age", "must be a whole number 0..150")
+    if not _whole(min_age) or not 0 < min_age < 150:
+        raise BadField("min_age", "must be a whole number 1..149")
     if "min_age" in body and mode != "age":
         raise BadField("min_age", 'only for mode "age"')
     given_names = [key for key in NAME_FIELDS if key in body]

@@ -24,7 +24,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from kiosk.api.checks import TooManyArmed
+from kiosk.api.checks import OPEN, TooManyOpen
 from kiosk.api.openapi import openapi_document
 from kiosk.api.requests import BadField, json_object, parse_check, refuse_unknown
 from kiosk.api.service import TillService
@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 KEEPALIVE_S = 15.0  # an SSE comment this often keeps proxies and the till's client awake
 MAX_SUBSCRIBERS = 8
 REQUEST_TIMEOUT_S = 10.0  # a client that stalls mid-request lets its thread go after this
+CANCEL_WAIT_S = 1.0  # how long DELETE waits for the loop to take the cancellation
 _CHECK_PATH = re.compile(r"/v1/checks/([0-9a-f]{1,32})")
 _STAFF = {"/v1/staff/ack": StaffCommand.ACKNOWLEDGE, "/v1/staff/arm": StaffCommand.ARM}
 
@@ -103,11 +104,9 @@ class _Handler(BaseHTTPRequestHandler):
             terms = parse_check(json_object(raw), default_min_age=service.default_min_age,
                                 default_expires_s=service.default_expires_s)
             try:
-                check = service.registry.arm(terms)
-            except TooManyArmed as exc:
-                raise ApiError(429, "too_many_armed", str(exc)) from None
-            if service.staff is not None:
-                service.staff.put(StaffCommand.ARM)  # the till arming is staff arming
+                check = service.arm(terms)  # in attended mode this arms the kiosk too
+            except TooManyOpen as exc:
+                raise ApiError(429, "too_many_open", str(exc)) from None
             self._json(201, check.public(), location=f"/v1/checks/{check.id}")
         elif match := _CHECK_PATH.fullmatch(path):
             self._allow(method, "GET", "DELETE")
@@ -118,10 +117,10 @@ class _Handler(BaseHTTPRequestHandler):
         elif path in _STAFF:
             self._allow(method, "POST")
             refuse_unknown(json_object(raw), ())
-            if service.staff is None:
+            if not service.staff_step:
                 raise ApiError(409, "no_staff_step", "this kiosk has no staff step (attended "
                                'age checks only: kiosk.mode = "age", kiosk.attended = true)')
-            service.staff.put(_STAFF[path])
+            service.staff(_STAFF[path])
             self._json(202, {"accepted": str(_STAFF[path])})
         elif path == "/v1/health":
             self._allow(method, "GET")
@@ -130,16 +129,17 @@ class _Handler(BaseHTTPRequestHandler):
             raise ApiError(404, "not_found", f"no such resource: {path[:80]}")
 
     def _check(self, method: str, check_id: str) -> None:
-        registry = self.server.service.registry
-        if method == "GET":
-            check = registry.get(check_id)
-        else:
-            check, cancelled = registry.cancel(check_id)
-            if check is not None and not cancelled:
-                raise ApiError(409, "not_armed", f"the check is {check.state}, no longer armed",
-                               field="id")
+        service = self.server.service
+        check = service.registry.get(check_id)
         if check is None:
             raise ApiError(404, "not_found", "no such check", field="id")
+        if method == "DELETE":
+            if check.state not in OPEN:
+                raise ApiError(409, "not_open", f"the check is {check.state} already",
+                               field="id")
+            service.cancel(check_id)
+            # The loop takes it within a tick; answer with what it made of it.
+            check = service.registry.wait_change(check_id, check.state, CANCEL_WAIT_S) or check
         self._json(200, check.public())
 
     # -- the event stream -------------------------------------------------------------------
@@ -260,8 +260,8 @@ class ApiServer(ThreadingHTTPServer):
 
     @property
     def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://[{host}]:{port}" if ":" in str(host) else f"http://{host}:{port}"
+        host, port = str(self.server_address[0]), int(self.server_address[1])
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
     def start(self) -> ApiServer:
         self._thread = threading.Thread(target=self.serve_forever, name="till-api",

@@ -1,45 +1,113 @@
-"""What the till's API serves: the kiosk as the HTTP handlers see it.
+"""The till's side of the loop: the `TillPort` (kiosk/loop.py) the HTTP handlers feed.
 
-`TillService` holds the check registry, the event log and the staff queue, and knows the
-defaults for a new check. The composition root builds it, hands it to the loop's side
-(`kiosk.api.till`) and to the HTTP server (`kiosk.api.server`); neither knows the other.
+The handlers queue the till's commands (arm a check, cancel it, a staff command) from their
+threads; the loop takes them about 30 times a second and reports back how each check
+stands, which is recorded in the registry and told on the event stream. Neither the loop
+nor the HTTP server knows the other.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kiosk.api.checks import CheckRegistry
+from kiosk.api.checks import Check, CheckRegistry, CheckState, CheckTerms
 from kiosk.api.events import EventLog
-from kiosk.staff import QueuedStaffInput
+from kiosk.loop import ArmCheck, CancelCheck, CheckStatus, CheckUpdate, Staff
+from kiosk.loop import CheckTerms as LoopTerms
+from kiosk.signals.events import utc_timestamp, verdict_event
+from kiosk.staff import StaffCommand
+
+Command = ArmCheck | CancelCheck | Staff
+ARM_WAIT_S = 1.0  # POST /v1/checks answers once the loop has the check, or after this
 
 
 @dataclass
 class TillService:
     default_min_age: int = 18
     default_expires_s: float = 120.0
-    staff: QueuedStaffInput | None = None  # None: no staff step in this configuration
+    staff_step: bool = False  # attended age checks: staff arm and acknowledge
     health: Callable[[], dict[str, Any]] = lambda: {}
     clock: Callable[[], float] = time.monotonic
+    arm_wait_s: float = ARM_WAIT_S
     registry: CheckRegistry = field(init=False)
     events: EventLog = field(init=False)
+    _commands: queue.SimpleQueue[Command] = field(init=False)
+    _arming: dict[str, threading.Event] = field(init=False)  # armed, not yet taken by the loop
+    _lock: threading.Lock = field(init=False)
 
     def __post_init__(self) -> None:
+        self._arming = {}
+        self._lock = threading.Lock()
         self.registry = CheckRegistry(self.clock)
         self.events = EventLog(clock=self.clock)
+        self._commands = queue.SimpleQueue()
         self.registry.subscribe(self._check_changed)
 
-    def _check_changed(self, check: Any) -> None:
-        # A verdict event tells "done" itself; the other changes are events of their own.
-        if str(check.state) == "done":
+    # -- from the HTTP handlers ---------------------------------------------------------
+
+    def arm(self, terms: CheckTerms) -> Check:
+        """Record the check and hand it to the loop; raises `TooManyOpen`. Returns once the
+        loop has taken it (within a tick, normally), so a code read after the answer is
+        checked on these terms; after `arm_wait_s` regardless."""
+        check = self.registry.arm(terms)
+        taken = threading.Event()
+        with self._lock:
+            self._arming[check.id] = taken
+        self._commands.put(ArmCheck(LoopTerms(
+            id=check.id, mode=terms.mode,
+            min_age=terms.min_age if terms.mode == "age" else None,
+            names=terms.name, reference=terms.reference or "", expires_in_s=terms.expires_s,
+        )))
+        taken.wait(self.arm_wait_s)
+        with self._lock:
+            self._arming.pop(check.id, None)
+        return self.registry.get(check.id) or check
+
+    def cancel(self, check_id: str) -> None:
+        self._commands.put(CancelCheck(check_id))
+
+    def staff(self, command: StaffCommand) -> None:
+        self._commands.put(Staff(command))
+
+    # -- the TillPort, on the loop's thread ---------------------------------------------
+
+    def take(self) -> list[Command]:
+        taken: list[Command] = []
+        while True:
+            try:
+                taken.append(self._commands.get_nowait())
+            except queue.Empty:
+                return taken
+
+    def report(self, update: CheckUpdate) -> None:
+        if update.status is CheckStatus.ARMED:
+            with self._lock:
+                taken = self._arming.get(update.id)
+            if taken is not None:
+                taken.set()
             return
-        event: dict[str, Any] = {"event": "check", "id": check.id, "state": str(check.state),
-                                 "mode": check.terms.mode}
+        if update.status is CheckStatus.DONE:
+            # Normally done already, when the verdict was shown (`TillEvents`); this covers
+            # an events output that failed.
+            if update.verdict is not None:
+                self.registry.finish(verdict_event(update.verdict), update.id)
+            return
+        self.registry.move(update.id, CheckState(str(update.status)))
+
+    # -- the event stream ---------------------------------------------------------------
+
+    def _check_changed(self, check: Check) -> None:
+        if check.state is CheckState.DONE:
+            if check.verdict is not None:
+                self.events.publish(check.verdict)
+            return
+        event: dict[str, Any] = {"ts": utc_timestamp(), "event": "check", "id": check.id,
+                                 "state": str(check.state), "mode": check.terms.mode}
         if check.terms.reference is not None:
             event["reference"] = check.terms.reference
-        from kiosk.signals.events import utc_timestamp
-
-        self.events.publish({"ts": utc_timestamp(), **event})
+        self.events.publish(event)

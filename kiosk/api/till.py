@@ -1,15 +1,9 @@
-"""The loop's side of the till's API: armed checks become the checker's terms, verdicts
-become the till's events, and with `require_arming` nothing is checked unless armed.
+"""The loop's side of the till's API: sharing as a check, and verdicts told to the till.
 
-Three adapters around the loop's seams, so the loop itself does not know the till exists:
-- `TillChecker` (a `Checker`): a code read while a check is armed is checked on that check's
-  terms (mode, minimum age, the recipient's name, sharing); otherwise as configured, or, with
-  `require_arming`, not at all.
-- `armed_readings()`: with `require_arming`, codes read while nothing is armed are dropped
-  before the loop sees them: a product's EAN-13 that looks like a Diia barcode never reaches
-  Diia and never shows red.
-- `TillEvents` (a `Signals`): each verdict shown is published to the event stream with the
-  check's id and reference, and ends the check.
+- `TillChecker` (a `Checker`): the loop hands it the armed check's terms; mode "share" is a
+  `ShareChecker`, every other mode the Diia checker.
+- `TillEvents` (a `Signals`): each verdict shown goes to the event stream; if it ends a check
+  the till armed, with that check's id and reference.
 """
 
 from __future__ import annotations
@@ -17,16 +11,16 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import replace
+from collections.abc import Callable
 from typing import Any, Protocol
 
-from kiosk.api.checks import Check, CheckRegistry, CheckTerms
+from kiosk.api.checks import CheckRegistry
 from kiosk.api.events import EventLog
-from kiosk.checker import Checker, DiiaChecker, SeenCodes, reason_for
+from kiosk.checker import Checker, DiiaChecker, reason_for
 from kiosk.diia.errors import DiiaError
+from kiosk.loop import CheckTerms
 from kiosk.model import RESULT_PHASES, Code, Reason, State, Verdict
-from kiosk.names import FixedName
+from kiosk.names import NameSource
 from kiosk.signals.events import verdict_event
 
 log = logging.getLogger(__name__)
@@ -70,7 +64,7 @@ class ShareChecker:
         self._sleep = sleep
         self._clock = clock
 
-    def check(self, code: Code) -> Verdict:
+    def check(self, code: Code, terms: CheckTerms | None = None) -> Verdict:
         started = time.perf_counter()
         request_id = str(uuid.uuid4())
         self._on_request(request_id)
@@ -106,20 +100,11 @@ class ShareChecker:
 
 
 class TillChecker:
-    """Checks a code on the armed check's terms; see the module docstring."""
+    """Checks a code on the terms the loop hands over; see the module docstring."""
 
-    def __init__(
-        self,
-        registry: CheckRegistry,
-        default: DiiaChecker,
-        make: Callable[[CheckTerms, Check], Checker],
-        *,
-        require_arming: bool = False,
-    ) -> None:
-        self._registry = registry
+    def __init__(self, default: DiiaChecker, share: Callable[[CheckTerms], Checker]) -> None:
         self._default = default
-        self._make = make
-        self._require_arming = require_arming
+        self._share = share
 
     @property
     def mode(self) -> str:
@@ -128,15 +113,10 @@ class TillChecker:
     def code_id(self, code: Code) -> str:
         return self._default.code_id(code)
 
-    def check(self, code: Code) -> Verdict:
-        check = self._registry.start()
-        if check is None:
-            if self._require_arming:  # armed when read, expired since: not sent
-                log.info("the armed check expired before its code was checked: not sent")
-                return Verdict(Reason.NOT_ARMED, self._default.mode, code.kind,
-                               self.code_id(code))
-            return self._default.check(code)
-        return self._make(check.terms, check).check(code)
+    def check(self, code: Code, terms: CheckTerms | None = None) -> Verdict:
+        if terms is not None and terms.mode == "share":
+            return self._share(terms).check(code)
+        return self._default.check(code, terms)
 
 
 def till_checker(
@@ -146,60 +126,31 @@ def till_checker(
     mode: str,
     min_age: int,
     send_qr: bool,
-    names: Any,
+    names: NameSource | None,
     clock_trusted: Callable[[], bool] | None,
-    require_arming: bool,
     share_wait_s: float,
     share_poll_s: float,
 ) -> TillChecker:
-    """The checker of a kiosk with the till's API: one key for code ids and one seen-code
-    memory per question (an age check for 21 must not answer from one for 18)."""
-    import secrets
-
-    hash_key = secrets.token_bytes(32)
+    """The checker of a kiosk with the till's API."""
     default = DiiaChecker(diia, mode=mode, min_age=min_age, send_qr=send_qr, names=names,
-                          hash_key=hash_key, clock_trusted=clock_trusted)
-    memories: dict[tuple[str, int], SeenCodes] = {}
+                          clock_trusted=clock_trusted)
 
-    def make(terms: CheckTerms, check: Check) -> Checker:
-        if terms.mode == "share":
-            return ShareChecker(
-                diia, default.code_id, wait_s=share_wait_s, poll_s=share_poll_s,
-                on_request=lambda request_id: registry.note_request(check.id, request_id),
-            )
-        question = (terms.mode, terms.min_age if terms.mode == "age" else 0)
-        seen = memories.setdefault(question, SeenCodes())
-        return DiiaChecker(
-            diia, mode=terms.mode, min_age=terms.min_age, send_qr=send_qr, seen=seen,
-            names=FixedName(terms.name) if terms.name is not None else None,
-            hash_key=hash_key, clock_trusted=clock_trusted,
+    def share(terms: CheckTerms) -> Checker:
+        return ShareChecker(
+            diia, default.code_id, wait_s=share_wait_s, poll_s=share_poll_s,
+            on_request=lambda request_id: registry.note_request(terms.id, request_id),
         )
 
-    return TillChecker(registry, default, make, require_arming=require_arming)
-
-
-def armed_readings(readings: Iterable[Any], registry: CheckRegistry) -> Iterator[Any]:
-    """With `require_arming`: readings pass as they are while a check is armed; otherwise
-    with their codes taken out, so the loop keeps turning but sees nothing to check."""
-    for reading in readings:
-        if (reading.seen or reading.confirmed) and registry.armed() is None:
-            if reading.confirmed:
-                log.info("a code was read while no check was armed: not sent")
-            reading = replace(reading, seen=[], confirmed=[])
-        yield reading
+    return TillChecker(default, share)
 
 
 class TillEvents:
-    """A `Signals` that tells the till: each verdict shown goes to the event stream, with the
-    id and reference of the check it ends (if one was armed)."""
-
-    EXPIRE_EVERY_S = 0.25
+    """A `Signals` that tells the till each verdict shown, through the event stream."""
 
     def __init__(self, registry: CheckRegistry, events: EventLog) -> None:
         self._registry = registry
         self._events = events
         self._last: Verdict | None = None
-        self._next_expiry = 0.0
         self.state: State | None = None
         self.diia = "unknown"  # reachable | unreachable | unknown, from the latest verdict
 
@@ -209,16 +160,14 @@ class TillEvents:
         if verdict is None or state.phase not in RESULT_PHASES.values() or verdict is self._last:
             return
         self._last = verdict
-        if not verdict.cached and verdict.reason is not Reason.NOT_ARMED:
+        if not verdict.cached:
             self.diia = "unreachable" if verdict.reason.diia_failed else "reachable"
         event = verdict_event(verdict)
-        check = self._registry.finish(event)
-        self._events.publish(check.verdict if check and check.verdict else event)
+        if self._registry.finish(event) is None:  # no check armed: told as it is
+            self._events.publish(event)
 
     def tick(self, now: float) -> None:
-        if now >= self._next_expiry:  # armed checks whose time is up say so promptly
-            self._next_expiry = now + self.EXPIRE_EVERY_S
-            self._registry.expire()
+        pass
 
     def close(self) -> None:
         pass
