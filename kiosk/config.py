@@ -370,7 +370,7 @@ def parse_listen(listen: str, key: str = "api.listen") -> tuple[str, int]:
     host, sep, port = listen.rpartition(":")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
         raise ConfigError(key, f"expected HOST:PORT, for example 127.0.0.1:8765, got {listen!r}")
     if host == "localhost":
         host = "127.0.0.1"

@@ -25,7 +25,8 @@ def test_listen_addresses(listen: str, expected: tuple[str, int]) -> None:
     assert parse_listen(listen) == expected
 
 
-@pytest.mark.parametrize("listen", ["8765", "kiosk.local:8765", "127.0.0.1:0", "1.2.3.4:x"])
+@pytest.mark.parametrize("listen", ["8765", "kiosk.local:8765", "127.0.0.1:0", "1.2.3.4:x",
+                                    "127.0.0.1:²", "127.0.0.1:٨٠"])
 def test_a_bad_listen_address_names_the_key(listen: str) -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config({"api": {"listen": listen}})

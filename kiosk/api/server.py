@@ -175,7 +175,7 @@ class _Handler(BaseHTTPRequestHandler):
         if raw is None:
             return None
         raw = raw.strip()
-        if not raw.isdigit() or len(raw) > 18:
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
             raise BadField("Last-Event-ID", "must be the number of an event")
         return int(raw)
 
@@ -185,7 +185,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             raise ApiError(411, "length_required", "send the body with a Content-Length")
         raw_length = self.headers.get("Content-Length") or "0"
-        if not raw_length.isdigit():
+        if not (raw_length.isascii() and raw_length.isdigit()):
             raise BadField("Content-Length", "must be a number")
         length = int(raw_length)
         if length > 16 * 1024:
