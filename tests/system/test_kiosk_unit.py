@@ -32,6 +32,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
@@ -51,6 +52,7 @@ REPO = Path(__file__).resolve().parents[2]
 BOOT = Path(__file__).with_name("boot.sh")
 SYSTEMD = Path("/lib/systemd/systemd")
 CLONE_NEWNET = 0x40000000
+PR_SET_PDEATHSIG = 1
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 FIGURES: dict[str, str] = {}
 
@@ -123,6 +125,8 @@ class Box:
 
         def own_cgroup() -> None:  # so that the cgroup namespace's root is ours alone
             cgroup_procs.write_text(str(os.getpid()))
+            # If the tests die, unshare dies, and with it (--kill-child) the box's PID 1.
+            ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
         deps = sysconfig.get_paths()["purelib"]
         self.console = (tmp / "console.log").open("w")
