@@ -230,6 +230,21 @@ def resolve_within(host: str, port: int, timeout_s: float,
         _deadline.reset(token)
 
 
+def _connect(address: str, port: int) -> socket.socket:
+    """A TCP connection to an IP address, within the deadline. Built by hand rather than by
+    `socket.create_connection`, which would ask the resolver again, outside any bound."""
+    ip = ipaddress.ip_address(address)
+    family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(_left(httpcore.ConnectTimeout))
+        sock.connect((address, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 class WallBackend(httpcore.NetworkBackend):
     """httpcore's network backend: lookups and sockets under the current request's deadline."""
 
@@ -247,12 +262,10 @@ class WallBackend(httpcore.NetworkBackend):
         failed = False
         for address in self._lookups.addresses(host, port):
             try:
-                sock = socket.create_connection(
-                    (address, port), _left(httpcore.ConnectTimeout)
-                )
+                sock = _connect(address, port)
             except TimeoutError:
                 raise httpcore.ConnectTimeout("deadline reached") from None
-            except OSError:
+            except (OSError, ValueError):
                 failed = True
                 continue
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

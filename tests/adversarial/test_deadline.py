@@ -158,3 +158,28 @@ def test_a_trickled_tls_handshake_ends_at_the_deadline(make_client):
                              resolver=lambda host, port: ["127.0.0.1"])
         verdict = ask(client, attack="stall")
     assert verdict.reason == "timeout"
+
+
+def test_no_lookup_happens_outside_the_bound(make_client, monkeypatch):
+    # Even a resolver that hangs for every name, addresses included, cannot stretch a verdict:
+    # the only lookup is the bounded one, and connecting to its address asks nobody again.
+    import socket as socket_module
+
+    never = threading.Event()
+
+    def hung_getaddrinfo(*args: object, **kwargs: object) -> list[object]:
+        never.wait(30)
+        return []
+
+    with HostileServer(lambda peer, request: peer.send(VALID)) as server:
+        client = make_client(f"http://localhost:{server.port}")
+        monkeypatch.setattr(socket_module, "getaddrinfo", hung_getaddrinfo)
+        try:
+            verdict = ask(client, attack="slow DNS")
+        finally:
+            never.set()
+    assert verdict.reason == "timeout"
+    with HostileServer(lambda peer, request: peer.send(VALID)) as server:
+        ip_client = make_client(server.url)  # an address: nothing to look up, so it just works
+        monkeypatch.setattr(socket_module, "getaddrinfo", hung_getaddrinfo)
+        assert ask(ip_client).reason == "pass"
