@@ -251,7 +251,7 @@ class Recorder:
 
 def bench_loop(sandbox: DiiaSandbox, client: DiiaClient, http: httpx.Client,
                bearer: dict[str, str], scans: int) -> tuple[bool, float]:
-    bare_decoder = make_decoder("zxing")
+    bare_decoder = make_decoder("zxing", watch_changes=False)
 
     def baseline(frame: Frame) -> float:
         """What any kiosk must do for a scan at the least: decode the frame, ask once."""

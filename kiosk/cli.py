@@ -126,7 +126,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
     from kiosk.decode import make_decoder
     from kiosk.sources.images import ImageFrames, SourceError
 
-    decoder = make_decoder(args.backend)
+    decoder = make_decoder(args.backend, watch_changes=False)  # every image is a new scene
     try:
         paths = ImageFrames.expand(args.paths)
     except SourceError as exc:
@@ -138,18 +138,24 @@ def cmd_decode(args: argparse.Namespace) -> int:
             print(json.dumps({"path": str(path), "error": "cannot read image"}))
             continue
         started = time.perf_counter()
+        codes: list[dict[str, object]]
         try:
-            codes = decoder.decode(frame)
+            if args.all:
+                codes = [
+                    {"format": read.format, "text": read.text, "diia": read.diia}
+                    for read in decoder.read_all(frame)
+                ]
+            else:
+                codes = [
+                    {"format": code.symbology, "text": code.text}
+                    for code in decoder.decode(frame)
+                ]
         except Exception as exc:  # one image never stops the rest of the folder
             log.warning("decoder failed on %s: %s", path, type(exc).__name__)
             print(json.dumps({"path": str(path), "error": "decoder failed"}))
             continue
         ms = (time.perf_counter() - started) * 1000
-        print(json.dumps({
-            "path": str(path),
-            "codes": [{"format": code.symbology, "text": code.text} for code in codes],
-            "ms": round(ms, 1),
-        }))
+        print(json.dumps({"path": str(path), "codes": codes, "ms": round(ms, 1)}))
     return EXIT_OK
 
 
@@ -296,6 +302,10 @@ def build_parser() -> argparse.ArgumentParser:
     decode = sub.add_parser("decode", help="decode image files or folders, one JSON line each")
     decode.add_argument("paths", nargs="+", metavar="PATH")
     decode.add_argument("--backend", choices=DECODER_BACKENDS, default=DECODER_BACKENDS[0])
+    decode.add_argument(
+        "--all", action="store_true",
+        help='every code read, Diia or not, each marked "diia": true or false',
+    )
     decode.set_defaults(handler=cmd_decode)
 
     check = sub.add_parser("check", help="one check of a typed 13-digit code",

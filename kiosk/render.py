@@ -126,6 +126,11 @@ def phone_photo(
     glare: float = 0.0,
     noise: float = 0.0,
     moire: float = 0.0,
+    moire_pitch: int = 3,
+    contrast: float = 1.0,
+    motion: float = 0.0,
+    motion_angle: float = 0.0,
+    defocus: int = 0,
     seed: int = 0,
 ) -> Image.Image:
     """A camera frame of `image` shown on a phone held in front of the lens.
@@ -136,8 +141,12 @@ def phone_photo(
     out a blob of the screen, `blur` is a Gaussian sigma in camera px and `noise` the standard
     deviation of sensor noise in gray levels. `moire` (0..1) is the depth of the screen's
     pixel grid, which the camera samples without anti-aliasing: the grid beats against the
-    sensor's own into the broad light and dark fringes seen on photos of screens. Same
-    arguments and `seed`, same frame.
+    sensor's own into the broad light and dark fringes seen on photos of screens;
+    `moire_pitch` (2..6) is how many sub-pixels a screen pixel spans, which moves the fringes.
+    `contrast` (0..1] pulls the phone's tones towards their mean (a dim screen, a bright room),
+    `motion` is the length in camera px of a straight motion smear at `motion_angle` degrees,
+    and `defocus` how many times a 5×5 disc (a defocused lens, unlike a Gaussian: it wipes
+    out some bar widths entirely) is applied. Same arguments and `seed`, same frame.
     """
     if not 0.0 <= squeeze < 0.9:
         raise ValueError(f"squeeze must be in [0, 0.9), got {squeeze}")
@@ -148,8 +157,10 @@ def phone_photo(
     screen = image.convert("L")
     screen = ImageOps.expand(screen, border=max(8, min(screen.size) // 30), fill=_BEZEL)
     phone_size = (max(1, round(screen.width * scale)), max(1, round(screen.height * scale)))
+    if contrast < 1.0:
+        screen = _low_contrast(screen, max(contrast, 0.05))
     if moire > 0:
-        phone = _moire(screen, phone_size, min(moire, 1.0), rng)
+        phone = _moire(screen, phone_size, min(moire, 1.0), rng, moire_pitch)
     else:
         phone = screen.resize(phone_size, Image.Resampling.LANCZOS)
     mask = Image.new("L", phone.size, 255)
@@ -182,33 +193,66 @@ def phone_photo(
     if blur > 0:
         blurred = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "L")
         pixels = np.asarray(blurred.filter(ImageFilter.GaussianBlur(blur)), dtype=np.float32)
+    for _ in range(max(0, defocus)):
+        defocused = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "L")
+        pixels = np.asarray(defocused.filter(_DISC), dtype=np.float32)
+    if motion >= 1.0:
+        pixels = _smear(pixels, motion, motion_angle)
     seen: np.ndarray = pixels
     if noise > 0:
         seen = pixels + rng.normal(0.0, noise, pixels.shape)
     return Image.fromarray(np.clip(np.rint(seen), 0, 255).astype(np.uint8), "L")
 
 
+# A 5×5 disc: the point spread of a lens slightly out of focus.
+_DISC = ImageFilter.Kernel(
+    (5, 5),
+    [0, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 0],
+    scale=21,
+)
+
+
+def _low_contrast(screen: Image.Image, contrast: float) -> Image.Image:
+    pixels = np.asarray(screen, dtype=np.float32)
+    mean = float(pixels.mean())
+    return Image.fromarray(np.clip(mean + (pixels - mean) * contrast, 0, 255).astype(np.uint8))
+
+
+def _smear(pixels: np.ndarray, length: float, angle: float) -> np.ndarray:
+    """A straight motion blur: the mean of the frame shifted along the motion, 1 px apart."""
+    steps = max(2, round(length))
+    dx, dy = np.cos(np.radians(angle)), -np.sin(np.radians(angle))
+    out = np.zeros_like(pixels)
+    for k in range(steps):
+        t = k - (steps - 1) / 2
+        out += np.roll(pixels, (round(t * dy), round(t * dx)), axis=(0, 1))
+    return out / steps
+
+
 def _moire(
-    screen: Image.Image, size: tuple[int, int], depth: float, rng: np.random.Generator
+    screen: Image.Image, size: tuple[int, int], depth: float, rng: np.random.Generator,
+    sub: int = 3,
 ) -> Image.Image:
     """`screen` seen through its own pixel grid and resampled to `size` with aliasing.
 
-    Each screen pixel becomes 3×3 sub-pixels whose last row and column are the dark gaps
+    Each screen pixel becomes `sub`×`sub` sub-pixels whose last row and column are the dark gaps
     between pixels; a lens-and-sensor-like bilinear resample (no low-pass first) folds that
     fine grid into low-frequency fringes whose spacing depends on the scale, as on a camera.
     """
-    sub = 3
+    sub = max(2, sub)
     pixels = np.asarray(screen, dtype=np.float32)
-    big = np.repeat(np.repeat(pixels, sub, axis=0), sub, axis=1)
     cell = np.ones((sub, sub), dtype=np.float32)
     cell[-1, :] = cell[:, -1] = 1.0 - depth
-    grid = np.tile(cell, (pixels.shape[0], pixels.shape[1]))
     # A slight random stretch so that the fringes fall differently from photo to photo.
     stretch = 1.0 + rng.uniform(-0.03, 0.03)
     target = (max(1, round(size[0] * stretch)), max(1, round(size[1] * stretch)))
-    fine = Image.fromarray(np.clip(big * grid, 0, 255).astype(np.uint8), "L")
-    # Nearest-neighbour sampling is the sensor's point sampling: it aliases the grid.
-    sampled = fine.resize(target, Image.Resampling.NEAREST)
+    # The sensor samples the fine grid at points (nearest neighbour: it aliases the grid);
+    # only the sampled sub-pixels are computed, never the whole fine grid.
+    fine_h, fine_w = pixels.shape[0] * sub, pixels.shape[1] * sub
+    ys = np.minimum(((np.arange(target[1]) + 0.5) * fine_h / target[1]).astype(np.intp), fine_h - 1)
+    xs = np.minimum(((np.arange(target[0]) + 0.5) * fine_w / target[0]).astype(np.intp), fine_w - 1)
+    seen = pixels[np.ix_(ys // sub, xs // sub)] * cell[np.ix_(ys % sub, xs % sub)]
+    sampled = Image.fromarray(np.clip(seen, 0, 255).astype(np.uint8), "L")
     return sampled.resize(size, Image.Resampling.BILINEAR)
 
 

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from kiosk import render
 from kiosk.diia.sandbox import DiiaSandbox
@@ -147,6 +148,27 @@ def test_decode_prints_one_json_line_per_image(tmp_path: Path) -> None:
     assert lines[0]["codes"] == [{"format": "EAN-13", "text": "3559217693026"}]
     assert lines[1]["codes"] == []
     assert all(isinstance(line["ms"], float) for line in lines)
+
+
+def test_decode_all_marks_every_read_diia_or_not(tmp_path: Path) -> None:
+    """An installer holding up a product barcode sees it read, marked as no Diia code."""
+    render.phone_photo(render.render_ean13("3559217693026")).save(tmp_path / "a.png")
+    render.phone_photo(render.product_ean13("012345678905")).save(tmp_path / "b.png")
+    render.phone_photo(render.render_qr("https://example.com/x")).save(tmp_path / "c.png")
+    Image.new("L", (640, 480), 128).save(tmp_path / "d.png")
+    result = kiosk("decode", "--all", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["codes"] for line in lines] == [
+        [{"format": "EAN-13", "text": "3559217693026", "diia": True}],
+        [{"format": "EAN-13", "text": "0123456789050", "diia": False}],
+        [{"format": "QRCode", "text": "https://example.com/x", "diia": False}],
+        [],
+    ]
+    plain = kiosk("decode", str(tmp_path))
+    assert [json.loads(line)["codes"] for line in plain.stdout.splitlines()] == [
+        [{"format": "EAN-13", "text": "3559217693026"}], [], [], []
+    ]
 
 
 def test_decode_of_a_missing_path_is_a_usage_error(tmp_path: Path) -> None:

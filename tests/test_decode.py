@@ -24,6 +24,7 @@ from kiosk.decode import (
 )
 from kiosk.model import Code, CodeKind, Frame
 from kiosk.regions import BLOCKS, SIDEWAYS, UPRIGHT, RegionFinder
+from kiosk.stillness import ChangeGate
 
 DIGITS = "3559217693026"
 VERIFY_URL = (
@@ -163,8 +164,11 @@ def test_ignored_reads_are_logged_without_their_full_text(
 
 
 def test_make_decoder_builds_the_named_backend() -> None:
-    assert isinstance(make_decoder("zxing"), ZxingDecoder)
-    assert make_decoder("zxing", region_assist=False).assist is None
+    gate = make_decoder("zxing")
+    assert isinstance(gate, ChangeGate) and isinstance(gate.decoder, ZxingDecoder)
+    bare = make_decoder("zxing", region_assist=False, watch_changes=False)
+    assert isinstance(bare, ZxingDecoder) and bare.assist is None
+    assert bare.corroborator is not None
     with pytest.raises(ValueError, match="zxing"):
         make_decoder("opencv")
 
@@ -281,7 +285,7 @@ def test_without_zbar_the_default_decoder_runs_alone_with_a_warning(
     monkeypatch.setitem(sys.modules, "pyzbar", None)
     monkeypatch.setitem(sys.modules, "pyzbar.wrapper", None)
     caplog.set_level(logging.WARNING)
-    decoder = make_decoder("zxing")
+    decoder = make_decoder("zxing", watch_changes=False)
     assert isinstance(decoder, ZxingDecoder) and decoder.assist is not None
     assert decoder.assist.scanner is None  # the QR second look stays, the bars go
     assert "libzbar0" in caplog.text
@@ -350,7 +354,7 @@ def test_the_assist_is_not_asked_when_zxing_read_a_code(screens: dict[str, Image
     class Counting:
         calls = 0
 
-        def read(self, pixels: np.ndarray, read_qr: object) -> list[tuple[str, str]]:
+        def read(self, pixels: np.ndarray, read_qr: object, check: object) -> list[tuple[str, str]]:
             Counting.calls += 1
             return []
 
@@ -471,3 +475,65 @@ def test_no_false_read_reaches_the_checker_over_many_frames(assisted: ZxingDecod
         assert confirm.feed(assisted.decode(Frame(noise, 0.0))) == []
         frames += 1
     assert frames == 120
+
+
+# --- a 1D read goes out only when a second reading of its patch agrees ---------------------
+
+# Hard frames (from bench/misreads.py's seeded search) where zbar's look at a bar patch reads
+# other 13 digits with a valid check digit, the same on every identical frame.
+MISREAD_BY_THE_SECOND_LOOK = [
+    ("7370349891519", "6318342891519", {
+        "size": (640, 480), "scale": 0.3875189252430155, "angle": 6.485148425961925,
+        "squeeze": 0.3052955997533039, "blur": 1.3600409677023995, "noise": 3.194137929259758,
+        "motion": 2.0159543134577906, "motion_angle": 96.64510975319757, "seed": 1286516461}),
+    ("6832015604638", "7831017604638", {
+        "size": (1280, 720), "scale": 0.4232744729746613, "angle": 2.930005436650112,
+        "squeeze": 0.29123363537508357, "blur": 0.237360479454034, "glare": 0.3564639947390976,
+        "noise": 4.099164876164144, "defocus": 1, "seed": 1998734421}),
+]
+
+
+@pytest.mark.parametrize(("shown", "misread", "photo"), MISREAD_BY_THE_SECOND_LOOK)
+def test_a_repeated_misread_is_vetoed_by_the_second_reading(
+    assisted: ZxingDecoder, shown: str, misread: str, photo: dict
+) -> None:
+    frame = frame_of(render.phone_photo(render.render_ean13(shown), **photo))
+    unchecked = ZxingDecoder(RegionAssist(), corroborate=False)
+    assert [c.text for c in unchecked.decode(frame)] == [misread]
+    confirm = Confirmation()
+    sent = [confirm.feed(assisted.decode(frame)) for _ in range(3)]  # held: identical frames
+    assert sent == [[], [], []]
+    assert misread not in [r.text for r in assisted.read_all(frame)]
+
+
+def test_a_code128_zbar_cannot_read_is_confirmed_at_another_scale(
+    screens: dict[str, Image.Image],
+) -> None:
+    frame = frame_of(render.phone_photo(screens["Code128"], **HARD))
+    try:
+        zbar = ZbarScanner(("EAN-13", "Code128"), row_step=1)
+    except DecoderUnavailable as exc:
+        pytest.skip(f"zbar cannot load here: {exc}")
+    decoder = ZxingDecoder()
+    raw = zxingcpp.read_barcodes(frame.pixels, formats=[zxingcpp.BarcodeFormat.Code128])
+    assert [r.text for r in raw] == [DIGITS]
+    assert decoder.decode(frame)[0].text == DIGITS
+    assert zbar.scan(frame.pixels) == [(DIGITS, "Code128")]  # so far zbar agrees ...
+    moire = {**HARD, "moire": 0.4, "angle": 3.0, "scale": 0.45}
+    frame = frame_of(render.phone_photo(screens["EAN-13"], **moire))
+    assert zbar.scan(frame.pixels) == []  # ... here zbar reads nothing, zxing at 1.5× agrees
+    assert [c.text for c in decoder.decode(frame)] == [DIGITS]
+
+
+def test_the_pyzbar_backend_confirms_its_1d_reads_with_zxing(
+    screens: dict[str, Image.Image],
+) -> None:
+    try:
+        decoder = PyzbarDecoder()
+    except DecoderUnavailable as exc:
+        pytest.skip(f"pyzbar cannot load here: {exc}")
+    frame = frame_of(render.phone_photo(screens["EAN-13"], **HARD_EAN13[0]))
+    assert [c.text for c in decoder.decode(frame)] == [DIGITS]
+    assert [(r.format, r.text, r.diia) for r in decoder.read_all(frame)] == [
+        ("EAN-13", DIGITS, True)
+    ]

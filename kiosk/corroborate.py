@@ -1,0 +1,106 @@
+"""A second, independent reading of a 1D symbol before its digits may go to Diia.
+
+Both libraries now and then misread a tilted, blurred or moiré-striped EAN-13 or Code 128 into
+other digits with a valid check digit, and the same frame (or a phone held still) repeats the
+same misread: counting frames cannot catch it. So a 1D read is trusted only when a second
+reading of the same patch of the frame, by the other library or at a clearly different scale
+(other pixel phases, other edge positions), gives the same digits:
+
+- read by zxing-cpp: zbar on the symbol's patch (every row, bars running down it), else
+  zxing-cpp on the patch enlarged 1.5×, else reduced to 0.7×;
+- read by zbar (the second look's bar patches): zxing-cpp on the patch, else enlarged 1.5×,
+  else zbar on every row of the patch stretched 1.25× across the bars.
+
+The first second reading that reads any Diia digits decides: the same digits confirm, other
+digits veto. A QR needs none: Reed-Solomon at error correction H and the verify URL's shape (a
+UUID4 among fixed words) leave nothing a misread could hit. bench/misreads.py measures it all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+import numpy as np
+from PIL import Image
+
+from kiosk.diia.codes import is_diia_barcode
+
+Reads = list[tuple[str, str]]  # (text, symbology)
+
+
+class Scanner(Protocol):
+    def scan(self, pixels: np.ndarray) -> Reads: ...
+
+
+class Corroborator:
+    """Says whether a 1D read is confirmed by a second reading of the same patch.
+
+    `zbar` scans every row of a patch (a `kiosk.zbar.ZbarScanner`; None without libzbar0:
+    then zxing-cpp's reads are checked at other scales only), `zxing_1d` reads EAN-13 and
+    Code 128 in a patch with zxing-cpp.
+    """
+
+    def __init__(self, zbar: Scanner | None, zxing_1d: Callable[[np.ndarray], Reads]) -> None:
+        self.zbar = zbar
+        self.zxing_1d = zxing_1d
+
+    def zxing_read(self, pixels: np.ndarray, text: str, corners: np.ndarray, turn: int) -> bool:
+        """A zxing-cpp read of `text` whose scan lines ran through `corners` (4×2, x y),
+        `turn` degrees off upright (0, 90, 180, 270)."""
+        patch = symbol_patch(pixels, corners, turn)
+        seconds: list[Callable[[], Reads]] = []
+        if self.zbar is not None:
+            zbar = self.zbar
+            seconds.append(lambda: zbar.scan(patch))
+        seconds.append(lambda: self.zxing_1d(_scaled(patch, 1.5, 1.5)))
+        seconds.append(lambda: self.zxing_1d(_scaled(patch, 0.7, 0.7)))
+        return _decide(seconds, text)
+
+    def zbar_read(self, patch: np.ndarray, text: str) -> bool:
+        """A zbar read of `text` in `patch` (bars running down it)."""
+        seconds: list[Callable[[], Reads]] = [
+            lambda: self.zxing_1d(patch),
+            lambda: self.zxing_1d(_scaled(patch, 1.5, 1.5)),
+        ]
+        if self.zbar is not None:
+            zbar = self.zbar
+            seconds.append(lambda: zbar.scan(_scaled(patch, 1.25, 1.0)))
+        return _decide(seconds, text)
+
+
+def _decide(seconds: list[Callable[[], Reads]], text: str) -> bool:
+    for second in seconds:
+        digits = {t for t, _ in second() if is_diia_barcode(t)}
+        if digits:
+            return digits == {text}
+    return False
+
+
+def symbol_patch(pixels: np.ndarray, corners: np.ndarray, turn: int) -> np.ndarray:
+    """The frame around a 1D symbol found along `corners`, bars running down the patch.
+
+    zxing-cpp reports the stretch of scan lines that read the symbol: its length is the
+    symbol's width, but its height may be a few rows. The patch is as tall as a third of the
+    width either side of the middle (a Diia bar block is ~0.37× as tall as wide), widened by
+    an eighth for the quiet zones and the tilt.
+    """
+    xs, ys = corners[:, 0], corners[:, 1]
+    length = float(max(xs.max() - xs.min(), ys.max() - ys.min()))
+    cx, cy = float(xs.mean()), float(ys.mean())
+    along = length * 0.625 + 8
+    across = length * 0.3 + 8
+    sideways = turn % 180 == 90
+    half_w, half_h = (across, along) if sideways else (along, across)
+    height, width = pixels.shape
+    patch = pixels[
+        max(0, round(cy - half_h)) : min(height, round(cy + half_h)),
+        max(0, round(cx - half_w)) : min(width, round(cx + half_w)),
+    ]
+    return np.ascontiguousarray(patch.T if sideways else patch)
+
+
+def _scaled(pixels: np.ndarray, across: float, down: float) -> np.ndarray:
+    height, width = pixels.shape
+    size = (max(1, round(width * across)), max(1, round(height * down)))
+    return np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.BILINEAR))
