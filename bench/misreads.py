@@ -40,7 +40,7 @@ from kiosk.model import Frame
 KINDS = ("EAN-13", "Code128", "EAN-13", "Code128", "QRCode")
 HELD = 3
 # First seeds of each set; the held-back one was chosen after the settings were committed.
-SETS = {"tuning": 600_000}
+SETS = {"tuning": 600_000, "held-back": 92_040_752}  # 57c6e30 as hex: see bench/README.md
 
 
 def decoders() -> dict[str, Decoder]:
@@ -81,7 +81,7 @@ def run_chunk(jobs: list[tuple]) -> Counter:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presentations", type=int, default=5000)
-    parser.add_argument("--set", choices=SETS, default="tuning")
+    parser.add_argument("--set", choices=SETS, default="held-back")
     args = parser.parse_args()
     started = time.perf_counter()
     jobs = []
