@@ -66,14 +66,15 @@ def run_chunk(jobs: list[tuple]) -> Counter:
         tally["shown", kind] += 1
         frame = Frame(sample.pixels, 0.0)
         for name, decoder in _built.items():
-            texts = [c.text for c in decoder.decode(frame)]
+            codes = decoder.decode(frame)  # the same on every identical frame: no state
+            texts = [c.text for c in codes]
             if sample.truth in texts:
                 tally["read", name, kind] += 1
             if any(t != sample.truth for t in texts):
                 tally["before", name, kind] += 1
             confirm = Confirmation()
             for _ in range(HELD):  # the same frame again: a repeated misread
-                sent = confirm.feed(decoder.decode(frame))
+                sent = confirm.feed(codes)
                 tally["after", name, kind] += sum(c.text != sample.truth for c in sent)
     return tally
 
