@@ -58,11 +58,19 @@ def frame_readings(
     frames: FrameSource, decoder: Decoder, confirmation: Confirmation | None = None
 ) -> Iterator[Reading]:
     confirmation = confirmation or Confirmation()
+    failed: set[str] = set()  # each kind of decoder failure logged once, not per frame
     for frame in frames.frames():
         if frame is None:  # no frame (the camera is away): the loop still ticks
             yield Reading([], [], time.monotonic())
             continue
-        codes = decoder.decode(frame)
+        try:
+            codes = decoder.decode(frame)
+        except Exception as exc:  # a frame no decoder takes is a frame without a code
+            if type(exc).__name__ not in failed:
+                failed.add(type(exc).__name__)
+                log.warning("decoder failed on a %s frame (%s): read as empty",
+                            "x".join(map(str, frame.pixels.shape[1::-1])), type(exc).__name__)
+            codes = []
         yield Reading(codes, confirmation.feed(codes), frame.timestamp)
 
 

@@ -142,3 +142,31 @@ def test_an_idle_metrics_connection_neither_stalls_a_scrape_nor_the_exit(
     assert proc.returncode == 0, err.decode()
     assert verdicts(out) == [("pass", "valid")]
     assert exit_s < 3.0, f"exit took {exit_s:.1f} s with an idle metrics client"
+
+
+def test_a_frame_the_decoder_cannot_take_is_read_as_empty_and_the_next_is_decoded(
+    caplog,
+) -> None:
+    """Frames from any source, not only image files: a decoder that raises on one frame
+    (zxing-cpp refuses a side over 65535) costs that frame, logged once, not the run."""
+    import numpy as np
+
+    from kiosk.app import frame_readings
+    from kiosk.model import Code, CodeKind, Frame
+
+    code = Code("3559217693026", CodeKind.BARCODE, "QRCode")
+
+    class Picky:
+        def decode(self, frame: Frame) -> list[Code]:
+            if frame.pixels.shape[1] > 65535:
+                raise ValueError("Maximum image width/height is 65535")
+            return [code]
+
+    class Frames:
+        def frames(self):
+            for width in (70_000, 70_000, 10, 10):
+                yield Frame(np.zeros((1, width), np.uint8), 0.0)
+
+    readings = list(frame_readings(Frames(), Picky()))
+    assert [r.seen for r in readings] == [[], [], [code], [code]]
+    assert caplog.text.count("decoder failed on a 70000x1 frame") == 1
