@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -143,7 +144,10 @@ def _load(item: Path | str | Image.Image) -> np.ndarray | None:
     try:
         if isinstance(item, Image.Image):
             return _checked_gray(item)
-        with Image.open(Path(item)) as image:
+        with warnings.catch_warnings():  # Pillow's own bomb warning: ours is stricter
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(Path(item))
+        with image:
             return _checked_gray(image)
     except ImageTooLarge as exc:
         logger.warning("skipping image %s: %s", _name(item), exc)
