@@ -125,3 +125,24 @@ def test_digits_of_other_scripts_are_never_a_code_even_with_a_valid_check_digit(
 def test_the_check_digit_is_computed_over_ascii_digits_only() -> None:
     with pytest.raises(ValueError):
         ean13_check_digit(_in_digits("355921769302", "\u0660"))
+
+
+def test_no_pattern_or_digit_test_in_the_kiosk_takes_digits_of_other_scripts() -> None:
+    """`\\d` in a regex and a bare `isdigit()` accept "١٢٣"; `int()` then reads them."""
+    import io
+    import tokenize
+    from pathlib import Path
+
+    import kiosk
+
+    offenders = []
+    for path in Path(kiosk.__file__).parent.rglob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.type == tokenize.STRING and "\\d" in token.string:
+                offenders.append(f"{path.name}:{token.start[0]} \\d")
+        for number, line in enumerate(source.splitlines(), 1):
+            code = line.split("#", 1)[0]
+            if ".isdigit()" in code and ".isascii()" not in code:
+                offenders.append(f"{path.name}:{number} isdigit")
+    assert offenders == []

@@ -434,7 +434,7 @@ class WallTransport(httpx.BaseTransport):
 
     def _read_capped(self, core_response: httpcore.Response) -> bytes:
         declared = httpx.Headers(core_response.headers).get("content-length", "")
-        if declared and declared.strip().isdigit() and int(declared) > self._max_bytes:
+        if declared.isascii() and declared.strip().isdigit() and int(declared) > self._max_bytes:
             raise AnswerTooLarge(f"the answer declares {int(declared)} bytes")
         chunks, total = [], 0
         for chunk in core_response.iter_stream():

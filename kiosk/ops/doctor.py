@@ -49,7 +49,7 @@ def module_version(name: str) -> str | None:
 
 def version_tuple(text: str) -> tuple[int, ...]:
     """(0, 3, 36) from "0.3.36", "0.3.36-1" or "0.3.36+rpt1"."""
-    return tuple(int(part) for part in re.findall(r"\d+", text.split("-")[0].split("+")[0]))
+    return tuple(int(part) for part in re.findall(r"[0-9]+", text.split("-")[0].split("+")[0]))
 
 
 def zbar_error() -> str | None:
