@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import base64
-import datetime
-import ipaddress
 import json
 import logging
 import threading
@@ -12,7 +10,6 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import certifi
 import httpx
@@ -41,6 +38,7 @@ from kiosk.diia.sandbox import DiiaSandbox
 from kiosk.diia.tokens import DEFAULT_TOKEN_LIFETIME_S, jwt_claims, token_lifetime
 from kiosk.model import Code, CodeKind
 from kiosk.names import HolderName
+from tests.tls import write_tls_files
 
 BRANCH = "sandbox-branch"
 
@@ -692,51 +690,8 @@ def test_exchanges_report_each_request(sandbox: DiiaSandbox, make_client):
 # --- TLS: verification always on, a CA file added ------------------------------------------
 
 
-def write_tls_files(folder: Path) -> tuple[Path, Path, Path]:
-    """A private CA and a certificate for 127.0.0.1 signed by it: (ca, cert, key) PEM files."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    now = datetime.datetime.now(datetime.UTC)
-
-    def cert(subject: str, key: Any, issuer: str, signer: Any, *, ca: bool) -> Any:
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-        )
-        if ca:
-            usage = x509.KeyUsage(False, False, False, False, False, True, True, False, False)
-            builder = builder.add_extension(usage, critical=True)
-        else:
-            builder = builder.add_extension(
-                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                critical=False,
-            )
-        return builder.sign(signer, hashes.SHA256())
-
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_cert = cert("kiosk test CA", ca_key, "kiosk test CA", ca_key, ca=True)
-    key = ec.generate_private_key(ec.SECP256R1())
-    server = cert("127.0.0.1", key, "kiosk test CA", ca_key, ca=False)
-    paths = folder / "ca.pem", folder / "server.pem", folder / "server.key"
-    paths[0].write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    paths[1].write_bytes(server.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return paths
-
-
 def test_tls_is_verified_and_a_ca_file_is_trusted_on_top(tmp_path: Path):
-    ca, cert, key = write_tls_files(tmp_path)
+    ca, cert, key = write_tls_files(tmp_path, "127.0.0.1")
     with DiiaSandbox(tls=(str(cert), str(key))) as https:
         assert https.base_url.startswith("https://")
         with (
