@@ -42,6 +42,8 @@ def test_check_prints_the_verdict_and_where_the_time_went(sandbox, setup) -> Non
     assert report[1].split()[0] == "login" and report[1].endswith("200, new connection")
     assert report[2].split()[0] == "age" and report[2].endswith("200")
     assert report[3].split()[0] == "kiosk" and report[4].split()[0] == "total"
+    # the event's total is the same check's time, not the command's start-up as well
+    assert event["ms"]["total"] <= float(report[4].split()[1]) + 5
     assert code not in result.stdout + result.stderr
 
 
