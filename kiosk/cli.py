@@ -291,7 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="the whole loop against the embedded Diia sandbox")
     demo.add_argument("--headless", action="store_true", help="draw off-screen")
     demo.add_argument("--screenshots", metavar="DIR", help="save one PNG per screen state shown")
-    demo.add_argument("--language", choices=LANGUAGES, default=LANGUAGES[0])
+    demo.add_argument("--language", choices=LANGUAGES, default=LANGUAGES[0],
+                      help=f"of the screen (default {LANGUAGES[0]})")
     demo.set_defaults(handler=cmd_demo)
 
     selftest = sub.add_parser("selftest", help="show every state on the LEDs, buzzer, relay "
@@ -314,8 +315,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="one check of a typed 13-digit code",
                            epilog=CHECK_EXIT_HELP)
-    check.add_argument("code", metavar="CODE")
-    check.add_argument("--mode", choices=MODES)
+    check.add_argument("code", metavar="CODE", help="13 digits, or a Diia QR's link")
+    check.add_argument("--mode", choices=MODES, help="override kiosk.mode")
     check.add_argument("--config", help=CONFIG_HELP)
     for flag in ("last", "first", "middle"):  # the partner's data for mode "name"
         check.add_argument(f"--{flag}-name", metavar="TEXT",
@@ -323,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(handler=cmd_check)
 
     sandbox = sub.add_parser("sandbox", help="run the Diia emulator alone, with an admin API")
-    sandbox.add_argument("--port", type=int, default=8790, help="0 = any free port")
+    sandbox.add_argument("--port", type=int, default=8790, help="default 8790; 0 = any free port")
     sandbox.set_defaults(handler=cmd_sandbox)
 
     from kiosk.ops import configtool, doctor  # light modules: heavy imports wait for the run
