@@ -235,7 +235,10 @@ class Served:
                 pass
 
         with in_netns(box.pid1):
-            self.diia = DiiaSandbox().__enter__()
+            # install.sh starts the kiosk and the timed restart starts it again over the same
+            # images: the first run may have checked the valid code already, which a one-time
+            # code would then answer "used" in the run the tests read.
+            self.diia = DiiaSandbox(one_time_codes=False).__enter__()
             self.remote = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.remote.serve_forever, daemon=True).start()
 
