@@ -517,6 +517,8 @@ def _read_secret(key: str, file_name: str, env_name: str, environ: Any) -> str:
             value = path.read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise ConfigError(key, f"cannot read {path}: {exc.strerror}") from exc
+        except UnicodeDecodeError:  # its text would show a byte of the secret: name the file
+            raise ConfigError(key, f"{path} is not UTF-8 text") from None
     else:
         value = environ.get(env_name, "").strip()
         if not value and environ.get("CREDENTIALS_DIRECTORY"):
@@ -558,6 +560,8 @@ def _read_credential(key: str, directory: Path, env_name: str) -> str:
         return ""
     except OSError as exc:
         raise ConfigError(key, f"cannot read {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError:  # its text would show a byte of the secret: name the file
+        raise ConfigError(key, f"{path} is not UTF-8 text") from None
 
 
 def load_credentials(diia: DiiaSection, environ: Any = os.environ) -> Credentials:

@@ -140,3 +140,15 @@ def test_a_huge_wrong_value_is_not_echoed_whole(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert caught.value.key == "kiosk.mode" and len(str(caught.value)) < 300
+
+
+def test_a_secret_file_that_is_not_utf8_is_named_without_its_bytes(tmp_path: Path) -> None:
+    from kiosk.config import DiiaSection, load_credentials
+
+    secret = tmp_path / "acquirer.token"
+    secret.write_bytes(b"abc\xffdef")
+    secret.chmod(0o600)
+    with pytest.raises(ConfigError) as caught:
+        load_credentials(DiiaSection(acquirer_token_file=str(secret)), {})
+    assert caught.value.key == "diia.acquirer_token_file"
+    assert str(secret) in str(caught.value) and "0xff" not in str(caught.value)
