@@ -75,5 +75,8 @@ def test_kiosk_check_under_a_trickle_is_unknown_within_the_wall(tmp_path):
         took = time.monotonic() - started
     event = json.loads(result.stdout)
     assert (event["outcome"], event["reason"]) == ("unknown", "timeout")
-    assert took < 0.5 + 0.5 + 3.0  # the wall, plus starting Python and the kiosk
+    # The wall is measured by the kiosk itself, from taking the code to the verdict; the outer
+    # bound only catches a hang, since starting Python on a loaded machine takes what it takes.
+    assert event["ms"]["total"] <= (0.5 + 0.5) * 1000
+    assert took < 20
     assert ACQUIRER_SECRET not in result.stdout + result.stderr
