@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
 from dataclasses import replace
+from typing import Protocol, runtime_checkable
 
 from kiosk.checker import Checker
 from kiosk.decode import Confirmation, Decoder
@@ -29,23 +30,27 @@ from kiosk.loop import (
     ArmCheck,
     CancelCheck,
     Checked,
+    CheckStatus,
+    CheckTerms,
     CheckUpdate,
     Effect,
     FaultChanged,
     Input,
     LoopState,
+    OfferLink,
     Reading,
     Record,
     Rules,
     Show,
     Staff,
     StartCheck,
+    StartOffer,
     Tick,
     TillPort,
     start,
     step,
 )
-from kiosk.model import Fault, Phase, State, Verdict
+from kiosk.model import CodeKind, Fault, Phase, Reason, State, Verdict
 from kiosk.outputs import Outputs
 from kiosk.signals import TICK_S, Signals
 from kiosk.sources import CodeSource, FrameSource
@@ -78,6 +83,14 @@ def scanner_readings(source: CodeSource) -> Iterator[Reading]:
     """A scanner or keypad decodes by itself: every code it gives is a fresh presentation."""
     for code in source.codes():
         yield Reading([code], [code], time.monotonic())
+
+
+@runtime_checkable
+class OfferChecker(Protocol):
+    """A checker that can also run an online share (the till's checker)."""
+
+    def offer(self, terms: CheckTerms, show: Callable[[str], None],
+              stop: threading.Event) -> Verdict: ...
 
 
 _SOURCE_ENDED = object()
@@ -158,7 +171,8 @@ class Kiosk:
         self._outputs = Outputs(self.signals, on_output_error, clock=clock)
         self._loop = LoopState(shown=State(Phase.IDLE, since=clock()))
         self._inbox: queue.SimpleQueue[Input] = queue.SimpleQueue()  # from other threads
-        self._check: tuple[Future[Verdict], StartCheck] | None = None
+        self._check: tuple[Future[Verdict], StartCheck | StartOffer] | None = None
+        self._offer_stops: dict[str, threading.Event] = {}  # online shares in flight
 
     # -- what others may read or hand in ------------------------------------------------
 
@@ -252,12 +266,14 @@ class Kiosk:
             return
         self._check = None
         verdict = future.result()
-        code = started.code
-        total_ms = (self.clock() - started.read_at) * 1000
-        verdict = replace(
-            verdict,
-            ms={"decode": round(code.decode_ms, 1), **verdict.ms, "total": round(total_ms, 1)},
-        )
+        if isinstance(started, StartOffer):
+            self._offer_stops.pop(started.terms.id, None)
+            total_ms = (self.clock() - started.at) * 1000
+            verdict = replace(verdict, ms={**verdict.ms, "total": round(total_ms, 1)})
+        else:
+            total_ms = (self.clock() - started.read_at) * 1000
+            verdict = replace(verdict, ms={"decode": round(started.code.decode_ms, 1),
+                                           **verdict.ms, "total": round(total_ms, 1)})
         self._feed(Checked(verdict, self.clock()), pool)
 
     def _rest(self) -> None:
@@ -278,12 +294,27 @@ class Kiosk:
             elif isinstance(effect, StartCheck):
                 args = (effect.code,) if effect.terms is None else (effect.code, effect.terms)
                 self._check = (pool.submit(self.checker.check, *args), effect)
+            elif isinstance(effect, StartOffer):
+                stop = self._offer_stops[effect.terms.id] = threading.Event()
+                self._check = (pool.submit(self._offer, effect.terms, stop), effect)
             elif isinstance(effect, Record):
                 log.debug("verdict %s (%s)", effect.verdict.outcome, effect.verdict.reason)
             elif isinstance(effect, CheckUpdate):
                 self._report(effect)
 
+    def _offer(self, terms: CheckTerms, stop: threading.Event) -> Verdict:
+        """An online share, on the worker thread: each deeplink goes back to the loop."""
+        if not isinstance(self.checker, OfferChecker):  # the till refuses it without one
+            return Verdict(Reason.BAD_REQUEST, "share_online", CodeKind.QR, "")
+
+        def show(deeplink: str) -> None:
+            self.submit(OfferLink(terms.id, deeplink, self.clock()))
+
+        return self.checker.offer(terms, show, stop)
+
     def _report(self, update: CheckUpdate) -> None:
+        if update.status is CheckStatus.CANCELLED and update.id in self._offer_stops:
+            self._offer_stops[update.id].set()
         if self.till is None:
             return
         try:

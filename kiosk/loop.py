@@ -32,7 +32,9 @@ from kiosk.model import RESULT_PHASES, Code, Fault, Phase, State, Verdict
 from kiosk.names import HolderName
 from kiosk.staff import StaffCommand
 
-TILL_MODES = (*MODES, "share")  # sharing is asked for by the till only, one check at a time
+# Sharing is asked for by the till only, one check at a time. "share" asks the holder of the
+# code read; "share_online" needs no code: the screen shows a Diia deeplink as a QR.
+TILL_MODES = (*MODES, "share", "share_online")
 STAFF_SETTLE_S = 1.0  # a button press this soon after the last one is a bounce or a slip
 _ARMING = (StaffCommand.PRESS, StaffCommand.ARM)
 _ACKNOWLEDGING = (StaffCommand.PRESS, StaffCommand.ACKNOWLEDGE)
@@ -123,6 +125,15 @@ class CancelCheck:
 
 
 @dataclass(frozen=True, slots=True)
+class OfferLink:
+    """Online share `id`: Diia gave (or renewed) the deeplink to show as a QR."""
+
+    id: str
+    deeplink: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class Tick:
     at: float
 
@@ -134,7 +145,7 @@ class FaultChanged:
     at: float
 
 
-Input = Reading | Checked | Staff | ArmCheck | CancelCheck | Tick | FaultChanged
+Input = Reading | Checked | Staff | ArmCheck | CancelCheck | OfferLink | Tick | FaultChanged
 
 
 # --- effects -------------------------------------------------------------------------------
@@ -145,6 +156,15 @@ class StartCheck:
     code: Code
     read_at: float
     terms: CheckTerms | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StartOffer:
+    """Online share: ask Diia for a deeplink, show it (`OfferLink`), renew it, poll it; the
+    shell answers with `Checked`."""
+
+    terms: CheckTerms
+    at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +197,7 @@ class CheckUpdate:
     verdict: Verdict | None = None
 
 
-Effect = StartCheck | Show | Record | CheckUpdate
+Effect = StartCheck | StartOffer | Show | Record | CheckUpdate
 
 
 class TillPort(Protocol):
@@ -247,6 +267,8 @@ def step(state: LoopState, event: Input, rules: Rules) -> tuple[LoopState, list[
         state = _arm_check(state, event, rules, effects)
     elif isinstance(event, CancelCheck):
         state = _cancel(state, event, rules, effects)
+    elif isinstance(event, OfferLink):
+        state = _offer_link(state, event, effects)
     elif isinstance(event, Tick):
         state = _tick(state, event, rules, effects)
     elif isinstance(event, FaultChanged):
@@ -417,9 +439,35 @@ def _arm_check(state: LoopState, arm: ArmCheck, rules: Rules, effects: list[Effe
     until = arm.at + wait_s
     state = replace(state, armed=Arming(until, terms))
     effects.append(CheckUpdate(terms.id, CheckStatus.ARMED, terms.reference))
+    if _online(terms):
+        return _begin_offer(state, arm.at, effects) if state.phase in _RESTING else state
     if state.phase is Phase.ATTENDED_WAIT:
         state = _enter(state, Phase.IDLE, arm.at, effects)
     return state
+
+
+def _online(terms: CheckTerms | None) -> bool:
+    return terms is not None and terms.mode == "share_online"
+
+
+def _begin_offer(state: LoopState, at: float, effects: list[Effect]) -> LoopState:
+    """An online share needs no code: the check starts at once (or once the kiosk rests)."""
+    arming = state.armed
+    assert arming is not None and arming.terms is not None
+    terms = arming.terms
+    state = replace(state, armed=None, checking=arming)
+    state = _enter(state, Phase.CHECKING, at, effects, sharing=True)
+    effects.append(StartOffer(terms, at))
+    effects.append(CheckUpdate(terms.id, CheckStatus.CHECKING, terms.reference))
+    return state
+
+
+def _offer_link(state: LoopState, link: OfferLink, effects: list[Effect]) -> LoopState:
+    checking = state.checking
+    if (state.phase is not Phase.CHECKING or checking is None or checking.terms is None
+            or checking.terms.id != link.id):
+        return state  # a late link of a share that is over (or cancelled) is not shown
+    return _show(state, replace(state.shown, offer_link=link.deeplink), effects)
 
 
 def _cancel(
@@ -434,8 +482,10 @@ def _cancel(
         return state
     checking = state.checking
     if checking is not None and checking.terms is not None and checking.terms.id == cancel.id:
-        # The customer still sees the verdict; the till hears no more of this check.
         effects.append(CheckUpdate(cancel.id, CheckStatus.CANCELLED, checking.terms.reference))
+        if _online(checking.terms):  # the QR goes away; the shell stops asking Diia
+            return _rest(replace(state, checking=None), rules, cancel.at, effects)
+        # The customer still sees the verdict; the till hears no more of this check.
         return replace(state, checking=Arming(checking.until))
     return state
 
@@ -445,6 +495,8 @@ def _tick(state: LoopState, tick: Tick, rules: Rules, effects: list[Effect]) -> 
     if state.result_until is not None and at >= state.result_until:
         state = _leave_result(state, rules, at, effects)
     armed = state.armed
+    if armed is not None and _online(armed.terms) and state.phase in _RESTING:
+        return _begin_offer(state, at, effects)  # armed while a verdict was on screen
     if armed is not None and at >= armed.until and state.phase in _RESTING:
         state = replace(state, armed=None)
         if armed.terms is not None:

@@ -85,6 +85,12 @@ SHARE_CONFIRM: dict[str, tuple[str, str]] = {
     "en": ("Confirm the request in Diia", "Open Diia on your phone and allow the sharing"),
 }
 
+# While an online share's QR is on screen (the till's mode "share_online").
+SHARE_SCAN: dict[str, tuple[str, str]] = {
+    "uk": ("Скануйте телефоном у Дії", "Підтвердьте передачу в Дії"),
+    "en": ("Scan with your phone in Diia", "Then confirm the sharing in Diia"),
+}
+
 # Verdict reason → one line of explanation; every reason in both languages (a test checks).
 REASONS: dict[str, dict[Reason, str]] = {
     "uk": {
@@ -174,6 +180,8 @@ def reason_text(reason: Reason, language: str = DEFAULT_LANGUAGE) -> str:
 def text_for(state: State, language: str = DEFAULT_LANGUAGE) -> tuple[str, str]:
     """(headline, detail) for what `state` shows; never the code, never raises."""
     lang = _language(language)
+    if state.phase is Phase.CHECKING and state.offer_link:
+        return SHARE_SCAN[lang]
     if state.phase is Phase.CHECKING and state.sharing:
         return SHARE_CONFIRM[lang]
     headline, detail = PHASES[lang][state.phase]

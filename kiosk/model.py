@@ -142,3 +142,4 @@ class State:
     since: float = 0.0  # monotonic time the phase began
     awaiting_staff: bool = False  # attended mode: the verdict stays until staff acknowledge it
     sharing: bool = False  # checking a share: the customer is to confirm it in Diia
+    offer_link: str = ""  # online share: the Diia deeplink the screen shows as a QR

@@ -38,7 +38,10 @@ SCHEMAS: dict[str, Any] = {
             "mode": {"enum": list(MODES), "description": "validate: the document is valid; "
                      "age: its holder is at least min_age; name: the holder's name is the "
                      "one given; share: ask the holder to share the document with the "
-                     "partner's back office (document-request)"},
+                     "partner's back office (document-request); share_online: no code is read, the "
+                     "screen shows a Diia deeplink (dynamic offer-request) as a QR for the "
+                     "customer's phone, renewed before it expires (needs [share] offer_id, "
+                     "else 400)"},
             "min_age": {"type": "integer", "minimum": 1, "maximum": 149,
                         "description": 'mode "age" only; default from the kiosk\'s config'},
             "last_name": _NAME, "first_name": _NAME,
@@ -58,8 +61,9 @@ SCHEMAS: dict[str, Any] = {
             "state": {"enum": [str(s) for s in CheckState]},
             "mode": {"enum": list(MODES)},
             "reference": {"type": "string"},
-            "request_id": {"type": "string", "description": 'mode "share": the requestId '
-                           "sent to Diia, which Diia's delivery to the partner carries"},
+            "request_id": {"type": "string", "description": 'modes "share" and '
+                           '"share_online": the requestId sent to Diia (the latest deeplink\'s),'
+                           " which Diia's delivery to the partner carries"},
             "verdict": _ref("VerdictEvent"),
         },
     },

@@ -103,6 +103,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._allow(method, "POST")
             terms = parse_check(json_object(raw), default_min_age=service.default_min_age,
                                 default_expires_s=service.default_expires_s)
+            if terms.mode == "share_online" and not service.online_share:
+                raise BadField("mode", "share_online needs the kiosk's [share] offer_id")
             try:
                 check = service.arm(terms)  # in attended mode this arms the kiosk too
             except TooManyOpen as exc:

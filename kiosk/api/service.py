@@ -31,6 +31,7 @@ class TillService:
     default_min_age: int = 18
     default_expires_s: float = 120.0
     staff_step: bool = False  # attended age checks: staff arm and acknowledge
+    online_share: bool = False  # [share] offer_id is set: mode "share_online" is offered
     health: Callable[[], dict[str, Any]] = lambda: {}
     clock: Callable[[], float] = time.monotonic
     arm_wait_s: float = ARM_WAIT_S

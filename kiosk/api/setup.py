@@ -36,6 +36,7 @@ class Till:
             self.service.registry, diia, mode=k.mode, min_age=k.min_age,
             send_qr=config.diia.send_qr, names=names, clock_trusted=clock_trusted,
             share_wait_s=share.wait_s, share_poll_s=share.poll_s,
+            offer_id=share.offer_id, return_link=share.return_link,
         )
 
     def set_health(self, health: Callable[[], dict[str, Any]]) -> None:
@@ -53,6 +54,7 @@ def open_till(config: Config, *, staff_step: bool, environ: Any = os.environ) ->
         default_min_age=config.kiosk.min_age,
         default_expires_s=config.api.expires_s,
         staff_step=staff_step,
+        online_share=bool(config.share.offer_id),
     )
     try:
         server = ApiServer((host, port), service, token)

@@ -19,13 +19,14 @@ import logging
 import os
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from kiosk.messages import banner_for, hint_for, text_for
 from kiosk.model import Phase, State
 from kiosk.signals import TICK_S
-from kiosk.signals.layout import Layout, plan
+from kiosk.signals.layout import MARGIN, MIN_TEXT_PX, Layout, plan
 from kiosk.signals.panels import PANELS, headline_px
 from kiosk.signals.shapes import (
     BLACK,
@@ -73,6 +74,7 @@ SCREEN_SIZES = tuple(PANELS)
 RESULT_LINES = (2, 2)
 ANIMATED = frozenset({Phase.IDLE, Phase.READING, Phase.CHECKING, Phase.ATTENDED_WAIT})
 FRAME_S = TICK_S  # no more than one redraw per loop turn
+QR_QUIET_MODULES = 4
 
 
 class ScreenError(RuntimeError):
@@ -93,7 +95,8 @@ def _file_part(text: str) -> str:
 def look_of(state: State) -> tuple[object, ...]:
     """What makes two states look different on screen (not when they began)."""
     reason = state.verdict.reason if state.verdict is not None else None
-    return state.phase, reason, tuple(sorted(state.faults)), state.awaiting_staff
+    return (state.phase, reason, tuple(sorted(state.faults)), state.awaiting_staff,
+            bool(state.offer_link))
 
 
 def look_name(state: State) -> str:
@@ -104,6 +107,8 @@ def look_name(state: State) -> str:
     parts += sorted(fault.value for fault in state.faults)
     if state.awaiting_staff:
         parts.append("staff")
+    if state.offer_link:
+        parts.append("offer")
     return "-".join(parts)
 
 
@@ -124,12 +129,50 @@ class Painter:
 
     def paint(self, surface: Any, state: State) -> Layout:
         """The whole frame for `state`, the first moment of its animation included."""
+        if state.offer_link:
+            return self._paint_offer(surface, state)
+        return self._paint_words(surface, state)
+
+    def _paint_offer(self, surface: Any, state: State) -> Layout:
+        """An online share: the deeplink's QR as large as the screen allows, on the left (on
+        the top of a portrait screen), the words beside it. The returned layout's icon box is
+        the QR's, quiet zone included."""
+        width, height = size = surface.get_size()
+        margin = round(MARGIN * min(size))
+        side = qr_side(state.offer_link, min(height, width) - 2 * margin)
+        surface.fill(PALETTES[state.phase].background)
+        qr_box = (margin, (height - side) // 2) if width >= height else ((width - side) // 2,
+                                                                         margin)
+        if width >= height:
+            words_box = (side + margin, 0, width - side - margin, height)
+        else:
+            words_box = (0, side + margin, width, height - side - margin)
+        draw_qr(self._pg, surface, state.offer_link, (*qr_box, side))
+        words_surface = surface.subsurface(words_box)
+        px = self._fitting_px(text_for(state, self.language)[0], headline_px(size),
+                              words_box[2] - 2 * round(MARGIN * min(words_box[2:])))
+        words = self._paint_words(words_surface, state, icon=False, headline=px)
+        dx, dy = words_box[0], words_box[1]
+        lines = tuple(replace(line, box=(line.box[0] + dx, line.box[1] + dy, *line.box[2:]))
+                      for line in words.lines)
+        return Layout(size, None, (*qr_box, side, side), lines)
+
+    def _fitting_px(self, text: str, px: int, width: int) -> int:
+        """The largest bold size up to `px` at which every word of `text` fits `width`."""
+        while px > MIN_TEXT_PX and any(self.font(True, px).size(word)[0] > width
+                                       for word in text.split()):
+            px -= 1
+        return px
+
+    def _paint_words(self, surface: Any, state: State, icon: bool = True,
+                     headline: int | None = None) -> Layout:
         palette = PALETTES[state.phase]
-        headline, detail = text_for(state, self.language)
+        headline_text, detail = text_for(state, self.language)
         size = surface.get_size()
         reserve = RESULT_LINES if state.phase in RESULTS else (0, 0)
-        layout = plan(size, self.font, headline, detail, banner_for(state.faults, self.language),
-                      hint_for(state, self.language), headline_px=headline_px(size),
+        layout = plan(size, self.font, headline_text, detail,
+                      banner_for(state.faults, self.language), hint_for(state, self.language),
+                      headline_px=headline or headline_px(size),
                       reserve_lines=reserve)  # fmt: skip
         surface.fill(palette.background)
         if layout.banner is not None:
@@ -150,11 +193,40 @@ class Painter:
                 surface.blit(warning, (x - sign - pad, y + (h - sign) // 2))
             font = self.font(line.role in ("banner", "headline"), line.px)
             surface.blit(font.render(line.text, True, colours[line.role]), (x, y))
-        self.icon(surface, layout, state.phase, 0.0)
+        if icon:
+            self.icon(surface, layout, state.phase, 0.0)
         return layout
 
     def icon(self, surface: Any, layout: Layout, phase: Phase, t: float) -> None:
         draw_icon(self._pg, surface, self.sprites, phase, PALETTES[phase], layout.icon, t)
+
+
+def qr_side(text: str, room: int) -> int:
+    """The side in pixels of `text`'s QR (quiet zone included) drawn in at most `room`."""
+    import segno
+
+    modules = len(segno.make(text, error="m", micro=False).matrix) + 2 * QR_QUIET_MODULES
+    return max(1, room // modules) * modules
+
+
+def draw_qr(pygame: Any, surface: Any, text: str, box: tuple[int, int, int]) -> None:
+    """`text` as a QR code in the square `box` (x, y, side): black on white, whole pixels per
+    module (a blurred module edge is what makes a phone's camera hesitate), the quiet zone of
+    4 modules the standard asks for, centred."""
+    import segno
+
+    matrix = segno.make(text, error="m", micro=False).matrix
+    modules = len(matrix) + 2 * QR_QUIET_MODULES
+    x, y, side = box
+    px = max(1, side // modules)
+    drawn = px * modules
+    x0, y0 = x + (side - drawn) // 2, y + (side - drawn) // 2
+    surface.fill(WHITE, (x0, y0, drawn, drawn))
+    quiet = QR_QUIET_MODULES * px
+    for row, bits in enumerate(matrix):
+        for col, bit in enumerate(bits):
+            if bit:
+                surface.fill(BLACK, (x0 + quiet + col * px, y0 + quiet + row * px, px, px))
 
 
 class PygameScreen:
@@ -222,7 +294,7 @@ class PygameScreen:
         self._state = state
         self.layout = self._painter.paint(self._surface, state)
         self._base = self._surface.copy()
-        if state.phase in ANIMATED:  # the base keeps the icon box empty for tick() to fill
+        if _animated(state):  # the base keeps the icon box empty for tick() to fill
             self._base.fill(PALETTES[state.phase].background, self.layout.icon)
         self._pg.display.flip()
         self.frames += 1
@@ -238,7 +310,7 @@ class PygameScreen:
             return
         self._pg.event.get()  # keeps the window responsive; closing it stops nothing
         state = self._state
-        if state is None or state.phase not in ANIMATED or self.layout is None:
+        if state is None or not _animated(state) or self.layout is None:
             return
         last = self._last_frame
         if last is not None and 0 <= now - last < FRAME_S * 0.8:
@@ -280,6 +352,10 @@ class PygameScreen:
                 self.render_state_png(state, (width, height), path)
         except (OSError, self._pg.error) as exc:  # a full disk must not stop the kiosk
             log.warning("screenshot %s not saved: %s", name, exc)
+
+
+def _animated(state: State) -> bool:
+    return state.phase in ANIMATED and not state.offer_link  # a QR stays still to be read
 
 
 def _open_error(exc: BaseException) -> str:
