@@ -92,7 +92,24 @@ def _keep_diia(reads: list[tuple[str, str]], decode_ms: float) -> list[Code]:
     return list(codes.values())
 
 
-class ZxingDecoder:
+class _TrustedAndOthers:
+    """`decode` and `read_all` from a decoder's one `_read`: the Diia codes it trusts, and
+    every other read as (text, symbology)."""
+
+    def _read(self, frame: Frame) -> tuple[list[Code], list[tuple[str, str]]]:
+        raise NotImplementedError
+
+    def decode(self, frame: Frame) -> list[Code]:
+        return self._read(frame)[0]
+
+    def read_all(self, frame: Frame) -> list[Read]:
+        codes, others = self._read(frame)
+        return [Read(c.symbology, c.text, True) for c in codes] + [
+            Read(symbology, text, False) for text, symbology in others
+        ]
+
+
+class ZxingDecoder(_TrustedAndOthers):
     """zxing-cpp on the grayscale frame: QR, EAN-13 and Code 128, with an optional assist.
 
     `try_invert` is off: Diia draws dark on light, and skipping the inverted pass saves 5–10 %.
@@ -121,15 +138,6 @@ class ZxingDecoder:
         self.corroborator: Corroborator | None = None
         if corroborate:
             self.corroborator = Corroborator(_zbar_or_none(), self.read_1d)
-
-    def decode(self, frame: Frame) -> list[Code]:
-        return self._read(frame)[0]
-
-    def read_all(self, frame: Frame) -> list[Read]:
-        codes, others = self._read(frame)
-        return [Read(c.symbology, c.text, True) for c in codes] + [
-            Read(symbology, text, False) for text, symbology in others
-        ]
 
     def _read(self, frame: Frame) -> tuple[list[Code], list[tuple[str, str]]]:
         """The trusted Diia codes in the frame, and every read that is no Diia code."""
@@ -198,7 +206,7 @@ def _zbar_or_none() -> ZbarScanner | None:
         return None
 
 
-class PyzbarDecoder:
+class PyzbarDecoder(_TrustedAndOthers):
     """zbar (through pyzbar) on the grayscale frame: QR, EAN-13 and Code 128.
 
     Slower than zxing-cpp, but better at reading tilted or blurred 1D symbols. With
@@ -232,15 +240,6 @@ class PyzbarDecoder:
                 logger.warning("no zxing-cpp to confirm 1D reads: %s", exc)
             else:
                 self._corroborator = Corroborator(_zbar_or_none(), zxing.read_1d)
-
-    def decode(self, frame: Frame) -> list[Code]:
-        return self._read(frame)[0]
-
-    def read_all(self, frame: Frame) -> list[Read]:
-        codes, others = self._read(frame)
-        return [Read(c.symbology, c.text, True) for c in codes] + [
-            Read(symbology, text, False) for text, symbology in others
-        ]
 
     def _read(self, frame: Frame) -> tuple[list[Code], list[tuple[str, str]]]:
         pixels = np.ascontiguousarray(frame.pixels, dtype=np.uint8)
