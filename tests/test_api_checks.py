@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kiosk.api.checks import MAX_OPEN, CheckRegistry, CheckState, CheckTerms, TooManyOpen
+from kiosk.api.checks import MAX_OPEN, CheckRegistry, CheckStatus, CheckTerms, TooManyOpen
 from kiosk.api.events import EventLog
 from kiosk.api.requests import BadField, json_object, parse_check
 from kiosk.names import HolderName
@@ -30,11 +30,11 @@ def test_a_check_goes_armed_checking_done_and_carries_its_id_and_reference() -> 
     heard: list[str] = []
     checks.subscribe(lambda check: heard.append(str(check.state)))
     armed = checks.arm(CheckTerms("age", min_age=21, reference="order-7"))
-    assert armed.state is CheckState.ARMED and checks.get(armed.id) == armed
+    assert armed.state is CheckStatus.ARMED and checks.get(armed.id) == armed
     assert checks.finish({"event": "verdict"}) is None  # nothing is being checked yet
-    assert checks.move(armed.id, CheckState.CHECKING).state is CheckState.CHECKING
+    assert checks.move(armed.id, CheckStatus.CHECKING).state is CheckStatus.CHECKING
     done = checks.finish({"event": "verdict", "outcome": "pass"})
-    assert done is not None and done.state is CheckState.DONE
+    assert done is not None and done.state is CheckStatus.DONE
     assert done.verdict == {"event": "verdict", "outcome": "pass", "id": armed.id,
                             "reference": "order-7"}
     assert heard == ["armed", "checking", "done"]
@@ -43,16 +43,16 @@ def test_a_check_goes_armed_checking_done_and_carries_its_id_and_reference() -> 
 def test_an_ended_check_stays_ended_whatever_comes_late() -> None:
     checks = registry(Clock())
     armed = checks.arm(CheckTerms("validate"))
-    assert checks.move(armed.id, CheckState.EXPIRED).state is CheckState.EXPIRED
-    assert checks.move(armed.id, CheckState.CHECKING).state is CheckState.EXPIRED
+    assert checks.move(armed.id, CheckStatus.EXPIRED).state is CheckStatus.EXPIRED
+    assert checks.move(armed.id, CheckStatus.CHECKING).state is CheckStatus.EXPIRED
     assert checks.finish({"event": "verdict"}, armed.id) is None
-    assert checks.move("ffff", CheckState.CANCELLED) is None
+    assert checks.move("ffff", CheckStatus.CANCELLED) is None
 
 
 def test_a_share_check_carries_its_request_id_into_the_verdict() -> None:
     checks = registry(Clock())
     armed = checks.arm(CheckTerms("share"))
-    checks.move(armed.id, CheckState.CHECKING)
+    checks.move(armed.id, CheckStatus.CHECKING)
     checks.note_request(armed.id, "5f0c3c1e-0000-4000-8000-000000000001")
     done = checks.finish({"event": "verdict"})
     assert done.verdict["request_id"] == done.request_id == "5f0c3c1e-0000-4000-8000-000000000001"
@@ -70,9 +70,9 @@ def test_the_registry_never_holds_the_name() -> None:
 def test_waiting_for_a_change_returns_once_the_state_moves() -> None:
     checks = registry(Clock())
     armed = checks.arm(CheckTerms("validate"))
-    assert checks.wait_change(armed.id, CheckState.ARMED, 0.01).state is CheckState.ARMED
-    checks.move(armed.id, CheckState.CANCELLED)
-    assert checks.wait_change(armed.id, CheckState.ARMED, 5).state is CheckState.CANCELLED
+    assert checks.wait_change(armed.id, CheckStatus.ARMED, 0.01).state is CheckStatus.ARMED
+    checks.move(armed.id, CheckStatus.CANCELLED)
+    assert checks.wait_change(armed.id, CheckStatus.ARMED, 5).state is CheckStatus.CANCELLED
 
 
 def test_arming_without_end_is_refused_not_grown() -> None:

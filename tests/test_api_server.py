@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from kiosk.api.checks import CheckState
+from kiosk.api.checks import CheckStatus
 from kiosk.api.openapi import openapi_document
 from kiosk.api.server import ApiServer
 from kiosk.api.service import TillService
@@ -36,7 +36,7 @@ def loop_takes_a_cancellation(service: TillService) -> threading.Thread:
         while time.monotonic() < deadline:
             for command in service.take():
                 if isinstance(command, CancelCheck):
-                    service.registry.move(command.id, CheckState.CANCELLED)
+                    service.registry.move(command.id, CheckStatus.CANCELLED)
                     return
             time.sleep(0.01)
 

@@ -19,10 +19,10 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 from typing import Any
 
 from kiosk.config import MODES as CONFIG_MODES
+from kiosk.loop import CheckStatus
 from kiosk.names import HolderName
 
 MODES = (*CONFIG_MODES, "share", "share_online")
@@ -34,16 +34,8 @@ class TooManyOpen(RuntimeError):
     """`MAX_OPEN` checks are already armed or checking."""
 
 
-class CheckState(StrEnum):
-    ARMED = "armed"
-    CHECKING = "checking"
-    DONE = "done"
-    CANCELLED = "cancelled"
-    EXPIRED = "expired"
-
-
-OPEN = (CheckState.ARMED, CheckState.CHECKING)
-ENDED = (CheckState.DONE, CheckState.CANCELLED, CheckState.EXPIRED)
+OPEN = (CheckStatus.ARMED, CheckStatus.CHECKING)
+ENDED = (CheckStatus.DONE, CheckStatus.CANCELLED, CheckStatus.EXPIRED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +53,7 @@ class CheckTerms:
 class Check:
     id: str
     terms: CheckTerms  # without the name
-    state: CheckState
+    state: CheckStatus
     armed_at: float  # monotonic
     verdict: dict[str, Any] | None = None  # the verdict event, once done
     request_id: str | None = None  # mode "share": the requestId sent to Diia
@@ -94,7 +86,7 @@ class CheckRegistry:
         self._listeners.append(listener)
 
     def arm(self, terms: CheckTerms) -> Check:
-        check = Check(self._new_id(), replace(terms, name=None), CheckState.ARMED,
+        check = Check(self._new_id(), replace(terms, name=None), CheckStatus.ARMED,
                       self._clock())
         with self._changed:
             if sum(c.state in OPEN for c in self._checks.values()) >= MAX_OPEN:
@@ -108,7 +100,7 @@ class CheckRegistry:
         with self._changed:
             return self._checks.get(check_id)
 
-    def move(self, check_id: str, state: CheckState) -> Check | None:
+    def move(self, check_id: str, state: CheckStatus) -> Check | None:
         """The loop says check `check_id` is now `state` (not DONE: see `finish`). A check
         already ended stays as it is; None for an unknown id."""
         with self._changed:
@@ -126,7 +118,7 @@ class CheckRegistry:
         with self._changed:
             if check_id is None:
                 check = next((c for c in self._checks.values()
-                              if c.state is CheckState.CHECKING), None)
+                              if c.state is CheckStatus.CHECKING), None)
             else:
                 check = self._checks.get(check_id)
             if check is None or check.state in ENDED:
@@ -136,7 +128,7 @@ class CheckRegistry:
                 told["reference"] = check.terms.reference
             if check.request_id is not None:
                 told["request_id"] = check.request_id
-            check = self._put(replace(check, state=CheckState.DONE, verdict=told))
+            check = self._put(replace(check, state=CheckStatus.DONE, verdict=told))
         self._tell(check)
         return check
 
@@ -147,7 +139,7 @@ class CheckRegistry:
             if check is not None:
                 self._put(replace(check, request_id=request_id))
 
-    def wait_change(self, check_id: str, state: CheckState, timeout_s: float) -> Check | None:
+    def wait_change(self, check_id: str, state: CheckStatus, timeout_s: float) -> Check | None:
         """Check `check_id` once it is no longer `state`, or as it is after `timeout_s`."""
         with self._changed:
             self._changed.wait_for(
@@ -157,7 +149,7 @@ class CheckRegistry:
 
     def counts(self) -> dict[str, int]:
         with self._changed:
-            found = {str(state): 0 for state in CheckState}
+            found = {str(state): 0 for state in CheckStatus}
             for check in self._checks.values():
                 found[str(check.state)] += 1
         return found

@@ -10,7 +10,7 @@ from functools import cache
 from typing import Any
 
 from kiosk import __version__
-from kiosk.api.checks import MODES, CheckState
+from kiosk.api.checks import MODES, CheckStatus
 from kiosk.api.requests import MAX_EXPIRES_S, MAX_REFERENCE_CHARS
 
 
@@ -58,7 +58,7 @@ SCHEMAS: dict[str, Any] = {
         "required": ["id", "state", "mode"],
         "properties": {
             "id": {"type": "string"},
-            "state": {"enum": [str(s) for s in CheckState]},
+            "state": {"enum": [str(s) for s in CheckStatus]},
             "mode": {"enum": list(MODES)},
             "reference": {"type": "string"},
             "request_id": {"type": "string", "description": 'modes "share" and '
@@ -91,7 +91,7 @@ SCHEMAS: dict[str, Any] = {
         "required": ["ts", "event", "id", "state", "mode"],
         "properties": {
             "ts": {"type": "string"}, "event": {"const": "check"}, "id": {"type": "string"},
-            "state": {"enum": [str(s) for s in CheckState]}, "mode": {"enum": list(MODES)},
+            "state": {"enum": [str(s) for s in CheckStatus]}, "mode": {"enum": list(MODES)},
             "reference": {"type": "string"},
         },
     },

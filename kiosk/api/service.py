@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kiosk.api.checks import Check, CheckRegistry, CheckState, CheckTerms
+from kiosk.api.checks import Check, CheckRegistry, CheckTerms
 from kiosk.api.events import EventLog
 from kiosk.loop import ArmCheck, CancelCheck, CheckStatus, CheckUpdate, Staff
 from kiosk.loop import CheckTerms as LoopTerms
@@ -98,12 +98,12 @@ class TillService:
             if update.verdict is not None:
                 self.registry.finish(verdict_event(update.verdict), update.id)
             return
-        self.registry.move(update.id, CheckState(str(update.status)))
+        self.registry.move(update.id, update.status)
 
     # -- the event stream ---------------------------------------------------------------
 
     def _check_changed(self, check: Check) -> None:
-        if check.state is CheckState.DONE:
+        if check.state is CheckStatus.DONE:
             if check.verdict is not None:
                 self.events.publish(check.verdict)
             return
