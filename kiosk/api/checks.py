@@ -21,11 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from kiosk.config import MODES as CONFIG_MODES
 from kiosk.loop import CheckStatus
 from kiosk.names import HolderName
 
-MODES = (*CONFIG_MODES, "share", "share_online")
 KEEP_ENDED = 200  # ended checks kept for GET /v1/checks/{id}; the oldest go first
 MAX_OPEN = 16  # a till that arms without end is a bug on its side: refuse, do not grow
 

@@ -10,8 +10,8 @@ from functools import cache
 from typing import Any
 
 from kiosk import __version__
-from kiosk.api.checks import MODES, CheckStatus
 from kiosk.api.requests import MAX_EXPIRES_S, MAX_REFERENCE_CHARS
+from kiosk.loop import TILL_MODES, CheckStatus
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -35,7 +35,7 @@ SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
         "required": ["mode"],
         "properties": {
-            "mode": {"enum": list(MODES), "description": "validate: the document is valid; "
+            "mode": {"enum": list(TILL_MODES), "description": "validate: the document is valid; "
                      "age: its holder is at least min_age; name: the holder's name is the "
                      "one given; share: ask the holder to share the document with the "
                      "partner's back office (document-request); share_online: no code is read, the "
@@ -59,7 +59,7 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "id": {"type": "string"},
             "state": {"enum": [str(s) for s in CheckStatus]},
-            "mode": {"enum": list(MODES)},
+            "mode": {"enum": list(TILL_MODES)},
             "reference": {"type": "string"},
             "request_id": {"type": "string", "description": 'modes "share" and '
                            '"share_online": the requestId sent to Diia (the latest deeplink\'s),'
@@ -91,7 +91,7 @@ SCHEMAS: dict[str, Any] = {
         "required": ["ts", "event", "id", "state", "mode"],
         "properties": {
             "ts": {"type": "string"}, "event": {"const": "check"}, "id": {"type": "string"},
-            "state": {"enum": [str(s) for s in CheckStatus]}, "mode": {"enum": list(MODES)},
+            "state": {"enum": [str(s) for s in CheckStatus]}, "mode": {"enum": list(TILL_MODES)},
             "reference": {"type": "string"},
         },
     },

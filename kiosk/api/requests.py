@@ -12,7 +12,8 @@ import json
 import math
 from typing import Any
 
-from kiosk.api.checks import MODES, CheckTerms
+from kiosk.api.checks import CheckTerms
+from kiosk.loop import TILL_MODES
 from kiosk.names import HolderName, InvalidName
 
 CHECK_FIELDS = ("mode", "min_age", "last_name", "first_name", "middle_name", "reference",
@@ -60,9 +61,9 @@ def parse_check(
     refuse_unknown(body, CHECK_FIELDS)
     mode = body.get("mode")
     if mode is None:
-        raise BadField("mode", f"required: one of {', '.join(MODES)}")
-    if mode not in MODES:
-        raise BadField("mode", f"must be one of {', '.join(MODES)}")
+        raise BadField("mode", f"required: one of {', '.join(TILL_MODES)}")
+    if mode not in TILL_MODES:
+        raise BadField("mode", f"must be one of {', '.join(TILL_MODES)}")
     min_age = body.get("min_age", default_min_age)
     if not _whole(min_age) or not 0 < min_age < 150:
         raise BadField("min_age", "must be a whole number 1..149")
