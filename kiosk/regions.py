@@ -146,26 +146,44 @@ class RegionFinder:
         )
 
     def _regions(self, mask: np.ndarray, kind: str) -> list[Region]:
-        todo = set(zip(*(axis.tolist() for axis in np.nonzero(mask)), strict=True))
-        size = self.step * self.block
-        found: list[Region] = []
-        while todo:
-            stack = [todo.pop()]
-            y0 = y1 = stack[0][0]
-            x0 = x1 = stack[0][1]
-            count = 0
-            while stack:  # flood fill over 8-neighbours
-                y, x = stack.pop()
-                count += 1
-                y0, y1, x0, x1 = min(y0, y), max(y1, y), min(x0, x), max(x1, x)
-                for ny in (y - 1, y, y + 1):
-                    for nx in (x - 1, x, x + 1):
-                        if (ny, nx) in todo:
-                            todo.discard((ny, nx))
-                            stack.append((ny, nx))
-            if count >= self.min_cells:
-                found.append(
-                    Region(x0 * size, y0 * size, (x1 + 1) * size, (y1 + 1) * size, kind, count)
-                )
-        return found
+        """The 8-connected groups of cells in `mask` of at least `min_cells`, as boxes.
 
+        Labelled by runs, not cells: a row's runs of cells are found with numpy, and runs on
+        neighbouring rows that touch (diagonally too) are joined. A frame holds a few dozen
+        runs where it may hold hundreds of cells, so this is several times faster than a
+        flood fill over cells in Python."""
+        rows, cols = mask.shape
+        padded = np.zeros((rows, cols + 2), dtype=np.int8)
+        padded[:, 1:-1] = mask
+        edges = np.diff(padded, axis=1)  # +1 where a run starts, -1 just after it ends
+        run_rows, run_starts = np.nonzero(edges == 1)
+        _, run_ends = np.nonzero(edges == -1)  # row-major, so paired with the starts
+        runs = list(zip(run_rows.tolist(), run_starts.tolist(), run_ends.tolist(), strict=True))
+        parent = list(range(len(runs)))
+
+        def root(i: int) -> int:
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            return i
+
+        above_first = above_end = 0  # the previous row's runs: runs[above_first:above_end]
+        for i, (row, start, end) in enumerate(runs):
+            if i and runs[i - 1][0] != row:
+                above_first, above_end = (above_end, i) if runs[i - 1][0] == row - 1 else (i, i)
+            for j in range(above_first, above_end):
+                _, up_start, up_end = runs[j]
+                if up_start <= end and start <= up_end:  # ends are exclusive: diagonals touch
+                    parent[root(j)] = root(i)
+        boxes: dict[int, list[int]] = {}
+        for i, (row, start, end) in enumerate(runs):
+            box = boxes.setdefault(root(i), [row, row, start, end, 0])
+            box[0], box[1] = min(box[0], row), max(box[1], row)
+            box[2], box[3] = min(box[2], start), max(box[3], end)
+            box[4] += end - start
+        size = self.step * self.block
+        return [
+            Region(x0 * size, y0 * size, x1 * size, (y1 + 1) * size, kind, count)
+            for y0, y1, x0, x1, count in boxes.values()
+            if count >= self.min_cells
+        ]
