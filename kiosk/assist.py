@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image
 
 from kiosk.codes import to_code
-from kiosk.regions import RegionFinder
+from kiosk.regions import Region, RegionFinder
 from kiosk.zbar import ZbarScanner
 
 
@@ -57,9 +57,11 @@ class RegionAssist:
         """The reads of the first patch that gave any; `check(patch, text)` must pass for a
         Diia 1D read of zbar's to count (the other library's agreement)."""
         small = pixels.shape[1] <= self.small_width
-        for region in self.finder.find(pixels):
+        regions = self.finder.find(pixels)
+        bars = [region for region in regions if region.bars]
+        for region in regions:
             if region.bars:
-                if self.scanner is None:
+                if self.scanner is None or self._a_line(region):
                     continue
                 patch = region.crop(pixels)
                 reads = self.scanner.scan(_resized(patch, 1.5, 1.0) if small else patch)
@@ -71,6 +73,8 @@ class RegionAssist:
             else:
                 if max(region.x1 - region.x0, region.y1 - region.y0) > self.max_block_px:
                     continue
+                if not _could_be_qr(region, bars):
+                    continue
                 if small:
                     patch, zoom = region.crop(pixels, 0.1, min_margin=8), self.small_zoom
                 else:
@@ -81,6 +85,35 @@ class RegionAssist:
             if reads:
                 return reads
         return []
+
+
+    def _a_line(self, bars: Region) -> bool:
+        """Whether a patch of bars is one cell thick: the rim of a phone or a row of digits,
+        never a whole bar block, which is at least a third as tall as it is wide (on the
+        tuning frames, none of these gave a read)."""
+        cell = self.finder.step * self.finder.block
+        return min(bars.x1 - bars.x0, bars.y1 - bars.y0) <= cell
+
+
+def _could_be_qr(blocks: Region, bars: list[Region]) -> bool:
+    """Whether a patch of blocks is worth enlarging (the assist's most expensive step).
+
+    A QR is square: tipped back as far as a held phone goes (0.35) and turned any way, its
+    box is at most ~1.6 times as long as wide, so a patch twice as long is text or moiré. And
+    a Diia screen shows the QR or the barcode, never one over the other: blocks lying mostly
+    within a patch of bars (widened by a quarter) are that symbol's digits or moiré on its
+    bars. On the tuning frames this skipped over half the enlargements at 640×480 and not one
+    that read a QR (bench/README.md)."""
+    width, height = blocks.x1 - blocks.x0, blocks.y1 - blocks.y0
+    if max(width, height) >= 2 * min(width, height):
+        return False
+    for bar in bars:
+        grow_x, grow_y = (bar.x1 - bar.x0) // 4, (bar.y1 - bar.y0) // 4
+        inside_x = min(blocks.x1, bar.x1 + grow_x) - max(blocks.x0, bar.x0 - grow_x)
+        inside_y = min(blocks.y1, bar.y1 + grow_y) - max(blocks.y0, bar.y0 - grow_y)
+        if inside_x > 0 and inside_y > 0 and 2 * inside_x * inside_y >= width * height:
+            return False
+    return True
 
 
 def _grainy(pixels: np.ndarray) -> bool:
