@@ -537,3 +537,131 @@ def test_the_pyzbar_backend_confirms_its_1d_reads_with_zxing(
     assert [(r.format, r.text, r.diia) for r in decoder.read_all(frame)] == [
         ("EAN-13", DIGITS, True)
     ]
+
+
+# Hard Code 128 frames (tuning seeds of bench/misreads.py's kind) that zxing-cpp reads right,
+# where zbar on the patch and zxing-cpp at 1.5× and 0.7× read nothing: only the later second
+# readings (zbar at 2×, zxing-cpp on the patch turned 3°) can confirm them.
+CONFIRMED_LATE = [
+    ("4865611867703", {
+        "size": (640, 480), "seed": 576483709, "scale": 0.45101759443292505,
+        "angle": 20.69506935601976, "squeeze": 0.10254708257591724, "blur": 1.0399440226424754,
+        "glare": 0.0, "noise": 3.704859786049607, "moire": 0.26047122828858665,
+        "moire_pitch": 2, "contrast": 0.7256607816697525}),
+    ("6868320195486", {
+        "size": (640, 480), "seed": 124682042, "scale": 0.3101781041790707,
+        "angle": -16.37031729292599, "squeeze": 0.03779427281425644, "blur": 0.962755288001867,
+        "glare": 0.3384583433855074, "noise": 4.813927381088218}),
+]
+
+
+@pytest.mark.parametrize(("shown", "photo"), CONFIRMED_LATE)
+def test_a_code128_the_first_three_second_readings_miss_is_confirmed_by_a_later_one(
+    shown: str, photo: dict
+) -> None:
+    from kiosk.corroborate import Corroborator
+
+    frame = frame_of(render.phone_photo(render.render_code128(shown), **photo))
+    raw = zxingcpp.read_barcodes(frame.pixels, formats=[zxingcpp.BarcodeFormat.Code128],
+                                 try_invert=False, try_downscale=False)
+    assert [r.text for r in raw] == [shown]
+    try:
+        zbar = ZbarScanner(("EAN-13", "Code128"), row_step=1)
+    except DecoderUnavailable as exc:
+        pytest.skip(f"zbar cannot load here: {exc}")
+    zxing = ZxingDecoder(corroborate=False)
+    zxing_calls: list[tuple[int, ...]] = []
+
+    def zxing_1d(pixels: np.ndarray) -> list[tuple[str, str]]:
+        zxing_calls.append(pixels.shape)
+        return zxing.read_1d(pixels)
+
+    position = raw[0].position
+    corners = np.array([(p.x, p.y) for p in (position.top_left, position.top_right,
+                                             position.bottom_right, position.bottom_left)],
+                       dtype=np.float32)
+    corroborator = Corroborator(zbar, zxing_1d)
+    assert corroborator.zxing_read(frame.pixels, shown, corners, raw[0].orientation)
+    assert len(zxing_calls) >= 2  # 1.5× and 0.7× read nothing before the one that agreed
+    assert [c.text for c in ZxingDecoder().decode(frame)] == [shown]
+
+
+def test_other_digits_from_any_second_reading_veto() -> None:
+    from kiosk.corroborate import Corroborator
+
+    patch = np.full((60, 200), 200, np.uint8)
+    silent: list[tuple[str, str]] = []
+    others = [("4865611867703", "Code128")]
+    seen: list[str] = []
+
+    class Zbar:
+        def scan(self, pixels: np.ndarray) -> list[tuple[str, str]]:
+            seen.append("zbar")
+            return silent
+
+    def zxing_1d(pixels: np.ndarray) -> list[tuple[str, str]]:
+        seen.append("zxing")
+        return others if len(seen) >= 5 else silent  # the turned patch reads other digits
+
+    corners = np.array([(20, 30), (180, 30), (180, 32), (20, 32)], dtype=np.float32)
+    assert not Corroborator(Zbar(), zxing_1d).zxing_read(patch, DIGITS, corners, 0)
+    assert seen == ["zbar", "zxing", "zxing", "zbar", "zxing"]  # stopped at the first reading
+
+
+def test_region_labels_join_diagonal_neighbours_and_count_every_cell() -> None:
+    finder = RegionFinder(min_cells=1)
+    diagonal = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1]], bool)
+    assert [r.cells for r in finder._regions(diagonal, BLOCKS)] == [3]
+    apart = np.array([[1, 0, 1], [0, 0, 0], [1, 0, 1]], bool)
+    assert len(finder._regions(apart, BLOCKS)) == 4
+    ring = np.ones((5, 5), bool)
+    ring[1:4, 1:4] = False  # one region around a hole, its box the whole mask
+    (region,) = finder._regions(ring, BLOCKS)
+    cell = finder.step * finder.block
+    assert (region.x0, region.y0, region.x1, region.y1, region.cells) == (0, 0, 5 * cell,
+                                                                          5 * cell, 16)
+    rng = np.random.default_rng(11)
+    for _ in range(200):
+        mask = rng.random(tuple(rng.integers(1, 25, 2))) < rng.uniform(0.05, 0.8)
+        regions = finder._regions(mask, BLOCKS)
+        assert sum(r.cells for r in regions) == np.count_nonzero(mask)
+        for r in regions:  # a region's cells all lie in its box
+            box = mask[r.y0 // cell : r.y1 // cell, r.x0 // cell : r.x1 // cell]
+            assert np.count_nonzero(box) >= r.cells
+
+
+def test_the_assist_skips_blocks_on_bars_and_lines_one_cell_thick(
+    screens: dict[str, Image.Image],
+) -> None:
+    from kiosk.regions import Region
+
+    class Finder:
+        step, block = 4, 4
+
+        def find(self, pixels: np.ndarray) -> list[Region]:
+            return [
+                Region(100, 100, 400, 200, UPRIGHT, 60),  # a bar block
+                Region(100, 300, 600, 316, UPRIGHT, 30),  # a line one cell thick
+                Region(150, 180, 300, 240, BLOCKS, 20),  # the digits under the bars
+                Region(100, 260, 600, 300, BLOCKS, 40),  # a row of text, long and thin
+                Region(450, 40, 600, 190, BLOCKS, 50),  # a square patch apart: maybe a QR
+            ]
+
+    scanned: list[tuple[int, ...]] = []
+
+    class Scanner:
+        def scan(self, pixels: np.ndarray) -> list[tuple[str, str]]:
+            scanned.append(pixels.shape)
+            return []
+
+    enlarged: list[tuple[int, ...]] = []
+
+    def read_qr(pixels: np.ndarray) -> list[tuple[str, str]]:
+        enlarged.append(pixels.shape)
+        return []
+
+    assist = RegionAssist(finder=Finder(), scanner=Scanner())  # type: ignore[arg-type]
+    frame = np.asarray(render.phone_photo(screens["QRCode"], size=(1280, 720)))
+    assert assist.read(frame, read_qr) == []
+    assert len(scanned) == 1  # the bar block only
+    assert len(enlarged) == 1 and enlarged[0][1] > 300  # the square patch, enlarged 2×
