@@ -3,7 +3,7 @@ zxing-cpp on the patches of blocks enlarged (bench/README.md measures it)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from PIL import Image
@@ -19,9 +19,10 @@ class RegionAssist:
 
     A bar patch is turned so that its bars run down it, then zbar scans every `row_step`-th
     row (every row costs more and reads no more: bench/README.md). Block patches larger than
-    `max_block_px` already had pixels enough in zxing's first pass; the others are enlarged
-    2×. `scanner` reads the bars (default: zbar, EAN-13 and Code 128, every third row);
-    `bars=False` (no libzbar0) leaves them out.
+    `max_block_px` (on a 1280 px wide frame; on a narrower one proportionally less, as a
+    phone at a given distance fills the same share of any frame) already had pixels enough in
+    zxing's first pass; the others are enlarged 2×. `scanner` reads the bars (default: zbar,
+    EAN-13 and Code 128, every third row); `bars=False` (no libzbar0) leaves them out.
 
     A frame at most `small_width` px wide (640×480) gives a symbol fewer pixels still, so
     there bar patches are stretched 1.5× across the bars (zbar then finds the narrow bars'
@@ -53,11 +54,15 @@ class RegionAssist:
         pixels: np.ndarray,
         read_qr: Callable[[np.ndarray], list[tuple[str, str]]],
         check: Callable[[np.ndarray, str], bool] | None = None,
+        done: Sequence[tuple[int, int, int, int]] = (),
     ) -> list[tuple[str, str]]:
         """The reads of the first patch that gave any; `check(patch, text)` must pass for a
-        Diia 1D read of zbar's to count (the other library's agreement)."""
+        Diia 1D read of zbar's to count (the other library's agreement). Patches centred in
+        a box of `done` (x0, y0, x1, y1: where the first look read a symbol that is no Diia
+        code) are left alone: a second look there would only read that symbol again."""
         small = pixels.shape[1] <= self.small_width
-        regions = self.finder.find(pixels)
+        max_block_px = self.max_block_px * min(1.0, pixels.shape[1] / 1280)
+        regions = [region for region in self.finder.find(pixels) if not _within(region, done)]
         bars = [region for region in regions if region.bars]
         for region in regions:
             if region.bars:
@@ -71,7 +76,7 @@ class RegionAssist:
                         if to_code(text, sym) is None or check(patch, text)
                     ]
             else:
-                if max(region.x1 - region.x0, region.y1 - region.y0) > self.max_block_px:
+                if max(region.x1 - region.x0, region.y1 - region.y0) > max_block_px:
                     continue
                 if not _could_be_qr(region, bars):
                     continue
@@ -93,6 +98,11 @@ class RegionAssist:
         tuning frames, none of these gave a read)."""
         cell = self.finder.step * self.finder.block
         return min(bars.x1 - bars.x0, bars.y1 - bars.y0) <= cell
+
+
+def _within(region: Region, boxes: Sequence[tuple[int, int, int, int]]) -> bool:
+    cx, cy = (region.x0 + region.x1) / 2, (region.y0 + region.y1) / 2
+    return any(x0 <= cx < x1 and y0 <= cy < y1 for x0, y0, x1, y1 in boxes)
 
 
 def _could_be_qr(blocks: Region, bars: list[Region]) -> bool:

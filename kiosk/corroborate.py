@@ -84,27 +84,37 @@ def _decide(seconds: list[Callable[[], Reads]], text: str) -> bool:
     return False
 
 
-def symbol_patch(pixels: np.ndarray, corners: np.ndarray, turn: int) -> np.ndarray:
-    """The frame around a 1D symbol found along `corners`, bars running down the patch.
+Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in frame pixels, half-open
 
-    zxing-cpp reports the stretch of scan lines that read the symbol: its length is the
-    symbol's width, but its height may be a few rows. The patch is as tall as a third of the
-    width either side of the middle (a Diia bar block is ~0.37× as tall as wide), widened by
-    an eighth for the quiet zones and the tilt.
+
+def symbol_box(corners: np.ndarray, turn: int, shape: tuple[int, ...], linear: bool) -> Box:
+    """The part of a frame a symbol found along `corners` covers, within a frame of `shape`.
+
+    A QR's corners bound it. For a 1D symbol zxing-cpp reports the stretch of scan lines that
+    read it: its length is the symbol's width, but its height may be a few rows. The box is
+    then as tall as a third of the width either side of the middle (a Diia bar block is ~0.37×
+    as tall as wide), widened by an eighth for the quiet zones and the tilt.
     """
     xs, ys = corners[:, 0], corners[:, 1]
+    height, width = shape[0], shape[1]
+    if not linear:
+        return (max(0, int(xs.min())), max(0, int(ys.min())),
+                min(width, int(xs.max()) + 1), min(height, int(ys.max()) + 1))
     length = float(max(xs.max() - xs.min(), ys.max() - ys.min()))
     cx, cy = float(xs.mean()), float(ys.mean())
     along = length * 0.625 + 8
     across = length * 0.3 + 8
-    sideways = turn % 180 == 90
-    half_w, half_h = (across, along) if sideways else (along, across)
-    height, width = pixels.shape
-    patch = pixels[
-        max(0, round(cy - half_h)) : min(height, round(cy + half_h)),
-        max(0, round(cx - half_w)) : min(width, round(cx + half_w)),
-    ]
-    return np.ascontiguousarray(patch.T if sideways else patch)
+    half_w, half_h = (across, along) if turn % 180 == 90 else (along, across)
+    return (max(0, round(cx - half_w)), max(0, round(cy - half_h)),
+            min(width, round(cx + half_w)), min(height, round(cy + half_h)))
+
+
+def symbol_patch(pixels: np.ndarray, corners: np.ndarray, turn: int) -> np.ndarray:
+    """The frame around a 1D symbol found along `corners` (`symbol_box`), turned so that its
+    bars run down the patch."""
+    x0, y0, x1, y1 = symbol_box(corners, turn, pixels.shape, linear=True)
+    patch = pixels[y0:y1, x0:x1]
+    return np.ascontiguousarray(patch.T if turn % 180 == 90 else patch)
 
 
 def _scaled(pixels: np.ndarray, across: float, down: float) -> np.ndarray:

@@ -33,7 +33,7 @@ from kiosk.assist import RegionAssist
 from kiosk.codes import to_code
 from kiosk.config import DECODER_BACKENDS
 from kiosk.confirm import Confirmation
-from kiosk.corroborate import Corroborator, symbol_patch
+from kiosk.corroborate import Box, Corroborator, symbol_box, symbol_patch
 from kiosk.model import Code, CodeKind, Frame
 from kiosk.zbar import DecoderError, DecoderUnavailable, ZbarScanner
 
@@ -147,6 +147,7 @@ class ZxingDecoder(_TrustedAndOthers):
             pixels, formats=self._formats, try_invert=False, try_downscale=False
         )
         trusted, others = [], []
+        done: list[Box] = []  # where a symbol that is no Diia code was read: nothing to find
         for result in results:
             symbology = self._symbology.get(result.format)
             if symbology is None:
@@ -154,12 +155,14 @@ class ZxingDecoder(_TrustedAndOthers):
             code = to_code(result.text, symbology)
             if code is None:
                 others.append((result.text, symbology))
+                done.append(symbol_box(_corners(result), result.orientation, pixels.shape,
+                                       linear=symbology != "QRCode"))
             elif code.kind is CodeKind.QR or self._corroborated(pixels, result, code.text):
                 trusted.append((result.text, symbology))
         codes = _keep_diia(trusted, 0.0)
         if not codes and self.assist is not None:
             check = self.corroborator.zbar_read if self.corroborator is not None else None
-            reads = self.assist.read(pixels, self.read_qr, check)
+            reads = self.assist.read(pixels, self.read_qr, check, done)
             codes = _keep_diia(reads, 0.0)
             others += [(text, sym) for text, sym in reads if to_code(text, sym) is None]
         others = list(dict.fromkeys(others))  # a symbol both looks read is one read
@@ -171,12 +174,7 @@ class ZxingDecoder(_TrustedAndOthers):
     def _corroborated(self, pixels: np.ndarray, result: object, text: str) -> bool:
         if self.corroborator is None:
             return True
-        position = result.position  # type: ignore[attr-defined]
-        corners = np.array(
-            [(p.x, p.y) for p in (position.top_left, position.top_right,
-                                  position.bottom_right, position.bottom_left)],
-            dtype=np.float32,
-        )
+        corners = _corners(result)
         if self.corroborator.zxing_read(pixels, text, corners, result.orientation):  # type: ignore[attr-defined]
             return True
         logger.debug("a zxing 1D read not confirmed by a second reading: %s", _hint(text))
@@ -196,6 +194,16 @@ class ZxingDecoder(_TrustedAndOthers):
             try_downscale=False,
         )
         return [(r.text, self._symbology[r.format]) for r in results]
+
+
+def _corners(result: Any) -> np.ndarray:
+    """A zxing-cpp result's corners, 4×2 (x y), clockwise from its top left."""
+    position = result.position
+    return np.array(
+        [(p.x, p.y) for p in (position.top_left, position.top_right,
+                              position.bottom_right, position.bottom_left)],
+        dtype=np.float32,
+    )
 
 
 def _zbar_or_none() -> ZbarScanner | None:

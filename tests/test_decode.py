@@ -354,7 +354,9 @@ def test_the_assist_is_not_asked_when_zxing_read_a_code(screens: dict[str, Image
     class Counting:
         calls = 0
 
-        def read(self, pixels: np.ndarray, read_qr: object, check: object) -> list[tuple[str, str]]:
+        def read(
+            self, pixels: np.ndarray, read_qr: object, check: object, done: object
+        ) -> list[tuple[str, str]]:
             Counting.calls += 1
             return []
 
@@ -665,3 +667,22 @@ def test_the_assist_skips_blocks_on_bars_and_lines_one_cell_thick(
     assert assist.read(frame, read_qr) == []
     assert len(scanned) == 1  # the bar block only
     assert len(enlarged) == 1 and enlarged[0][1] > 300  # the square patch, enlarged 2×
+
+
+@pytest.mark.parametrize("shown", ["web QR", "product EAN-13"])
+def test_the_assist_leaves_alone_a_symbol_the_first_look_read(shown: str) -> None:
+    try:
+        decoder = ZxingDecoder(RegionAssist())
+    except DecoderUnavailable as exc:
+        pytest.skip(f"zbar cannot load here: {exc}")
+    assert decoder.assist is not None and decoder.assist.scanner is not None
+    screen = (render.render_qr("https://example.com/menu/42") if shown == "web QR"
+              else render.product_ean13("012345678905"))
+    frame = frame_of(render.phone_photo(screen, size=(640, 480), scale=0.3))
+    looked: list[str] = []
+    read_qr, scan = decoder.read_qr, decoder.assist.scanner.scan
+    decoder.read_qr = lambda pixels: looked.append("blocks") or read_qr(pixels)  # type: ignore[method-assign]
+    decoder.assist.scanner.scan = lambda pixels: looked.append("bars") or scan(pixels)  # type: ignore[method-assign]
+    assert decoder.decode(frame) == []
+    assert [r.diia for r in decoder.read_all(frame)] == [False]  # read once, not a Diia code
+    assert looked == []
