@@ -186,6 +186,12 @@ class Kiosk:
         return self._loop.verdicts
 
     @property
+    def verdicts_said(self) -> str:
+        """"1 verdict", "42 verdicts": for the logs and systemd's status line."""
+        count = self._loop.verdicts
+        return f"{count} verdict" if count == 1 else f"{count} verdicts"
+
+    @property
     def attended(self) -> bool:
         return self.rules.attended
 

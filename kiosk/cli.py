@@ -81,8 +81,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         log.info("%s", exc)  # systemd starts us again with the new config as a trial
         return EXIT_OK
     finally:
-        ops.close(f"stopped after {appliance.kiosk.verdicts} verdicts")
-    log.info("source ended after %d verdicts", appliance.kiosk.verdicts)
+        ops.close(f"stopped after {appliance.kiosk.verdicts_said}")
+    log.info("source ended after %s", appliance.kiosk.verdicts_said)
     return EXIT_OK
 
 

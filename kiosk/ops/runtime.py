@@ -378,6 +378,6 @@ class Housekeeping:
         problems = sorted(str(f) for f in kiosk.state.faults - {Fault.CLOCK})
         if problems:
             parts.append("faults: " + ", ".join(problems))
-        parts.append(f"{kiosk.verdicts} verdicts")
+        parts.append(kiosk.verdicts_said)
         return "; ".join(parts)
 
