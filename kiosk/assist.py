@@ -19,10 +19,9 @@ class RegionAssist:
 
     A bar patch is turned so that its bars run down it, then zbar scans every `row_step`-th
     row (every row costs more and reads no more: bench/README.md). Block patches larger than
-    `max_block_px` (on a 1280 px wide frame; on a narrower one proportionally less, as a
-    phone at a given distance fills the same share of any frame) already had pixels enough in
-    zxing's first pass; the others are enlarged 2×. `scanner` reads the bars (default: zbar,
-    EAN-13 and Code 128, every third row); `bars=False` (no libzbar0) leaves them out.
+    `max_block_px` already had pixels enough in zxing's first pass; the others are enlarged
+    2×. `scanner` reads the bars (default: zbar, EAN-13 and Code 128, every third row);
+    `bars=False` (no libzbar0) leaves them out.
 
     A frame at most `small_width` px wide (640×480) gives a symbol fewer pixels still, so
     there bar patches are stretched 1.5× across the bars (zbar then finds the narrow bars'
@@ -61,7 +60,6 @@ class RegionAssist:
         a box of `done` (x0, y0, x1, y1: where the first look read a symbol that is no Diia
         code) are left alone: a second look there would only read that symbol again."""
         small = pixels.shape[1] <= self.small_width
-        max_block_px = self.max_block_px * min(1.0, pixels.shape[1] / 1280)
         regions = [region for region in self.finder.find(pixels) if not _within(region, done)]
         bars = [region for region in regions if region.bars]
         for region in regions:
@@ -76,7 +74,7 @@ class RegionAssist:
                         if to_code(text, sym) is None or check(patch, text)
                     ]
             else:
-                if max(region.x1 - region.x0, region.y1 - region.y0) > max_block_px:
+                if max(region.x1 - region.x0, region.y1 - region.y0) > self.max_block_px:
                     continue
                 if not _could_be_qr(region, bars):
                     continue
@@ -90,7 +88,6 @@ class RegionAssist:
             if reads:
                 return reads
         return []
-
 
     def _a_line(self, bars: Region) -> bool:
         """Whether a patch of bars is one cell thick: the rim of a phone or a row of digits,
@@ -112,8 +109,8 @@ def _could_be_qr(blocks: Region, bars: list[Region]) -> bool:
     box is at most ~1.6 times as long as wide, so a patch twice as long is text or moiré. And
     a Diia screen shows the QR or the barcode, never one over the other: blocks lying mostly
     within a patch of bars (widened by a quarter) are that symbol's digits or moiré on its
-    bars. On the tuning frames this skipped over half the enlargements at 640×480 and not one
-    that read a QR (bench/README.md)."""
+    bars. On the tuning frames not one of the patches this leaves alone read a QR
+    (bench/README.md)."""
     width, height = blocks.x1 - blocks.x0, blocks.y1 - blocks.y0
     if max(width, height) >= 2 * min(width, height):
         return False
