@@ -24,7 +24,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kiosk.diia.sandbox import DiiaSandbox
-from tests.kiosk_process import EventReader, RunningKiosk, free_port, kiosk_config
+from tests.kiosk_config import write_kiosk_config
+from tests.kiosk_process import EventReader, RunningKiosk, free_port
 
 
 def rss_kib(pid: int) -> int:
@@ -38,8 +39,8 @@ def start_to_ready(sandbox: DiiaSandbox, folder: Path, api: bool) -> tuple[float
     """Seconds from spawn to the "running" log line, and RSS (KiB) after one verdict."""
     folder.mkdir(parents=True, exist_ok=True)
     listen = f"127.0.0.1:{free_port()}" if api else None
-    config = folder / "kiosk.toml"
-    config.write_text(kiosk_config(sandbox, folder / "state", listen=listen))
+    config = write_kiosk_config(folder / "kiosk.toml", sandbox, state_dir=folder / "state",
+                                listen=listen)
     env = {**os.environ, "KIOSK_DIIA_ACQUIRER_TOKEN": sandbox.credentials.acquirer_token,
            "KIOSK_DIIA_AUTH_TOKEN": sandbox.credentials.auth_token}
     started = time.perf_counter()

@@ -14,48 +14,13 @@ from typing import Any
 import httpx
 
 from kiosk.diia.sandbox import DiiaSandbox
+from tests.kiosk_config import write_kiosk_config
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def kiosk_config(sandbox: DiiaSandbox, state_dir: Path, *, listen: str | None,
-                 mode: str = "validate", extra: str = "", kiosk_extra: str = "",
-                 api_extra: str = "") -> str:
-    api = f'[api]\nlisten = "{listen}"\n{api_extra}' if listen else ""
-    return f"""
-[kiosk]
-mode = "{mode}"
-attended = false
-result_seconds = 0
-state_dir = "{state_dir}"
-{kiosk_extra}
-
-[diia]
-base_url = "{sandbox.base_url}"
-branch_id = "{sandbox.branch_id}"
-timeout_s = 2.0
-
-[source]
-kind = "stdin"
-
-[signals]
-gpio = "off"
-screen = "off"
-events = "stdout"
-
-[metrics]
-port = 0
-
-[clock]
-require_sync = false
-
-{api}
-{extra}
-"""
 
 
 class RunningKiosk:
@@ -74,10 +39,9 @@ class RunningKiosk:
             token_file.chmod(0o600)
             api_extra += f'token_file = "{token_file}"\n'
         listen = f"{listen_host}:{self.port}"
-        self.config = folder / "kiosk.toml"
-        self.config.write_text(kiosk_config(sandbox, folder / "state", listen=listen,
-                                            mode=mode, extra=extra, kiosk_extra=kiosk_extra,
-                                            api_extra=api_extra))
+        self.config = write_kiosk_config(
+            folder / "kiosk.toml", sandbox, mode=mode, state_dir=folder / "state",
+            kiosk_extra=kiosk_extra, listen=listen, api_extra=api_extra, extra=extra)
         env = {**os.environ, "KIOSK_DIIA_ACQUIRER_TOKEN": sandbox.credentials.acquirer_token,
                "KIOSK_DIIA_AUTH_TOKEN": sandbox.credentials.auth_token}
         env.pop("CREDENTIALS_DIRECTORY", None)

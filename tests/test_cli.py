@@ -7,12 +7,14 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
 
 from kiosk import render
 from kiosk.diia.sandbox import DiiaSandbox
+from tests.kiosk_config import write_kiosk_config
 
 
 def kiosk(*args: str, env: dict[str, str] | None = None, timeout: float = 60):
@@ -25,33 +27,12 @@ def events(stdout: str) -> list[dict]:
     return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
 
 
-def write_config(path: Path, sandbox: DiiaSandbox, folder: Path, mode: str) -> Path:
-    path.write_text(f"""
-[kiosk]
-mode = "{mode}"
-min_age = 18
-attended = false
-result_seconds = 0
-
-[diia]
-base_url = "{sandbox.base_url}"
-branch_id = "{sandbox.branch_id}"
-timeout_s = 2.0
-
-[source]
-kind = "images"
-path = "{folder}"
-hold_frames = 3
-
-[signals]
-gpio = "mock"
-screen = "pygame"
-events = "stdout"
-
-[metrics]
-port = 0
-""")
-    return path
+def write_config(path: Path, sandbox: DiiaSandbox, folder: Path, mode: str,
+                 screen: str = "pygame", **options: Any) -> Path:
+    """`kiosk run` over an image folder, with mock GPIO and the (dummy) pygame screen."""
+    return write_kiosk_config(path, sandbox, mode=mode, min_age=18, source="images",
+                              source_path=folder, hold_frames=3, gpio="mock",
+                              screen=screen, require_sync=None, **options)
 
 
 def secrets_env(sandbox: DiiaSandbox) -> dict[str, str]:

@@ -21,6 +21,7 @@ from kiosk.model import Phase, State
 from kiosk.ops.runtime import Housekeeping, Operations
 from kiosk.ops.systemd import LoopWatchdog, Notifier, watchdog_period
 from tests.fakes.signals import RecordingSignals
+from tests.kiosk_config import write_kiosk_config
 
 
 @pytest.fixture
@@ -217,22 +218,8 @@ def test_a_check_stuck_far_past_its_deadline_vetoes_the_pings(phase, healthy_at_
 
 def test_kiosk_run_speaks_sd_notify(listener, sandbox, tmp_path: Path) -> None:
     sock, path = listener
-    config = tmp_path / "kiosk.toml"
-    config.write_text(f"""
-[kiosk]
-mode = "validate"
-result_seconds = 0
-[diia]
-base_url = "{sandbox.base_url}"
-branch_id = "{sandbox.branch_id}"
-[source]
-kind = "stdin"
-[signals]
-gpio = "off"
-screen = "off"
-[metrics]
-port = 0
-""")
+    config = write_kiosk_config(tmp_path / "kiosk.toml", sandbox, attended=None,
+                                timeout_s=None, require_sync=None)
     env = {**os.environ, "NOTIFY_SOCKET": path, "WATCHDOG_USEC": "200000",
            "KIOSK_DIIA_ACQUIRER_TOKEN": sandbox.credentials.acquirer_token,
            "KIOSK_DIIA_AUTH_TOKEN": sandbox.credentials.auth_token}

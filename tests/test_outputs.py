@@ -145,8 +145,8 @@ def test_run_with_events_to_a_full_disk_checks_every_code_and_ends_cleanly(
     sandbox: DiiaSandbox, tmp_path: Path
 ) -> None:
     shown = image_folder(sandbox, tmp_path / "codes")
-    config = write_config(tmp_path / "kiosk.toml", sandbox, tmp_path / "codes", "validate")
-    config.write_text(config.read_text().replace('events = "stdout"', 'events = "/dev/full"'))
+    config = write_config(tmp_path / "kiosk.toml", sandbox, tmp_path / "codes", "validate",
+                          events="/dev/full")
     env = {**os.environ, "SDL_VIDEODRIVER": "dummy", **secrets_env(sandbox)}
     result = subprocess.run([sys.executable, "-m", "kiosk", "run", "--config", str(config)],
                             capture_output=True, text=True, env=env, timeout=60, check=False)
@@ -182,9 +182,8 @@ def test_the_failure_is_counted_in_metrics_and_shown_as_a_fault(
     from kiosk.ops.runtime import Operations
 
     shown = image_folder(sandbox, tmp_path / "codes")
-    config = write_config(tmp_path / "kiosk.toml", sandbox, tmp_path / "codes", "validate")
-    text = config.read_text().replace('events = "stdout"', 'events = "/dev/full"')
-    config.write_text(text.replace('screen = "pygame"', 'screen = "off"'))
+    config = write_config(tmp_path / "kiosk.toml", sandbox, tmp_path / "codes", "validate",
+                          events="/dev/full", screen="off")
     ops = Operations.start(config, {})
     seen = RecordingSignals()
     appliance = bootstrap(ops.config, credentials=sandbox.credentials, ops=ops,

@@ -16,29 +16,7 @@ from PIL import Image
 
 from kiosk import render
 from kiosk.diia.sandbox import DiiaSandbox
-
-
-def config(path: Path, sandbox: DiiaSandbox, source: str, metrics_port: int = 0) -> Path:
-    path.write_text(f"""
-[kiosk]
-mode = "validate"
-result_seconds = 0
-[diia]
-base_url = "{sandbox.base_url}"
-branch_id = "{sandbox.branch_id}"
-timeout_s = 2.0
-[source]
-{source}
-[signals]
-gpio = "off"
-screen = "off"
-events = "stdout"
-[metrics]
-port = {metrics_port}
-[clock]
-require_sync = false
-""")
-    return path
+from tests.kiosk_config import write_kiosk_config
 
 
 def run(args: list[str], sandbox: DiiaSandbox | None = None, stdin: bytes | None = None,
@@ -63,7 +41,7 @@ def test_an_invalid_byte_on_stdin_loses_no_code_and_does_not_stop_the_run(
     sandbox: DiiaSandbox, tmp_path: Path
 ) -> None:
     first, second = sandbox.mint("valid"), sandbox.mint("expired")
-    path = config(tmp_path / "k.toml", sandbox, 'kind = "stdin"')
+    path = write_kiosk_config(tmp_path / "k.toml", sandbox, attended=None)
     proc = run(["run", "--config", str(path)], sandbox)
     out, err = proc.communicate(f"{first}\n".encode() + b"\xff\xc3(\x80\n" + f"{second}\n".encode(),
                                 timeout=60)
@@ -92,7 +70,8 @@ def test_an_absurd_image_is_skipped_by_run_and_named_by_decode(
     assert len(lines[3]["codes"]) == 1
     assert b"1x200000" in err and b"Traceback" not in err
 
-    path = config(tmp_path / "k.toml", sandbox, f'kind = "images"\npath = "{folder}"')
+    path = write_kiosk_config(tmp_path / "k.toml", sandbox, attended=None, source="images",
+                              source_path=folder)
     proc = run(["run", "--config", str(path)], sandbox)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err.decode()
@@ -109,7 +88,7 @@ def test_an_idle_metrics_connection_neither_stalls_a_scrape_nor_the_exit(
     sandbox: DiiaSandbox, tmp_path: Path
 ) -> None:
     port = free_port()
-    path = config(tmp_path / "k.toml", sandbox, 'kind = "stdin"', metrics_port=port)
+    path = write_kiosk_config(tmp_path / "k.toml", sandbox, attended=None, metrics_port=port)
     proc = run(["run", "--config", str(path)], sandbox)
     idle = socket.socket()
     try:

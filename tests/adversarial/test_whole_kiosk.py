@@ -12,33 +12,15 @@ from pathlib import Path
 
 from tests.adversarial.conftest import ACQUIRER_SECRET, AUTH_SECRET, CODES
 from tests.adversarial.hostile import HostileServer, response
+from tests.kiosk_config import kiosk_toml
 
 SECRETS = {"KIOSK_DIIA_ACQUIRER_TOKEN": ACQUIRER_SECRET, "KIOSK_DIIA_AUTH_TOKEN": AUTH_SECRET}
 
 
 def config(tmp_path: Path, server: HostileServer, kind: str = "stdin") -> Path:
     path = tmp_path / "kiosk.toml"
-    path.write_text(f"""
-[kiosk]
-mode = "validate"
-attended = false
-result_seconds = 0
-language = "en"
-[diia]
-base_url = "{server.url}"
-branch_id = "branch-1"
-timeout_s = 0.5
-[source]
-kind = "{kind}"
-[signals]
-gpio = "mock"
-screen = "off"
-events = "stdout"
-[metrics]
-port = 0
-[clock]
-require_sync = false
-""")
+    path.write_text(kiosk_toml(server.url, "branch-1", language="en", timeout_s=0.5,
+                               source=kind, gpio="mock"))
     return path
 
 
