@@ -86,16 +86,31 @@ def test_importing_the_diia_library_changes_no_logger() -> None:
     assert result.stdout.strip() == "0"
 
 
-def test_only_the_composition_root_constructs_the_kiosk() -> None:
+def kiosk_builders(trees: dict[str, ast.Module]) -> set[str]:
+    """The modules among `trees` that call `Kiosk(...)`."""
     builders = set()
-    for name, tree in modules_cache().items():
+    for name, tree in trees.items():
         for node in ast.walk(tree):
             if isinstance(node, ast.Call):
                 func = node.func
                 called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
                 if called == "Kiosk":
                     builders.add(name)
-    assert builders == {"kiosk.bootstrap"}
+    return builders
+
+
+def test_only_the_composition_root_constructs_the_kiosk() -> None:
+    assert kiosk_builders(modules_cache()) == {"kiosk.bootstrap"}
+
+
+def test_the_benchmarks_build_the_kiosk_through_the_composition_root() -> None:
+    """A benchmark measures the kiosk as it ships: built by `bootstrap`, overrides and all."""
+    bench = PACKAGE.parent / "bench"
+    scripts = {str(path.relative_to(bench)): ast.parse(path.read_text(encoding="utf-8"),
+                                                       str(path))
+               for path in sorted(bench.rglob("*.py"))}
+    assert "latency.py" in scripts and "loop.py" in scripts  # the loop benchmarks were seen
+    assert kiosk_builders(scripts) == set()
 
 
 if __name__ == "__main__":
