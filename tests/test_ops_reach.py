@@ -35,7 +35,7 @@ class FaultedKiosk:
     def __init__(self) -> None:
         self.state = State(Phase.IDLE)
         self.changes: list[tuple[Fault, bool]] = []
-        self.verdicts = 0
+        self.verdicts_said = "0 verdicts"  # as Kiosk.verdicts_said, for the status line
 
     def set_fault(self, fault: Fault, active: bool) -> None:
         if fault is Fault.NETWORK:  # the clock's fault comes and goes too: not looked at here
