@@ -12,6 +12,7 @@ import zxingcpp
 from PIL import Image
 
 from kiosk import render
+from kiosk.corroborate import Corroborator
 from kiosk.decode import (
     Confirmation,
     Decoder,
@@ -23,7 +24,7 @@ from kiosk.decode import (
     make_decoder,
 )
 from kiosk.model import Code, CodeKind, Frame
-from kiosk.regions import BLOCKS, SIDEWAYS, UPRIGHT, RegionFinder
+from kiosk.regions import BLOCKS, SIDEWAYS, UPRIGHT, Region, RegionFinder
 from kiosk.stillness import ChangeGate
 
 DIGITS = "3559217693026"
@@ -561,8 +562,6 @@ CONFIRMED_LATE = [
 def test_a_code128_the_first_three_second_readings_miss_is_confirmed_by_a_later_one(
     shown: str, photo: dict
 ) -> None:
-    from kiosk.corroborate import Corroborator
-
     frame = frame_of(render.phone_photo(render.render_code128(shown), **photo))
     raw = zxingcpp.read_barcodes(frame.pixels, formats=[zxingcpp.BarcodeFormat.Code128],
                                  try_invert=False, try_downscale=False)
@@ -589,8 +588,6 @@ def test_a_code128_the_first_three_second_readings_miss_is_confirmed_by_a_later_
 
 
 def test_other_digits_from_any_second_reading_veto() -> None:
-    from kiosk.corroborate import Corroborator
-
     patch = np.full((60, 200), 200, np.uint8)
     silent: list[tuple[str, str]] = []
     others = [("4865611867703", "Code128")]
@@ -635,8 +632,6 @@ def test_region_labels_join_diagonal_neighbours_and_count_every_cell() -> None:
 def test_the_assist_skips_blocks_on_bars_and_lines_one_cell_thick(
     screens: dict[str, Image.Image],
 ) -> None:
-    from kiosk.regions import Region
-
     class Finder:
         step, block = 4, 4
 
