@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from kiosk.app import Kiosk, frame_readings, paced_readings, scanner_readings
 from kiosk.checker import Checker, DiiaChecker, DiiaPort
 from kiosk.config import Config, ConfigError, Credentials, load_credentials, parse_size
-from kiosk.decode import make_decoder
+from kiosk.decoding.decode import make_decoder
 from kiosk.diia.client import DiiaClient, Exchange
 from kiosk.loop import Reading, TillPort
 from kiosk.model import Fault
