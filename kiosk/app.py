@@ -25,7 +25,8 @@ from dataclasses import replace
 from typing import Protocol, runtime_checkable
 
 from kiosk.checker import Checker
-from kiosk.decode import Confirmation, Decoder
+from kiosk.decoding.confirm import Confirmation
+from kiosk.decoding.reads import Decoder
 from kiosk.loop import (
     ArmCheck,
     CancelCheck,

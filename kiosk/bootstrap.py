@@ -24,7 +24,7 @@ from kiosk.config import (
     parse_size,
     till_is_staff_step,
 )
-from kiosk.decode import make_decoder
+from kiosk.decoding.decode import make_decoder
 from kiosk.diia.client import DiiaClient, Exchange
 from kiosk.loop import Reading, TillPort
 from kiosk.model import Fault
