@@ -181,15 +181,15 @@ def test_under_voltage_now_comes_from_get_throttled_bit_0_only(tmp_path: Path) -
 
 def test_kiosk_run_wiring_feeds_metrics_and_the_audit_log(sandbox, tmp_path: Path) -> None:
     """The composition root with ops: frames timed, verdicts counted, the audit log written."""
-    from kiosk import render
     from kiosk.bootstrap import bootstrap
+    from kiosk.decoding import code_images
     from kiosk.ops.runtime import Operations
 
     folder = tmp_path / "codes"
     folder.mkdir()
     codes = [sandbox.mint("valid", age=30), sandbox.mint("expired")]
     for i, code in enumerate(codes):
-        render.render_ean13(code).save(folder / f"{i}.png")
+        code_images.render_ean13(code).save(folder / f"{i}.png")
     config_file = tmp_path / "kiosk.toml"
     config_file.write_text(f"""
 [kiosk]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from kiosk import render
+from kiosk.decoding import code_images
 from kiosk.diia.sandbox import DiiaSandbox
 from tests.kiosk_config import write_kiosk_config
 
@@ -58,7 +58,7 @@ def test_an_absurd_image_is_skipped_by_run_and_named_by_decode(
     Image.new("L", (1, 200_000), 255).save(folder / "a-strip.png")
     Image.new("L", (70_000, 2), 0).save(folder / "b-band.png")
     (folder / "c-broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(64))
-    render.render_ean13(sandbox.mint("valid")).save(folder / "d-code.png")
+    code_images.render_ean13(sandbox.mint("valid")).save(folder / "d-code.png")
 
     decode = run(["decode", str(folder)])
     out, err = decode.communicate(timeout=60)
