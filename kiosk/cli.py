@@ -123,7 +123,7 @@ def cmd_selftest(args: argparse.Namespace) -> int:
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
-    from kiosk.decode import make_decoder
+    from kiosk.decoding.decode import make_decoder
     from kiosk.sources.images import ImageFrames, SourceError
 
     decoder = make_decoder(args.backend, watch_changes=False)  # every image is a new scene

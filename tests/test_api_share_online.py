@@ -14,7 +14,7 @@ import pytest
 
 from kiosk import messages
 from kiosk.api.till import OnlineShare, offer_otp
-from kiosk.decode import ZxingDecoder
+from kiosk.decoding.decode import ZxingDecoder
 from kiosk.diia.client import DiiaClient
 from kiosk.diia.sandbox import DiiaSandbox
 from kiosk.loop import (

@@ -9,8 +9,8 @@ import numpy as np
 from PIL import Image
 
 from kiosk.codes import to_code
-from kiosk.regions import Region, RegionFinder
-from kiosk.zbar import ZbarScanner
+from kiosk.decoding.regions import Region, RegionFinder
+from kiosk.decoding.zbar import ZbarScanner
 
 
 class RegionAssist:
