@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import segno
 import zxingcpp
-from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from PIL import Image, ImageDraw, ImageFont
 
 from kiosk.diia.codes import ean13_check_digit
 

@@ -129,7 +129,8 @@ class ZxingDecoder(_TrustedAndOthers):
                 others.append((result.text, symbology))
                 done.append(symbol_box(_corners(result), result.orientation, pixels.shape,
                                        linear=symbology != "QRCode"))
-            elif code.kind is CodeKind.QR or self._corroborated(pixels, result, code.text):
+            elif code.kind is CodeKind.QR or self._corroborated(pixels, result, code.text,
+                                                                symbology):
                 trusted.append((result.text, symbology))
         codes = _keep_diia(trusted, 0.0)
         if not codes and self.assist is not None:
@@ -143,11 +144,13 @@ class ZxingDecoder(_TrustedAndOthers):
         decode_ms = (time.perf_counter() - start) * 1000.0
         return [replace(code, decode_ms=decode_ms) for code in codes], others
 
-    def _corroborated(self, pixels: np.ndarray, result: object, text: str) -> bool:
+    def _corroborated(self, pixels: np.ndarray, result: object, text: str,
+                      symbology: str) -> bool:
         if self.corroborator is None:
             return True
         corners = _corners(result)
-        if self.corroborator.zxing_read(pixels, text, corners, result.orientation):  # type: ignore[attr-defined]
+        turn = result.orientation  # type: ignore[attr-defined]
+        if self.corroborator.zxing_read(pixels, text, symbology, corners, turn):
             return True
         logger.debug("a zxing 1D read not confirmed by a second reading: %s", _hint(text))
         return False
@@ -235,7 +238,8 @@ class PyzbarDecoder(_TrustedAndOthers):
             code = to_code(text, symbology)
             if code is None:
                 others.append((text, symbology))
-            elif code.kind is CodeKind.QR or self._corroborated(pixels, result, code.text):
+            elif code.kind is CodeKind.QR or self._corroborated(pixels, result, code.text,
+                                                                symbology):
                 trusted.append((text, symbology))
         codes = _keep_diia(trusted, 0.0)
         for text, symbology in others:
@@ -243,7 +247,8 @@ class PyzbarDecoder(_TrustedAndOthers):
         decode_ms = (time.perf_counter() - start) * 1000.0
         return [replace(code, decode_ms=decode_ms) for code in codes], others
 
-    def _corroborated(self, pixels: np.ndarray, result: object, text: str) -> bool:
+    def _corroborated(self, pixels: np.ndarray, result: object, text: str,
+                      symbology: str) -> bool:
         if self._corroborator is None:
             return True  # the configured backend alone, as chosen
         left, top, width, height = result.rect  # type: ignore[attr-defined]
@@ -253,7 +258,8 @@ class PyzbarDecoder(_TrustedAndOthers):
         )
         # zbar scans rows and columns: a symbol read only down the columns lies sideways.
         turn = 90 if result.orientation in ("LEFT", "RIGHT") else 0  # type: ignore[attr-defined]
-        return self._corroborator.zbar_read(symbol_patch(pixels, corners, turn), text)
+        patch = symbol_patch(pixels, corners, turn)
+        return self._corroborator.zbar_read(patch, text, symbology)
 
 
 def make_decoder(
