@@ -60,7 +60,7 @@ NAMES = ("pyzbar", "zxing-cpp alone", "default")
 def decoders(gate: bool) -> dict[str, Decoder]:
     return {
         "pyzbar": PyzbarDecoder(corroborate=False),
-        "zxing-cpp alone": ZxingDecoder(corroborate=False),
+        "zxing-cpp alone": ZxingDecoder(corroborate=False, rotate=True),
         "default": make_decoder("zxing", watch_changes=gate),
     }
 

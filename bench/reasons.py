@@ -38,7 +38,8 @@ def why_missed(decoder: ZxingDecoder, pixels: np.ndarray, truth: str, symbology:
     """The step of the default's path where the symbol at `where` was lost."""
     assist = decoder.assist
     first = decoder._zxing.read_barcodes(  # the first look, as `ZxingDecoder._read` calls it
-        pixels, formats=decoder._formats, try_invert=False, try_downscale=False)
+        pixels, formats=decoder._formats, try_invert=False, try_downscale=False,
+        try_rotate=decoder.rotate)
     texts = [r.text for r in first]
     if truth in texts:
         return "first look read it; no second reading confirmed it"

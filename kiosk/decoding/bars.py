@@ -35,7 +35,7 @@ QUIET = 5.0  # modules of light either side of the symbol
 MAX_RESIDUAL = 0.3  # mean edge misfit, in modules
 MIN_LINES = 3
 ENOUGH_LINES = 5  # averaged over more, the modules are no clearer
-LINES = 9
+LINES = 11
 MARGIN = 0.4  # how much better than the runner-up a character must score (a module: ±2)
 
 # EAN-13's L codes; R codes are their complement, G codes the R codes reversed.
@@ -175,10 +175,11 @@ def _lines(values: np.ndarray) -> list[np.ndarray]:
     c, s = np.cos(theta), np.sin(theta)
     half = 0.5 * np.hypot(height, width)
     t = np.arange(-half, half, dtype=np.float32)
-    # Along the bars, within ±15 % of the patch's width of its middle: most of them inside
-    # any Diia symbol's bars (at least a fifth as tall as long, the patch at most 1.5× the
-    # symbol), even where the patch is centred on the scan line that read it, not the bars.
-    across = np.linspace(-0.15, 0.15, LINES) * width
+    # Along the bars, from the patch's middle outwards to ±20 % of its width: a Diia symbol's
+    # bars are at least a fifth as tall as long and the patch at most 1.5× the symbol, but
+    # a patch is centred on the scan line that read it, which may lie near the bars' end.
+    steps = np.arange(LINES) - LINES // 2
+    across = steps[np.argsort(np.abs(steps), kind="stable")] * (0.4 / (LINES - 1)) * width
     offsets = (across[:, None] + np.array([-1.0, 0.0, 1.0])).ravel()[:, None]
     xs = width / 2 + t * c - offsets * s
     ys = height / 2 + t * s + offsets * c

@@ -87,13 +87,17 @@ class ZxingDecoder(_TrustedAndOthers):
     `try_invert` is off: Diia draws dark on light, and skipping the inverted pass saves 5–10 %.
     `try_downscale` is off: on 720p phone-screen frames the downscaled pass found no code the
     full-size pass missed, cost ~15 % more time, and was where misread EAN-13 twins came from.
+    `rotate` (off by default) lets the first look scan down the columns for 1D symbols too: it
+    costs a third to a half of zxing's own time, and without it a phone held sideways is still
+    read by the assist's zbar, which turns sideways bars upright (bench/README.md).
     `assist` (normally `RegionAssist`) is asked only when zxing read no Diia code in a frame.
     `corroborate` (on by default) lets a 1D read through only when a second reading of the
     same patch, by zbar or at another scale, gives the same digits (`kiosk.decoding.corroborate`);
     its zbar scans every row of the patch (every third row misses soft Code 128s).
     """
 
-    def __init__(self, assist: RegionAssist | None = None, corroborate: bool = True) -> None:
+    def __init__(self, assist: RegionAssist | None = None, corroborate: bool = True,
+                 rotate: bool = False) -> None:
         try:
             import zxingcpp
         except ImportError as exc:  # a platform without a wheel
@@ -107,6 +111,7 @@ class ZxingDecoder(_TrustedAndOthers):
         self._1d_only: Any = [fmt.EAN13, fmt.Code128]
         self._symbology = {fmt.EAN13: "EAN-13", fmt.Code128: "Code128", fmt.QRCode: "QRCode"}
         self.assist = assist
+        self.rotate = rotate
         self.corroborator: Corroborator | None = None
         if corroborate:
             self.corroborator = Corroborator(_zbar_or_none(), self.read_1d)
@@ -116,7 +121,8 @@ class ZxingDecoder(_TrustedAndOthers):
         start = time.perf_counter()
         pixels = frame.pixels
         results = self._zxing.read_barcodes(
-            pixels, formats=self._formats, try_invert=False, try_downscale=False
+            pixels, formats=self._formats, try_invert=False, try_downscale=False,
+            try_rotate=self.rotate,
         )
         trusted, others = [], []
         done: list[Box] = []  # where a symbol that is no Diia code was read: nothing to find
