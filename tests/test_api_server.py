@@ -16,7 +16,7 @@ from kiosk.api.openapi import openapi_document
 from kiosk.api.server import ApiServer
 from kiosk.api.service import TillService
 from kiosk.loop import ArmCheck, CancelCheck, Staff
-from kiosk.staff import StaffCommand
+from kiosk.model import StaffCommand
 
 TOKEN = "till-token-0123456789abcdef"
 

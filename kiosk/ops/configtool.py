@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from kiosk.config import Config, ConfigError, config_path, load_config, parse_config
-from kiosk.config_files import check_paths, parse_toml, read_config_text, read_toml
+from kiosk.config import Config, ConfigError, config_path, parse_config
+from kiosk.config_files import check_paths, load_config, parse_toml, read_config_text, read_toml
 
 
 def add_parser(sub: Any) -> None:

@@ -23,14 +23,8 @@ from typing import Any, TextIO
 
 import httpx
 
-from kiosk.config import (
-    NO_CONFIG_ADVICE,
-    Config,
-    ConfigError,
-    Credentials,
-    config_path,
-    load_credentials,
-)
+from kiosk.config import Config, ConfigError, Credentials, config_path, load_credentials
+from kiosk.config_files import NO_CONFIG_ADVICE
 from kiosk.diia.transport import resolve_within
 
 OK, WARN, FAIL, ABSENT, SKIP = "ok", "warn", "FAIL", "absent", "skip"
