@@ -102,6 +102,7 @@ class Verdict:
     code_id: str  # keyed hash prefix, never the code
     cached: bool = False
     ms: dict[str, float] = field(default_factory=dict)
+    request_id: str | None = None  # sharing: the requestId Diia tags its delivery with
 
     @property
     def outcome(self) -> Outcome:

@@ -63,6 +63,7 @@ def open_till(config: Config, *, staff_step: bool, environ: Any = os.environ) ->
         raise ConfigError("api.listen", f"cannot listen on {config.api.listen}: "
                           f"{exc.strerror or exc}") from exc
     events = TillEvents(service.registry, service.events)
+    service.shown = lambda: events.state  # staff commands are refused when they change nothing
     server.start()
     log.info("the till's API listens on %s%s", server.url,
              " (bearer token required)" if token else "")

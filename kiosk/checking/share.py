@@ -72,7 +72,8 @@ class ShareChecker:
         ms = round((time.perf_counter() - started) * 1000, 1)
         log.info("share request for code %s: %s (%s)", self._code_id(code), reason.outcome,
                  reason)
-        return Verdict(reason, "share", code.kind, self._code_id(code), ms={"diia": ms})
+        return Verdict(reason, "share", code.kind, self._code_id(code), ms={"diia": ms},
+                       request_id=request_id)
 
     def _share(self, code: Code, request_id: str) -> Reason:
         try:
@@ -142,13 +143,16 @@ class OnlineShare:
         self._renew_s = renew_s
         self._on_request = on_request
         self._clock = clock
+        self._request_id: str | None = None  # the latest deeplink's
 
     def run(self, show: Callable[[str], None], stop: threading.Event) -> Verdict:
         started = time.perf_counter()
+        self._request_id = None
         reason = self._share(show, stop)
         ms = round((time.perf_counter() - started) * 1000, 1)
         log.info("online share: %s (%s)", reason.outcome, reason)
-        return Verdict(reason, "share_online", CodeKind.QR, "", ms={"diia": ms})
+        return Verdict(reason, "share_online", CodeKind.QR, "", ms={"diia": ms},
+                       request_id=self._request_id)
 
     def _share(self, show: Callable[[str], None], stop: threading.Event) -> Reason:
         until = self._clock() + self._wait_s
@@ -169,6 +173,7 @@ class OnlineShare:
                     log.exception("unexpected error while asking Diia for a deeplink")
                     return Reason.BAD_RESPONSE
                 otp, renew_at = offer_otp(deeplink), now + self._renew_s
+                self._request_id = request_id  # the latest: the one Diia's delivery carries
                 self._on_request(request_id)
                 show(deeplink)
             if stop.wait(self._poll_s):
