@@ -16,6 +16,9 @@ EXTRAS="test,zbar"
 # What the venv was last installed from: pyproject.toml's hash and the extras. When it still
 # matches, setup touches neither pip nor the network (a second run is quiet and works offline).
 STAMP=$VENV/.installed-from
+# For the tests only: Debian's Prometheus (promtool, a real server on loopback) and
+# Alertmanager (amtool), for the fleet's rules, alerts and dashboard (deploy/fleet/).
+TEST_APT_PACKAGES=(prometheus prometheus-alertmanager)
 
 need_apt() {
     local missing=()
@@ -28,6 +31,20 @@ need_apt() {
     echo "installing system packages: ${missing[*]}" >&2
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+need_test_apt() {
+    command -v dpkg-query >/dev/null || return 0
+    local APT_PACKAGES=()  # need_apt installs these, this once: the ones not yet installed
+    for pkg in "${TEST_APT_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || APT_PACKAGES+=("$pkg")
+    done
+    [ ${#APT_PACKAGES[@]} -eq 0 ] && return 0
+    need_apt
+    # The tests want the binaries, not the services these packages just enabled here.
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo systemctl disable --now "${APT_PACKAGES[@]}" prometheus-node-exporter >/dev/null 2>&1 || true
 }
 
 setup() {
@@ -58,7 +75,7 @@ setup() {
 case "${1:-}" in
     setup) setup ;;
     demo) setup; shift; exec "$VENV/bin/kiosk" demo --headless --screenshots screenshots "$@" ;;
-    test) setup; shift; "$VENV/bin/ruff" check kiosk tests bench; "$VENV/bin/mypy"
+    test) setup; need_test_apt; shift; "$VENV/bin/ruff" check kiosk tests bench; "$VENV/bin/mypy"
           exec "$VENV/bin/python" -m pytest "$@" ;;
     *) echo "usage: ./dev.sh demo | test | setup" >&2; exit 2 ;;
 esac

@@ -25,7 +25,6 @@ import httpx
 
 from kiosk.config import (
     CREDENTIALS_SOURCE,
-    NO_CONFIG_ADVICE,
     Config,
     ConfigError,
     Credentials,
@@ -33,6 +32,7 @@ from kiosk.config import (
     load_credentials,
     with_credentials_source,
 )
+from kiosk.config_files import NO_CONFIG_ADVICE
 from kiosk.diia.transport import resolve_within
 
 OK, WARN, FAIL, ABSENT, SKIP = "ok", "warn", "FAIL", "absent", "skip"
