@@ -32,9 +32,9 @@ from typing import Any
 from kiosk.api.checks import OPEN, TooManyOpen
 from kiosk.api.openapi import openapi_document
 from kiosk.api.requests import BadField, json_object, parse_check, refuse_unknown
-from kiosk.api.service import TillService
+from kiosk.api.service import StaffRefused, TillService
 from kiosk.api.wire import Limits, Reply, Request, Stream, WireServer
-from kiosk.staff import StaffCommand
+from kiosk.model import StaffCommand
 from kiosk.web_guard import browser_refusal
 
 log = logging.getLogger(__name__)
@@ -166,7 +166,10 @@ class ApiServer:
             if not service.staff_step:
                 raise ApiError(409, "no_staff_step", "this kiosk has no staff step (attended "
                                'age checks only: kiosk.mode = "age", kiosk.attended = true)')
-            service.staff(_STAFF[path])
+            try:
+                service.staff(_STAFF[path])
+            except StaffRefused as exc:
+                raise ApiError(409, exc.error, str(exc)) from None
             return _json_reply(202, {"accepted": str(_STAFF[path])})
         if path == "/v1/health":
             _allow(method, "GET")
