@@ -24,7 +24,7 @@ from concurrent.futures import wait as wait_for
 from dataclasses import replace
 from typing import Protocol, runtime_checkable
 
-from kiosk.checker import Checker
+from kiosk.checking.checker import Checker
 from kiosk.decoding.confirm import Confirmation
 from kiosk.decoding.reads import Decoder
 from kiosk.loop import (
@@ -32,7 +32,6 @@ from kiosk.loop import (
     CancelCheck,
     Checked,
     CheckStatus,
-    CheckTerms,
     CheckUpdate,
     Effect,
     FaultChanged,
@@ -51,7 +50,7 @@ from kiosk.loop import (
     start,
     step,
 )
-from kiosk.model import CodeKind, Fault, Phase, Reason, State, Verdict
+from kiosk.model import CheckTerms, CodeKind, Fault, Phase, Reason, State, Verdict
 from kiosk.outputs import Outputs
 from kiosk.signals import TICK_S, Signals
 from kiosk.sources import CodeSource, FrameSource

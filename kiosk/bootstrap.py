@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kiosk.app import Kiosk, frame_readings, paced_readings, scanner_readings
-from kiosk.checker import Checker, DiiaChecker, DiiaPort
+from kiosk.checking.checker import Checker, DiiaChecker, DiiaPort
+from kiosk.checking.names import NameFile, NameSource
 from kiosk.config import (
     Config,
     ConfigError,
@@ -28,7 +29,6 @@ from kiosk.decoding.decode import make_decoder
 from kiosk.diia.client import DiiaClient, Exchange
 from kiosk.loop import Reading, TillPort
 from kiosk.model import Fault
-from kiosk.names import NameFile, NameSource
 from kiosk.signals import Signals
 from kiosk.signals.events import JsonLinesEvents
 from kiosk.sources import FrameSource

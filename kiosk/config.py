@@ -18,6 +18,7 @@ from typing import Any, get_type_hints
 
 from kiosk.diia.types import Credentials
 from kiosk.diia.url_rule import url_problem
+from kiosk.model import MODES
 
 DEFAULT_PATH = Path("/etc/kiosk/kiosk.toml")
 ACQUIRER_TOKEN_ENV = "KIOSK_DIIA_ACQUIRER_TOKEN"
@@ -33,7 +34,6 @@ class ConfigError(ValueError):
 
 
 # The choices of the config, each written once; the code that acts on them imports them.
-MODES = ("validate", "age", "name")  # what Diia is asked
 LANGUAGES = ("uk", "en")
 SOURCE_KINDS = ("camera", "images", "keyboard", "serial", "stdin")
 DECODER_BACKENDS = ("zxing", "pyzbar")
@@ -511,39 +511,9 @@ def _check_remote(remote: RemoteSection) -> None:
                           "printed by `kiosk config keygen`")
 
 
-def load_config(path: str | Path) -> Config:
-    """Read and validate a TOML file, and the paths it names on this machine; a bad file
-    (not UTF-8, not TOML, nested absurdly) names the file, a bad value its key."""
-    from kiosk.config_files import check_paths, read_toml  # it builds on this module
-
-    config = parse_config(read_toml(path))
-    check_paths(config)
-    return config
-
-
 def config_path(cli_path: str | None, environ: dict[str, str] | os._Environ[str]) -> Path:
     """`--config`, else $KIOSK_CONFIG, else /etc/kiosk/kiosk.toml."""
     return Path(cli_path or environ.get("KIOSK_CONFIG") or DEFAULT_PATH)
-
-
-NO_CONFIG_ADVICE = (
-    "no config file here: name one with --config PATH or $KIOSK_CONFIG "
-    "(config/kiosk.example.toml in the source lists every key; config/demo.toml talks to "
-    "`kiosk sandbox`)"
-)
-
-
-def require_config_file(path: Path) -> None:
-    """A missing config says where a config comes from, not only that a read failed."""
-    if not path.exists():
-        raise ConfigError(str(path), NO_CONFIG_ADVICE)
-
-
-def read_config(cli_path: str | None, environ: dict[str, str] | os._Environ[str]) -> Config:
-    """The config a command runs with (`config_path`), checked whole."""
-    path = config_path(cli_path, environ)
-    require_config_file(path)
-    return load_config(path)
 
 
 def _read_secret(key: str, file_name: str, env_name: str, environ: Any) -> str:

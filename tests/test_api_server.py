@@ -16,8 +16,7 @@ from kiosk.api.openapi import openapi_document
 from kiosk.api.server import ApiServer
 from kiosk.api.service import TillService, health_state
 from kiosk.loop import ArmCheck, CancelCheck, Staff
-from kiosk.model import Phase, State
-from kiosk.staff import StaffCommand
+from kiosk.model import Phase, StaffCommand, State
 
 TOKEN = "till-token-0123456789abcdef"
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 import threading
 
 from kiosk.app import Kiosk, scanner_readings
-from kiosk.codes import to_code
-from kiosk.loop import ArmCheck, CheckStatus, CheckTerms, Reading
-from kiosk.model import Code, CodeKind, Outcome, Phase, Reason, Verdict
+from kiosk.decoding.codes import to_code
+from kiosk.loop import ArmCheck, CheckStatus, Reading
+from kiosk.model import CheckTerms, Code, CodeKind, Outcome, Phase, Reason, Verdict
 from tests.fakes.clock import FakeClock
 from tests.fakes.signals import RecordingSignals
 

@@ -14,8 +14,7 @@ import math
 from typing import Any
 
 from kiosk.api.checks import CheckTerms
-from kiosk.loop import TILL_MODES
-from kiosk.names import HolderName, InvalidName
+from kiosk.model import TILL_MODES, HolderName, InvalidName
 
 CHECK_FIELDS = ("mode", "min_age", "last_name", "first_name", "middle_name", "reference",
                 "expires_s")

@@ -28,7 +28,7 @@ from kiosk.api.checks import OPEN, TooManyOpen
 from kiosk.api.openapi import openapi_document
 from kiosk.api.requests import BadField, json_object, parse_check, refuse_unknown
 from kiosk.api.service import StaffRefused, TillService
-from kiosk.staff import StaffCommand
+from kiosk.model import StaffCommand
 
 log = logging.getLogger(__name__)
 

@@ -18,10 +18,9 @@ from typing import Any
 from kiosk.api.checks import Check, CheckRegistry, CheckTerms
 from kiosk.api.events import EventLog
 from kiosk.loop import ArmCheck, CancelCheck, CheckStatus, CheckUpdate, Staff
-from kiosk.loop import CheckTerms as LoopTerms
-from kiosk.model import Phase, State
+from kiosk.model import CheckTerms as LoopTerms
+from kiosk.model import Phase, StaffCommand, State
 from kiosk.signals.events import utc_timestamp, verdict_event
-from kiosk.staff import StaffCommand
 
 Command = ArmCheck | CancelCheck | Staff
 ARM_WAIT_S = 1.0  # POST /v1/checks answers once the loop has the check, or after this

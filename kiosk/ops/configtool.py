@@ -22,11 +22,10 @@ from kiosk.config import (
     check_staff_step,
     config_path,
     load_api_token,
-    load_config,
     parse_config,
     with_credentials_source,
 )
-from kiosk.config_files import check_paths, parse_toml, read_config_text, read_toml
+from kiosk.config_files import check_paths, load_config, parse_toml, read_config_text, read_toml
 
 
 def add_parser(sub: Any) -> None:
