@@ -351,8 +351,9 @@ def environment_proxy(url: str, environ: Mapping[str, str] | None = None) -> str
         raise ProxySettingError(variable, "is not a URL") from None
     if proxy_url.scheme not in ("http", "https") or not proxy_url.host:
         raise ProxySettingError(variable, "must be an http:// or https:// proxy with a host")
-    if is_loopback_host(parsed.host) or urllib.request.proxy_bypass_environment(
-            parsed.host, _no_proxy(environ)):
+    # NO_PROXY as urllib reads it (a public function typeshed does not list)
+    bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
+    if is_loopback_host(parsed.host) or bypass(parsed.host, _no_proxy(environ)):
         return None
     return proxy
 
