@@ -124,6 +124,7 @@ class Operations:
         if store is not None and store.rolled_back is not None:
             self.metrics.config_rejected.labels("failed_start").inc()
         self.storage_failing = False  # writing an accepted config failed (a full disk)
+        self.storage_failed_at = 0  # the poller's fetch count when it did
         self._storage_said = False
         self.power = PowerReader(sysfs)
         self.clock = self._clock_trust(config)
@@ -277,7 +278,8 @@ class Operations:
         self.metrics.config_rejected.labels(reason).inc()
 
     def storage_written(self) -> None:
-        if self.storage_failing:
+        """The state directory took a write again: a later failure is said again."""
+        if self._storage_said:
             log.info("the state directory takes writes again")
         self.storage_failing = self._storage_said = False
 
@@ -290,6 +292,7 @@ class Operations:
                       what, exc.strerror or type(exc).__name__,
                       self.remote.describe() if self.remote else "the local file")
         self.storage_failing = True
+        self.storage_failed_at = self.poller.fetches if self.poller is not None else 0
         self.count_rejection(reason)
 
     def heartbeat(self) -> None:
@@ -407,6 +410,7 @@ class Housekeeping:
         due = ops.reach.doubtful() and now - self._last_probe >= ops.reach.after_s
         if due and ops.probe_diia():  # the banner comes and goes without waiting for a customer
             self._last_probe = now
+        self._remote_config()
         poller = ops.poller
         refused = poller.last_rejection if poller is not None else None
         if refused is not None and refused not in QUIET_REASONS:
@@ -415,12 +419,21 @@ class Housekeeping:
             mine.add(Fault.CONFIG_STALE)
         if ops.storage_failing or refused in STORAGE_REASONS:
             mine.add(Fault.STORAGE)
-        elif poller is not None and refused is None and poller.fetches:
-            ops.storage_written()  # the refresh wrote ngclient's cache: there is room again
         for fault in MY_FAULTS:
             if (fault in mine) != (fault in kiosk.state.faults):
                 kiosk.set_fault(fault, fault in mine)
         ops.metrics.set_faults((kiosk.state.faults - MY_FAULTS) | mine)
+        status = self.status_line()
+        if ready:
+            self._status = status
+            ops.notifier.ready(status)
+        elif status != self._status:
+            self._status = status
+            ops.notifier.status(status)
+
+    def _remote_config(self) -> None:
+        """Confirm a trial that has settled; apply a fetched config while idle."""
+        ops, kiosk, poller = self._ops, self._appliance.kiosk, self._ops.poller
         if not self._confirmed and self._clock() - self._started >= self._settle_s:
             self._confirmed = True
             try:
@@ -429,18 +442,14 @@ class Housekeeping:
                              self._settle_s)
             except OSError as exc:  # at worst the next start counts the trial as failed
                 ops.storage_failed(exc, "that the trial config came up")
-        if poller is not None:
-            self._pending = poller.take() or self._pending
+        if poller is None:
+            return
+        if poller.last_rejection is None and poller.fetches > ops.storage_failed_at:
+            ops.storage_written()  # a refresh since the failed write found nothing to refuse
+        self._pending = poller.take() or self._pending
         if self._pending is not None and kiosk.state.phase in (Phase.IDLE, Phase.READING):
             candidate, self._pending = self._pending, None
             ops.apply(self._appliance, candidate)
-        status = self.status_line()
-        if ready:
-            self._status = status
-            ops.notifier.ready(status)
-        elif status != self._status:
-            self._status = status
-            ops.notifier.status(status)
 
     def status_line(self) -> str:
         """What `systemctl status kiosk` shows: the gist, in one line a person reads."""
