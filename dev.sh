@@ -12,6 +12,9 @@ APT_PACKAGES+=(systemd)  # systemd-analyze: tests score and verify deploy/kiosk.
 APT_PACKAGES+=(curl)  # README.md "Trying it by hand" (and its test) mint codes with curl
 APT_PACKAGES+=(gcc python3-dev linux-libc-dev)  # evdev has no wheel: pip builds it
 VENV=.venv
+# For the tests only: Debian's Prometheus (promtool, a real server on loopback) and
+# Alertmanager (amtool), for the fleet's rules, alerts and dashboard (deploy/fleet/).
+TEST_APT_PACKAGES=(prometheus prometheus-alertmanager)
 
 need_apt() {
     local missing=()
@@ -24,6 +27,20 @@ need_apt() {
     echo "installing system packages: ${missing[*]}" >&2
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+need_test_apt() {
+    command -v dpkg-query >/dev/null || return 0
+    local APT_PACKAGES=()  # need_apt installs these, this once: the ones not yet installed
+    for pkg in "${TEST_APT_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || APT_PACKAGES+=("$pkg")
+    done
+    [ ${#APT_PACKAGES[@]} -eq 0 ] && return 0
+    need_apt
+    # The tests want the binaries, not the services these packages just enabled here.
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo systemctl disable --now "${APT_PACKAGES[@]}" prometheus-node-exporter >/dev/null 2>&1 || true
 }
 
 setup() {
@@ -42,7 +59,7 @@ setup() {
 case "${1:-}" in
     setup) setup ;;
     demo) setup; shift; exec "$VENV/bin/kiosk" demo --headless --screenshots screenshots "$@" ;;
-    test) setup; shift; "$VENV/bin/ruff" check kiosk tests bench; "$VENV/bin/mypy"
+    test) setup; need_test_apt; shift; "$VENV/bin/ruff" check kiosk tests bench; "$VENV/bin/mypy"
           exec "$VENV/bin/python" -m pytest "$@" ;;
     *) echo "usage: ./dev.sh demo | test | setup" >&2; exit 2 ;;
 esac

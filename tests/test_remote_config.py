@@ -23,9 +23,9 @@ from securesystemslib.signer import CryptoSigner
 from tuf.api.metadata import Metadata, Root
 
 from kiosk.bootstrap import bootstrap
-from kiosk.codes import to_code
 from kiosk.config import Config, ConfigError, parse_config
 from kiosk.config_files import check_paths
+from kiosk.decoding.codes import to_code
 from kiosk.diia.sandbox import DiiaSandbox
 from kiosk.loop import Reading
 from kiosk.model import Fault, Outcome

@@ -5,17 +5,25 @@
                                                a remote layer (fleet.toml, stores/…, kiosks/…)
                                                merged over the local config, as a kiosk would
 
-Remote layers are published with `kiosk fleet` (kiosk.ops.fleet). Every failure is a config
-error: exit code 2 with a message naming the file.
+Remote layers are published with `kiosk fleet` (kiosk.ops.fleettool). Every failure is a
+config error: exit code 2 with a message naming the file.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
-from kiosk.config import Config, ConfigError, load_config, parse_config
-from kiosk.config_files import check_paths, parse_toml, read_config_text, read_toml
+from kiosk.config import (
+    Config,
+    ConfigError,
+    check_staff_step,
+    load_api_token,
+    parse_config,
+    with_credentials_source,
+)
+from kiosk.config_files import check_paths, load_config, parse_toml, read_config_text, read_toml
 
 
 def add_parser(sub: Any) -> None:
@@ -55,12 +63,29 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if args.layer or args.base:
         config = layer_config(args.file, text, _load_base(args.base))
         what = "remote layer"
+        whole = args.base is not None  # alone, a layer lacks what the local file holds
     else:
         config = parse_config(parse_toml(text, args.file))
         what = "config"
+        whole = True
     check_paths(config)  # what `kiosk run` on this machine would stop at
-    print(f"{args.file}: valid {what} ({_summary(config)})")
+    if whole:
+        check_startable(config, os.environ)
+    print(f"{args.file}: valid {what} ({_summary(config)}); the secrets, devices and Diia "
+          "itself are for `kiosk doctor`")
     return 0
+
+
+def check_startable(config: Config, environ: Any) -> None:
+    """What `kiosk run` refuses beyond the file's own keys (a LAN address for the till's API
+    without a token, attended age checks nobody can arm), and what `kiosk doctor` fails a
+    config for (no branch id: Diia refuses every check). Raises `ConfigError`."""
+    check_staff_step(config)
+    load_api_token(config.api, with_credentials_source(environ))
+    if not config.diia.branch_id.strip():
+        raise ConfigError("diia.branch_id", "is empty: Diia refuses every check without it "
+                          "(`kiosk doctor` fails it too); set it to the branch id Diia gave "
+                          "the shop")
 
 
 def _summary(config: Config) -> str:

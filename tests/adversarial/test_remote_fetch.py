@@ -60,14 +60,14 @@ def test_a_file_longer_than_allowed_is_refused_at_once(declared: bool):
 
 def test_a_redirect_is_not_followed_and_404_ends_the_root_search():
     moved = b"HTTP/1.1 302 Found\r\nLocation: http://192.0.2.1/x\r\nContent-Length: 0\r\n\r\n"
-    with HostileServer(lambda peer, request: peer.send(moved)) as server:
-        with pytest.raises(tuf_errors.DownloadHTTPError) as caught:
-            fetcher().download_bytes(server.url + "/metadata/2.root.json", 1000)
+    with (HostileServer(lambda peer, request: peer.send(moved)) as server,
+          pytest.raises(tuf_errors.DownloadHTTPError) as caught):
+        fetcher().download_bytes(server.url + "/metadata/2.root.json", 1000)
     assert caught.value.status_code == 302
     missing = response(404, b"")
-    with HostileServer(lambda peer, request: peer.send(missing)) as server:
-        with pytest.raises(tuf_errors.DownloadHTTPError) as caught:
-            fetcher().download_bytes(server.url + "/metadata/2.root.json", 1000)
+    with (HostileServer(lambda peer, request: peer.send(missing)) as server,
+          pytest.raises(tuf_errors.DownloadHTTPError) as caught):
+        fetcher().download_bytes(server.url + "/metadata/2.root.json", 1000)
     assert caught.value.status_code == 404
 
 
