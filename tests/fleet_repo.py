@@ -28,6 +28,9 @@ class ServedRepository:
         self.replace: dict[str, bytes | None] = {}
         self.delay_s = 0.0
         self.requests: list[str] = []
+        self._serve()
+
+    def _serve(self) -> None:
         owner = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
