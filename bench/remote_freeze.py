@@ -23,10 +23,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kiosk.config import RemoteSection  # noqa: E402
-from kiosk.ops.remote_config import ConfigStore, RemoteConfigPoller  # noqa: E402
-from kiosk.ops.tuf_client import layer_paths  # noqa: E402
-from tests.fleet_repo import ServedRepository  # noqa: E402
+from kiosk.config import RemoteSection
+from kiosk.ops.remote_config import ConfigStore, RemoteConfigPoller
+from kiosk.ops.tuf_client import layer_paths
+from tests.fleet_repo import ServedRepository
 
 
 def one_run(folder: Path, interval_s: float, expiry_s: float) -> tuple[float, float, float]:
