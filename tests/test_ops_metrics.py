@@ -73,6 +73,17 @@ def test_build_info_names_the_version_and_process_metrics_share_the_registry() -
     assert "process_start_time_seconds" not in names and "kiosk_build_info" in names
 
 
+def test_every_verdict_is_exported_at_zero_before_it_first_happens() -> None:
+    # A series born at 1 hides its first verdict from the centre's rate() and increase().
+    metrics = Metrics()
+    for reason in Reason:
+        labels = {"outcome": str(reason.outcome), "reason": str(reason), "cached": "false"}
+        assert value(metrics, "kiosk_verdicts_total", labels) == 0, reason
+    assert value(metrics, "kiosk_diia_errors_total", {"reason": "timeout"}) == 0
+    samples = [s.name for family in metrics.registry.collect() for s in family.samples]
+    assert not [name for name in samples if name.endswith("_created")]
+
+
 def test_every_exported_name_is_in_the_readme_table() -> None:
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     for family in Metrics().registry.collect():
