@@ -178,13 +178,11 @@ install_config() {
 }
 
 install_system_files() {
-    # The CDC-ACM and USB-serial drivers must be loaded when the unit starts, or
-    # DeviceAllow=char-ttyACM / char-ttyUSB find no such device class and a scanner plugged
-    # in later stays locked out.
+    # The drivers whose device classes the unit allows (display, camera, serial scanners)
+    # must be loaded when the unit starts, or DeviceAllow= finds no such class and their
+    # devices stay locked out: see the file.
     mkdir -p "$ROOT/etc/modules-load.d"
-    printf '# Diia kiosk: serial barcode scanners (see kiosk.service DeviceAllow)\n%s\n%s\n' \
-        cdc_acm usbserial >"$ROOT/etc/modules-load.d/kiosk.conf"
-    chmod 0644 "$ROOT/etc/modules-load.d/kiosk.conf"
+    install -m 0644 "$SRC/deploy/modules-load.conf" "$ROOT/etc/modules-load.d/kiosk.conf"
     # ModemManager probes new ttyACM devices with AT commands and garbles a scanner.
     mkdir -p "$ROOT/etc/udev/rules.d"
     cat >"$ROOT/etc/udev/rules.d/70-kiosk-scanner.rules" <<'EOF'

@@ -50,7 +50,7 @@ def _setup_logging(verbose: bool) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from kiosk.bootstrap import bootstrap, use_headless_display_if_needed
-    from kiosk.ops.runtime import Operations, RestartRequested, stop_on_sigterm
+    from kiosk.ops.runtime import Operations, RestartRequested, stop_on_signals
     from kiosk.sources.images import SourceError
 
     path = config_path(args.config, os.environ)
@@ -64,7 +64,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         appliance = bootstrap(config, ops=ops)
     except SourceError as exc:  # an image folder that is not there is a wrong setting
         raise ConfigError("source.path", str(exc)) from exc
-    stop_on_sigterm()
+    stop_on_signals(appliance.kiosk)  # SIGTERM, SIGINT, SIGHUP: the verdict in flight first
     log.info("kiosk %s running: mode %s, source %s (config %s)",
              __version__, config.kiosk.mode, config.source.kind, path)
     ops.attach(appliance)  # READY=1 for systemd
@@ -75,7 +75,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_OK
     finally:
         ops.close(f"stopped after {appliance.kiosk.verdicts_said}")
-    log.info("source ended after %s", appliance.kiosk.verdicts_said)
+    ended = "stopped" if appliance.kiosk.stopping else "source ended"
+    log.info("%s after %s", ended, appliance.kiosk.verdicts_said)
     return EXIT_OK
 
 

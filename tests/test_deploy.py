@@ -155,7 +155,10 @@ def test_install_into_a_scratch_root_writes_the_appliance(tmp_path: Path) -> Non
     config = load_config(config_file)
     assert config.signals.fullscreen and config.source.kind == "camera"
     modules = (tmp_path / "etc/modules-load.d/kiosk.conf").read_text().split()
-    assert {"cdc_acm", "usbserial"} <= set(modules)  # DeviceAllow's ttyACM, ttyUSB classes
+    # DeviceAllow's classes exist before the unit starts: drm, video4linux, media, ttyACM,
+    # ttyUSB (their majors belong to these modules' cores).
+    assert {"drm", "videodev", "mc", "cdc_acm", "usbserial"} <= set(modules)
+    assert "systemd-modules-load.service" in values("After")
     ran = actions(tmp_path)
     apt = next(a for a in ran if "install" in a and "apt-get" in a)
     assert {"python3-picamera2", "python3-libcamera", "python3-lgpio", "libzbar0",

@@ -72,15 +72,21 @@ class RestartRequested(Exception):
     """A new config needs a fresh process; systemd (Restart=always) starts it again."""
 
 
-def stop_on_sigterm() -> None:
-    """systemd stops us with SIGTERM: unwind like Ctrl-C, so the LEDs go dark, the screen
-    closes and STOPPING=1 is sent (Python's default would just die)."""
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _interrupt)
+def stop_on_signals(kiosk: Kiosk) -> None:
+    """SIGTERM (systemd's stop), SIGINT (Ctrl-C) and SIGHUP each end the run cleanly, exit
+    0: no further code is taken, and a check in flight finishes, its verdict reaching every
+    output (events, audit log, the till, LEDs and screen) before the outputs close. A second
+    signal changes nothing: a Diia check ends within its deadline. SIGHUP (`systemctl kill
+    -s HUP kiosk`, a closed terminal) is a restart under systemd: Restart=always starts the
+    kiosk again at once, reading its config afresh."""
+    if threading.current_thread() is not threading.main_thread():
+        return
 
+    def stop(signum: int, frame: object) -> None:
+        kiosk.stop(signal.Signals(signum).name)  # logged by the loop, not in the handler
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, stop)
 
 
 def state_directory(setting: str, environ: MutableMapping[str, str]) -> Path | None:
