@@ -164,9 +164,10 @@ def test_install_into_a_scratch_root_writes_the_appliance(tmp_path: Path) -> Non
     assert {"python3-picamera2", "python3-libcamera", "python3-lgpio", "libzbar0",
             "fonts-dejavu-core", "python3-pygame"} <= set(apt)
     # An old image's picamera2 (< 0.3.20) is upgraded even though it is installed.
-    upgrade = next(a for a in ran if "--only-upgrade" in a)
+    simulated, upgrade = (a for a in ran if "--only-upgrade" in a)
     assert {"python3-picamera2", "python3-libcamera"} <= set(upgrade)
-    assert ran.index(upgrade) > ran.index(apt)
+    assert ran.index(upgrade) > ran.index(simulated) > ran.index(apt)
+    assert simulated[:2] == ["apt-get", "-s"]  # planned first: no partial upgrade
     # Everything the default config uses: pyzbar is the decoder's second look.
     pip = next(a for a in ran if a[1:4] == ["-m", "pip", "install"])
     assert pip[-1].endswith("[zbar]") and pip[0] == str(tmp_path / "opt/kiosk/venv/bin/python")
@@ -180,6 +181,44 @@ def test_install_into_a_scratch_root_writes_the_appliance(tmp_path: Path) -> Non
     assert ["systemctl", "enable", "kiosk.service"] in ran
     assert ["systemctl", "restart", "kiosk.service"] not in ran  # no secrets yet
     assert "diia-acquirer-token" in result.stderr  # tells the operator where they go
+
+
+# `apt-get -s` plans for `install --only-upgrade python3-picamera2 python3-libcamera` on an
+# old image (the shape of apt's simulation output: Inst name [old] (new ...), Remv name [old]).
+LIKE_FOR_LIKE = """\
+Inst python3-picamera2 [0.3.17-1] (0.3.25-1 Raspberry Pi Foundation:stable [all])
+Inst python3-libcamera [0.2.0+rpt20240215-1] (0.2.0+rpt20240418-1 Raspberry Pi:stable [arm64])
+Conf python3-picamera2 (0.3.25-1 Raspberry Pi Foundation:stable [all])
+"""
+PARTIAL = """\
+Remv rpicam-apps [1.4.2-1]
+Inst libcamera0.3 (0.3.0+rpt20240617-1 Raspberry Pi:stable [arm64])
+Inst python3-libcamera [0.2.0+rpt20240215-1] (0.3.0+rpt20240617-1 Raspberry Pi:stable [arm64])
+Inst python3-picamera2 [0.3.17-1] (0.3.25-1 Raspberry Pi Foundation:stable [all])
+"""
+
+
+@pytest.mark.parametrize(("plan", "upgraded"), [(LIKE_FOR_LIKE, True), (PARTIAL, False)])
+def test_the_camera_stack_is_upgraded_alone_only_like_for_like(
+    tmp_path: Path, plan: str, upgraded: bool
+) -> None:
+    stub = tmp_path / "bin/apt-get"
+    stub.parent.mkdir()
+    (tmp_path / "plan").write_text(plan)
+    stub.write_text(f'#!/bin/sh\ncase "$*" in -s*) cat {tmp_path}/plan ;; '
+                    f'*) echo "$*" >>{tmp_path}/ran ;; esac\n')
+    stub.chmod(0o755)
+    result = subprocess.run(
+        ["bash", "-c", f"source {DEPLOY / 'install.sh'} && upgrade_camera_stack"],
+        capture_output=True, text=True, check=False,
+        env={"PATH": f"{stub.parent}:/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr
+    ran = (tmp_path / "ran").read_text() if (tmp_path / "ran").exists() else ""
+    assert ("install -y -qq --only-upgrade python3-picamera2 python3-libcamera" in ran) \
+        == upgraded
+    if not upgraded:
+        assert "would remove rpicam-apps, install libcamera0.3" in result.stderr
+        assert "sudo apt full-upgrade" in result.stderr
 
 
 def test_install_twice_keeps_the_operators_config_and_starts_once_secrets_exist(
