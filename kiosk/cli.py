@@ -322,10 +322,11 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--port", type=int, default=8790, help="default 8790; 0 = any free port")
     sandbox.set_defaults(handler=cmd_sandbox)
 
-    from kiosk.ops import configtool, doctor  # light modules: heavy imports wait for the run
+    from kiosk.ops import configtool, doctor, fleettool  # light: heavy imports wait for the run
 
     doctor.add_parser(sub)
     configtool.add_parser(sub)
+    fleettool.add_parser(sub)
     return parser
 
 
