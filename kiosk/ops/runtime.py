@@ -255,7 +255,8 @@ class Operations:
                     return out
                 path = self.state_dir / path
             out.append(open_audit_log(path, max_bytes=audit.max_bytes,
-                                      keep_days=audit.keep_days))
+                                      keep_days=audit.keep_days,
+                                      clock_trusted=self.clock_trusted))
         return out
 
     # -- running --------------------------------------------------------------------------
