@@ -119,11 +119,9 @@ def pi_kiosk(tmp_path: Path) -> Iterator[int]:
     """A second kiosk's metrics as a Pi's would read: power flags from a Pi-like sysfs tree
     (a `kiosk run` off a Pi has none), a remote config version, verdicts shown."""
     metrics = Metrics()
-    flags = PowerReader(pi_sysfs(tmp_path / "sys", throttled="50005")).read()
+    flags = PowerReader(pi_sysfs(tmp_path / "sys", throttled=None, alarm="1")).read()
     assert flags is not None
-    for name, on in flags.now.items():
-        metrics.power_now.labels(name).set(1 if on else 0)
-        metrics.power_seen.labels(name).set(1 if flags.seen[name] else 0)
+    metrics.observe_power(flags)  # a dip, as the housekeeping's poll finds it
     metrics.config_version.set(8)
     metrics.clock_trusted.set(1)
     signals = MetricsSignals(metrics)

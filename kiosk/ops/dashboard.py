@@ -89,10 +89,13 @@ PANELS = (
         Query(f"sum by (output) (increase(kiosk_output_errors_total{{{KIOSKS}}}"
               "[$__rate_interval])) or vector(0)", "{{output}}"),
     ), "Failures of the till's events, screen, lights or audit log.", width=8),
-    Panel("Power flags seen since start", "table", (
+    Panel("Under-voltage (polls, last hour)", "table", (
+        Query("sum by (store, kiosk) (increase(kiosk_power_flag_polls_total"
+              f'{{{KIOSKS}, flag="under_voltage"}}[1h])) > 0 or sum(kiosk_power_flag_seen'
+              f'{{{KIOSKS}, flag="under_voltage"}}) * 0', instant=True),
         Query(f"sum by (flag) (kiosk_power_flag_seen{{{KIOSKS}}})", instant=True),
-    ), "Kiosks that saw under-voltage, throttling or capping since they started (Pi only).",
-        width=8),
+    ), "Kiosks whose power supply sagged in the last hour (once-a-second polls that found "
+       "under-voltage), and kiosks per flag seen since start (Pi only).", width=8),
     Panel("Config versions", "bargauge", (
         Query(f"count by (config_version) (count_values(\"config_version\", "
               f"kiosk_config_version{{{KIOSKS}}}))", "v{{config_version}}", instant=True),
