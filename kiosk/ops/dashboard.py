@@ -61,10 +61,10 @@ PANELS = (
              "properties": [{"id": "color", "value": {"mode": "fixed", "fixedColor": colour}}]}
             for name, colour in (("pass", "green"), ("fail", "red"), ("unknown", "orange"))
         ]}}),
-    Panel("Share of amber verdicts, by store (last hour)", "bargauge", (
-        Query(f"store:kiosk_verdicts_unknown:ratio1h{{{SELECT}}}", "{{store}}", instant=True),
-    ), "Verdicts that could not be verified (Diia, network, clock); high is bad.",
-        unit="percentunit"),
+    Panel("Share of amber verdicts, by store", "timeseries", (
+        Query(f"store:kiosk_verdicts_unknown:ratio5m{{{SELECT}}}", "{{store}}"),
+    ), "Verdicts that could not be verified (Diia, network, clock), over 5 minutes; high is "
+       "bad.", unit="percentunit"),
     Panel("Amber verdicts by reason", "timeseries", (
         Query(f'sum by (reason) (rate(kiosk_verdicts_total{{{KIOSKS}, outcome="unknown"}}'
               "[$__rate_interval])) * 60", "{{reason}}"),
