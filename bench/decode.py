@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from frames import SIZES, SYMBOLOGIES, Sample, render_hold, render_other
 
-from kiosk.codes import to_code
+from kiosk.decoding.codes import to_code
 from kiosk.decoding.confirm import Confirmation
 from kiosk.decoding.decode import PyzbarDecoder, ZxingDecoder, make_decoder
 from kiosk.decoding.reads import Decoder

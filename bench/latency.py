@@ -39,9 +39,9 @@ import httpx
 
 from kiosk.app import frame_readings
 from kiosk.bootstrap import bootstrap, build_checker
-from kiosk.codes import to_code
 from kiosk.config import Config, KioskSection
 from kiosk.decoding import code_images
+from kiosk.decoding.codes import to_code
 from kiosk.decoding.decode import make_decoder
 from kiosk.diia.client import VALIDATE_PATH, DiiaClient
 from kiosk.diia.sandbox import DiiaSandbox

@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from kiosk.codes import to_code
+from kiosk.decoding.codes import to_code
 from kiosk.decoding.decode import make_decoder
 from kiosk.loop import Reading, Rules, Tick, start, step
 from kiosk.model import Frame

@@ -7,7 +7,6 @@ names, and their values never appear in an error.
 
 from __future__ import annotations
 
-import base64
 import difflib
 import ipaddress
 import os
@@ -18,6 +17,7 @@ from typing import Any, get_type_hints
 
 from kiosk.diia.types import Credentials
 from kiosk.diia.url_rule import url_problem
+from kiosk.model import MODES
 
 DEFAULT_PATH = Path("/etc/kiosk/kiosk.toml")
 ACQUIRER_TOKEN_ENV = "KIOSK_DIIA_ACQUIRER_TOKEN"
@@ -33,7 +33,6 @@ class ConfigError(ValueError):
 
 
 # The choices of the config, each written once; the code that acts on them imports them.
-MODES = ("validate", "age", "name")  # what Diia is asked
 LANGUAGES = ("uk", "en")
 SOURCE_KINDS = ("camera", "images", "keyboard", "serial", "stdin")
 DECODER_BACKENDS = ("zxing", "pyzbar")
@@ -68,6 +67,11 @@ class KioskSection:
     require_arming: bool = False
     """A code is checked only while the till has armed a check through the API ([api]): at
     a checkout, where a product's EAN-13 can look exactly like a Diia barcode."""
+    id: str = ""
+    """This kiosk's name in the fleet: its remote config is kiosks/<id>.toml; "" = the host
+    name."""
+    store: str = ""
+    """The store it stands in: its remote config layer stores/<store>.toml; "" = none."""
 
 
 @dataclass(frozen=True)
@@ -192,13 +196,15 @@ class SignalsSection:
 @dataclass(frozen=True)
 class RemoteSection:
     url: str = ""
-    """HTTPS URL of the signed config, fetched at start and every interval_s; "" = off."""
+    """HTTPS base URL of the fleet's TUF repository (metadata/ and targets/ under it),
+    asked at start and every interval_s; "" = off."""
+    root_file: str = "/etc/kiosk/root.json"
+    """The repository's trusted root metadata, installed with the kiosk (`kiosk fleet init`
+    writes it); every other file must chain up to it."""
     interval_s: float = field(default=900.0, metadata={"min": 10.0, "max": 86400.0})
     """Seconds between fetches."""
     timeout_s: float = field(default=10.0, metadata={"min": 0.5, "max": 120.0})
-    """Deadline for one fetch."""
-    public_key: str = ""
-    """Ed25519 public key (base64, from `kiosk config keygen`) the config must be signed with."""
+    """Deadline for one whole fetch (every file it asks for)."""
     allow_http_loopback: bool = False
     """Accept plain http:// when the host is loopback (tests, a local relay); never otherwise."""
 
@@ -300,6 +306,14 @@ def _shown(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
 
 
+# Keys a past release had, with what replaced them: a clearer error than "unknown key".
+RETIRED_KEYS = {
+    "remote.public_key": "retired with the single-key signed file: remote config is now a TUF "
+                         "repository whose trusted root is remote.root_file (README, "
+                         "\"Rolling out a config\"; the fleet playbook migrates a kiosk)",
+}
+
+
 def _build_section(name: str, cls: type, table: Any) -> Any:
     if not isinstance(table, dict):
         raise ConfigError(name, "expected a table")
@@ -307,6 +321,8 @@ def _build_section(name: str, cls: type, table: Any) -> Any:
     known = {f.name: f for f in fields(cls)}
     values = {}
     for key, value in table.items():
+        if f"{name}.{key}" in RETIRED_KEYS:
+            raise ConfigError(f"{name}.{key}", RETIRED_KEYS[f"{name}.{key}"])
         if key not in known:
             raise _unknown_key(f"{name}.", key, list(known))
         values[key] = _coerce(f"{name}.{key}", value, hints[key], dict(known[key].metadata))
@@ -356,7 +372,7 @@ def _check_cross_keys(config: Config) -> None:
                           "since the kiosk grabs the device it opens")
     _check_pins(config.signals)
     _check_urls(config)
-    _check_remote(config.remote)
+    _check_names(config.kiosk)
     if config.api.listen:
         parse_listen(config.api.listen)
     if config.kiosk.require_arming and not config.api.listen:
@@ -414,8 +430,10 @@ def load_api_token(api: ApiSection, environ: Any = os.environ) -> str | None:
             token = ""
         except OSError as exc:
             raise ConfigError("api.token_file", f"cannot read {path}: {exc.strerror}") from exc
-    if token and (len(token) < 16 or not token.isprintable() or " " in token):
-        raise ConfigError("api.token_file", "the token must be at least 16 printable "
+    # ASCII only: the till's header is read as latin-1, so any other token could never match.
+    if token and (len(token) < 16 or not (token.isascii() and token.isprintable())
+                  or " " in token):
+        raise ConfigError("api.token_file", "the token must be at least 16 printable ASCII "
                           "characters without spaces")
     if not token and not is_loopback(host):
         raise ConfigError("api.token_file", f"api.listen = {api.listen!r} is not loopback: "
@@ -490,7 +508,7 @@ def _check_urls(config: Config) -> None:
     if problem:
         raise ConfigError("diia.base_url", problem)
     if config.remote.url:
-        problem = url_problem(config.remote.url, allow_query=True,
+        problem = url_problem(config.remote.url,  # a base: metadata/ and targets/ go after it
                               allow_http_loopback=config.remote.allow_http_loopback)
         if problem and "not allowed here" in problem:
             problem += " (plain http to loopback needs remote.allow_http_loopback = true)"
@@ -498,52 +516,27 @@ def _check_urls(config: Config) -> None:
             raise ConfigError("remote.url", problem)
 
 
-def _check_remote(remote: RemoteSection) -> None:
-    """A remote config needs the key it must be signed with."""
-    if not remote.url:
-        return
-    try:
-        key = base64.b64decode(remote.public_key, validate=True)
-    except ValueError:
-        key = b""
-    if len(key) != 32:
-        raise ConfigError("remote.public_key", "expected the base64 Ed25519 public key "
-                          "printed by `kiosk config keygen`")
+NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
 
-def load_config(path: str | Path) -> Config:
-    """Read and validate a TOML file, and the paths it names on this machine; a bad file
-    (not UTF-8, not TOML, nested absurdly) names the file, a bad value its key."""
-    from kiosk.config_files import check_paths, read_toml  # it builds on this module
+def name_problem(name: str) -> str | None:
+    """Why `name` cannot be a kiosk or store name (a piece of a target path), or None."""
+    if not 0 < len(name) <= 64 or not set(name) <= NAME_CHARS or name.startswith("."):
+        return "expected 1-64 of A-Z a-z 0-9 . _ - (not starting with a dot)"
+    return None
 
-    config = parse_config(read_toml(path))
-    check_paths(config)
-    return config
+
+def _check_names(kiosk: KioskSection) -> None:
+    for key in ("id", "store"):
+        value = getattr(kiosk, key)
+        problem = value and name_problem(value)
+        if problem:
+            raise ConfigError(f"kiosk.{key}", f"{_shown(value)}: {problem}")
 
 
 def config_path(cli_path: str | None, environ: dict[str, str] | os._Environ[str]) -> Path:
     """`--config`, else $KIOSK_CONFIG, else /etc/kiosk/kiosk.toml."""
     return Path(cli_path or environ.get("KIOSK_CONFIG") or DEFAULT_PATH)
-
-
-NO_CONFIG_ADVICE = (
-    "no config file here: name one with --config PATH or $KIOSK_CONFIG "
-    "(config/kiosk.example.toml in the source lists every key; config/demo.toml talks to "
-    "`kiosk sandbox`)"
-)
-
-
-def require_config_file(path: Path) -> None:
-    """A missing config says where a config comes from, not only that a read failed."""
-    if not path.exists():
-        raise ConfigError(str(path), NO_CONFIG_ADVICE)
-
-
-def read_config(cli_path: str | None, environ: dict[str, str] | os._Environ[str]) -> Config:
-    """The config a command runs with (`config_path`), checked whole."""
-    path = config_path(cli_path, environ)
-    require_config_file(path)
-    return load_config(path)
 
 
 def _read_secret(key: str, file_name: str, env_name: str, environ: Any) -> str:

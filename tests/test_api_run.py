@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from kiosk.diia.sandbox import DiiaSandbox
-from kiosk.names import HolderName
+from kiosk.model import HolderName
 from tests.kiosk_process import EventReader, RunningKiosk
 
 MARKERS = ("Маркерзоненко", "Тестоміра", "Zqxmarkerovna")

@@ -16,8 +16,7 @@ from kiosk.api.openapi import openapi_document
 from kiosk.api.server import ApiServer
 from kiosk.api.service import TillService, health_state
 from kiosk.loop import ArmCheck, CancelCheck, Staff
-from kiosk.model import Phase, State
-from kiosk.staff import StaffCommand
+from kiosk.model import Phase, StaffCommand, State
 
 TOKEN = "till-token-0123456789abcdef"
 
@@ -150,6 +149,30 @@ def test_staff_commands_that_do_something_are_accepted(
     service.shown = lambda: State(Phase.FAIL, awaiting_staff=True)
     assert http.post("/v1/staff/ack").status_code == 202
     assert service.take() == [Staff(StaffCommand.ARM), Staff(StaffCommand.ACKNOWLEDGE)]
+
+
+def test_a_second_acknowledgement_sent_at_once_is_refused_not_queued(
+    http: httpx.Client, service: TillService
+) -> None:
+    shown = [State(Phase.PASS, awaiting_staff=True)]
+    service.shown, service.arm_wait_s = lambda: shown[-1], 2.0
+    stop = threading.Event()
+
+    def loop() -> None:  # what the kiosk's loop does with an acknowledgement, turn by turn
+        while not stop.wait(0.03):
+            for command in service.take():
+                if command == Staff(StaffCommand.ACKNOWLEDGE):
+                    shown.append(State(Phase.ATTENDED_WAIT))
+
+    turning = threading.Thread(target=loop)
+    turning.start()
+    try:
+        first, second = http.post("/v1/staff/ack"), http.post("/v1/staff/ack")
+    finally:
+        stop.set()
+        turning.join()
+    assert first.status_code == 202
+    assert second.status_code == 409 and second.json()["error"] == "nothing_to_acknowledge"
 
 
 @pytest.mark.parametrize(("shown", "armed", "required", "state"), [

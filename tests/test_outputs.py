@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.codes import to_code
 from kiosk.decoding import code_images
+from kiosk.decoding.codes import to_code
 from kiosk.diia.sandbox import DiiaSandbox
 from kiosk.model import Fault, Phase, State
 from kiosk.outputs import Outputs

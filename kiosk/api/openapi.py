@@ -11,7 +11,8 @@ from typing import Any
 
 from kiosk import __version__
 from kiosk.api.requests import MAX_EXPIRES_S, MAX_REFERENCE_CHARS
-from kiosk.loop import TILL_MODES, CheckStatus
+from kiosk.loop import CheckStatus
+from kiosk.model import TILL_MODES
 
 
 def _ref(name: str) -> dict[str, str]:

@@ -14,8 +14,7 @@ import math
 from typing import Any
 
 from kiosk.api.checks import CheckTerms
-from kiosk.loop import TILL_MODES
-from kiosk.names import HolderName, InvalidName
+from kiosk.model import TILL_MODES, HolderName, InvalidName
 
 CHECK_FIELDS = ("mode", "min_age", "last_name", "first_name", "middle_name", "reference",
                 "expires_s")
@@ -42,8 +41,8 @@ def json_object(raw: bytes) -> dict[str, Any]:
         return {}
     try:
         body = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise BadField("body", "not JSON in UTF-8") from None
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise BadField("body", "not JSON in UTF-8, or nested too deep") from None
     if not isinstance(body, dict):
         raise BadField("body", "must be a JSON object")
     return body

@@ -15,9 +15,10 @@ from typing import Any
 
 from kiosk.api.server import ApiServer
 from kiosk.api.service import TillService
-from kiosk.api.till import TillChecker, TillEvents, till_checker
+from kiosk.api.till import TillEvents
+from kiosk.checking.names import NameSource
+from kiosk.checking.share import TillChecker, till_checker
 from kiosk.config import Config, ConfigError, load_api_token, parse_listen
-from kiosk.names import NameSource
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,8 @@
 
 `ZxingDecoder` (zxing-cpp) is the default, `PyzbarDecoder` (zbar) the option; both look for
 QR, EAN-13 and Code 128 only, since every extra format costs time and invents phantom reads.
-Whatever they read goes through `kiosk.codes.to_code`, so only Diia codes leave this module.
+Whatever they read goes through `kiosk.decoding.codes.to_code`, so only Diia codes leave this
+module.
 
 zxing-cpp is 5–10× faster than zbar, but zbar reads more of the hard (tilted, blurred, glared)
 EAN-13 frames, and small soft QRs need more pixels than a 640×480 frame gives them. So by
@@ -29,9 +30,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from kiosk.codes import to_code
 from kiosk.config import DECODER_BACKENDS
 from kiosk.decoding.assist import RegionAssist
+from kiosk.decoding.codes import to_code
 from kiosk.decoding.corroborate import Box, Corroborator, symbol_box, symbol_patch
 from kiosk.decoding.reads import FullDecoder, Read
 from kiosk.decoding.stillness import ChangeGate

@@ -25,7 +25,6 @@ import httpx
 
 from kiosk.config import (
     CREDENTIALS_SOURCE,
-    NO_CONFIG_ADVICE,
     Config,
     ConfigError,
     Credentials,
@@ -33,12 +32,11 @@ from kiosk.config import (
     load_credentials,
     with_credentials_source,
 )
+from kiosk.config_files import NO_CONFIG_ADVICE
 from kiosk.diia.transport import resolve_within
+from kiosk.sources.camera_stack import UPGRADE_ADVICE, too_old
 
 OK, WARN, FAIL, ABSENT, SKIP = "ok", "warn", "FAIL", "absent", "skip"
-# picamera2 0.3.20 brought capture timeouts (`wait=`) and `cancel_all_and_flush()`, without
-# which a camera that stops delivering cannot be let go of and opened again.
-PICAMERA2_MINIMUM = (0, 3, 20)
 
 
 # A failed login, by its reason: what to look at first.
@@ -54,11 +52,6 @@ def module_version(name: str) -> str | None:
         return importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:
         return None
-
-
-def version_tuple(text: str) -> tuple[int, ...]:
-    """(0, 3, 36) from "0.3.36", "0.3.36-1" or "0.3.36+rpt1"."""
-    return tuple(int(part) for part in re.findall(r"[0-9]+", text.split("-")[0].split("+")[0]))
 
 
 def zbar_error() -> str | None:
@@ -223,18 +216,18 @@ class Doctor:
         if not self.has_module("picamera2"):
             return Finding(FAIL, "camera", "picamera2 is not importable",
                            "sudo apt install python3-picamera2; venv with --system-site-packages")
-        version = self.version_of("picamera2")
+        return self.picamera2_finding(self.version_of("picamera2"), len(nodes))
+
+    def picamera2_finding(self, version: str | None, nodes: int = 0) -> Finding:
+        """The camera line for this picamera2; refused in the camera's own words."""
         if version is None:
-            return Finding(WARN, "camera", f"{len(nodes)} camera device nodes; picamera2 "
+            return Finding(WARN, "camera", f"{nodes} camera device nodes; picamera2 "
                            "present but its version is unknown (0.3.20 or later is needed)",
-                           "sudo apt-get install --only-upgrade python3-picamera2 "
-                           "python3-libcamera")
-        if version_tuple(version) < PICAMERA2_MINIMUM:
-            return Finding(FAIL, "camera", f"picamera2 {version} is older than 0.3.20: no "
-                           "capture timeouts, a lost camera is never opened again",
-                           "sudo apt update && sudo apt-get install --only-upgrade "
-                           "python3-picamera2 python3-libcamera (install.sh does)")
-        return Finding(OK, "camera", f"{len(nodes)} camera device nodes, picamera2 {version}")
+                           UPGRADE_ADVICE)
+        why = too_old(version)
+        if why is not None:
+            return Finding(FAIL, "camera", why, UPGRADE_ADVICE)
+        return Finding(OK, "camera", f"{nodes} camera device nodes, picamera2 {version}")
 
     def decoder(self, config: Config) -> Iterator[Finding]:
         """zxing-cpp always (frames); zbar for the second look or as the chosen backend."""
@@ -351,20 +344,21 @@ class Doctor:
     def remote(self, config: Config, ops: Any) -> Finding:
         if not config.remote.url:
             return Finding(SKIP, "remote", "no remote config (remote.url)")
-        from kiosk.ops.remote_config import RemoteConfigPoller
+        import shutil
+        import tempfile
 
         assert ops.store is not None
-        poller = RemoteConfigPoller(config.remote, {}, ops.store,
-                                    running_version=lambda: ops.version)
-        try:
-            candidate = poller.fetch_once()
-        finally:
-            poller.close()
+        with tempfile.TemporaryDirectory(prefix="kiosk-doctor-") as scratch:
+            cache = Path(scratch) / "tuf"  # a copy: the kiosk's own rollback memory stays
+            if (ops.store.dir / "tuf").is_dir():
+                shutil.copytree(ops.store.dir / "tuf", cache, symlinks=True)
+            poller = ops.new_poller(cache=cache)
+            poller.fetch_once()
         if poller.last_rejection:
             return Finding(FAIL, "remote", f"{config.remote.url}: refused "
                            f"({poller.last_rejection}); running version {ops.version}",
-                           "see the log line above; `kiosk config verify` the served file")
-        served = candidate.signed.version if candidate else ops.version
+                           "see the log line above; `kiosk fleet status` on the repository")
+        served = poller.served_version
         return Finding(OK, "remote", f"running version {ops.version}, served {served}")
 
 

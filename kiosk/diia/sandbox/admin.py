@@ -29,17 +29,42 @@ and a web page open in that developer's browser must not be able to drive it:
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import json
 import math
-from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlsplit
+from collections.abc import Sequence
+from typing import Any, Protocol
+from urllib.parse import parse_qs
 
 from kiosk.diia.sandbox.http_server import Reply, Request
 from kiosk.diia.sandbox.rules import CODE_LIFETIME_S, DEFAULT_HOLDER, Holder
+from kiosk.diia.types import Credentials, PersonName
+from kiosk.diia.web_guard import browser_refusal
 
-if TYPE_CHECKING:
-    from kiosk.diia.sandbox.emulator import DiiaSandbox
+
+class DiiaSandbox(Protocol):
+    """What the admin API drives: the emulator's Python face (its `respond` hands itself)."""
+
+    clock_offset_s: float
+
+    @property
+    def base_url(self) -> str: ...
+
+    @property
+    def branch_id(self) -> str: ...
+
+    @property
+    def credentials(self) -> Credentials: ...
+
+    @property
+    def requests(self) -> Sequence[Any]: ...
+
+    def mint(self, state: str = "valid", *, age: int = 30, kind: str = "barcode",
+             fault: str | None = None, name: PersonName = DEFAULT_HOLDER) -> str: ...
+
+    def fail(self, fault: str | None, latency_s: float = 0.0, *, on: str = "checks",
+             times: int | None = None) -> None: ...
+
+    def revoke_tokens(self) -> int: ...
 
 ROUTES = {
     ("GET", "/sandbox"): "this summary",
@@ -59,52 +84,20 @@ class _BadInput(ValueError):
     pass
 
 
-def _is_local_name(host: str) -> bool:
-    """`localhost` or an IP literal: names no DNS-rebinding page can stand behind."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
-def _host_name(host_header: str) -> str:
-    """The host of a `Host` header, without port or brackets."""
-    if host_header.startswith("["):
-        return host_header[1:].partition("]")[0]
-    return host_header.rpartition(":")[0] if host_header.count(":") == 1 else host_header
-
-
-def _refusal(request: Request) -> Reply | None:
-    """The 403/415 for a request a web page could have sent, else None."""
-    if not _is_local_name(_host_name(request.headers.get("host", ""))):
-        return Reply(403, {"error": "the admin API answers only to Host: localhost or an IP "
-                                    "address"})
-    origin = request.headers.get("origin")
-    if origin is not None:
-        origin_host = urlsplit(origin).hostname or ""
-        try:
-            local = origin_host == "localhost" or ipaddress.ip_address(origin_host).is_loopback
-        except ValueError:
-            local = False
-        if not local:
-            return Reply(403, {"error": "cross-site requests to the admin API are refused"})
-    if request.headers.get("sec-fetch-site", "").lower() == "cross-site":
-        return Reply(403, {"error": "cross-site requests to the admin API are refused"})
-    if request.method == "POST":
-        media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-        if media_type != "application/json":
-            return Reply(415, {"error": "the admin API takes Content-Type: application/json"})
-    return None
+def refusal(request: Request) -> Reply | None:
+    """The 403/415 for a request a web page could have sent (kiosk.diia.web_guard), else None."""
+    refused = browser_refusal(request.method, request.headers)
+    if refused is None:
+        return None
+    return Reply(refused.status, {"error": f"{refused.header}: {refused.message} by the "
+                                           "admin API"})
 
 
 def respond(sandbox: DiiaSandbox, request: Request) -> Reply:
     """The admin API's answer to `request` (its path starts with /sandbox)."""
-    refusal = _refusal(request)
-    if refusal is not None:
-        return refusal
+    refused = refusal(request)
+    if refused is not None:
+        return refused
     route = (request.method, request.path.rstrip("/") or "/")
     if route not in ROUTES:
         known = [f"{m} {p}" for m, p in ROUTES]
@@ -121,7 +114,7 @@ def _json_object(raw: bytes) -> dict[str, Any]:
         return {}
     try:
         body = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise _BadInput("the body must be JSON") from None
     if not isinstance(body, dict):
         raise _BadInput("the body must be a JSON object")
@@ -239,5 +232,9 @@ Admin API (JSON in and out):
                      instead; lose: the code is used up and the answer lost)
   revoke tokens     {post}/tokens/revoke -d '{{}}'
   set its clock off {post}/clock -d '{{"offset_s": 120}}'
+  share answers     {post}/share -d '{{"answer": "confirm", "after_s": 2}}'
+                    (answer: confirm | refuse | ignore; "deliver_to": a URL a confirmed
+                     document request is delivered to)
+  latest shares     curl -s {url}/sandbox/shares
   latest requests   curl -s {url}/sandbox/requests?limit=20
   everything        curl -s {url}/sandbox"""
