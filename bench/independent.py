@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import screens
 from reasons import pyzbar_box, tally, why_missed
 
-from kiosk.codes import to_code
+from kiosk.decoding.codes import to_code
 from kiosk.decoding.confirm import Confirmation
 from kiosk.decoding.decode import PyzbarDecoder, ZxingDecoder, make_decoder
 from kiosk.decoding.reads import Decoder

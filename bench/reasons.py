@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from kiosk.codes import to_code
 from kiosk.decoding.assist import _could_be_qr, _grainy, _resized, _within
+from kiosk.decoding.codes import to_code
 from kiosk.decoding.corroborate import symbol_box
 from kiosk.decoding.decode import ZxingDecoder, _corners
 from kiosk.decoding.regions import Region
