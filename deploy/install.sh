@@ -36,7 +36,6 @@ APT_PACKAGES=(
     python3-numpy          # the distro build picamera2 is compiled against (no numpy 2 on Bookworm)
     python3-evdev          # HID barcode scanners
     python3-serial         # USB-CDC barcode scanners
-    python3-cryptography   # Ed25519 signatures on remote config
     python3-prometheus-client  # the health endpoint
     libzbar0               # zbar, for pyzbar (the decoder's second look), pip-installed
     fonts-dejavu-core      # screen text in Ukrainian

@@ -156,6 +156,8 @@ FAULTS: dict[str, dict[Fault, str]] = {
         Fault.NETWORK: "Немає зв’язку з Дією",
         Fault.CLOCK: "Годинник не синхронізовано",
         Fault.CONFIG: "Налаштування відхилено",
+        Fault.CONFIG_STALE: "Налаштування застаріли",
+        Fault.STORAGE: "Пам’ять заповнена",
         Fault.OUTPUT: "Збій одного з виходів — див. журнал",
     },
     "en": {
@@ -163,6 +165,8 @@ FAULTS: dict[str, dict[Fault, str]] = {
         Fault.NETWORK: "No connection to Diia",
         Fault.CLOCK: "Clock not synchronised",
         Fault.CONFIG: "Settings rejected",
+        Fault.CONFIG_STALE: "Settings out of date",
+        Fault.STORAGE: "Storage full",
         Fault.OUTPUT: "An output failed — see the log",
     },
 }

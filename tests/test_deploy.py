@@ -260,12 +260,13 @@ def test_install_refuses_unknown_options(tmp_path: Path) -> None:
 
 def test_the_fleet_template_renders_a_valid_config(tmp_path: Path) -> None:
     """deploy/fleet/kiosk.toml.j2 with a host's variables is a config the kiosk accepts."""
-    from kiosk.ops.signing import generate_keypair
+    from kiosk.ops.fleet import FleetRepository
 
+    FleetRepository.create(tmp_path / "fleet", tmp_path / "keys")
     template = (DEPLOY / "fleet" / "kiosk.toml.j2").read_text()
     host = {"inventory_hostname": "kiosk-01", "diia_branch_id": "branch-01",
-            "remote_url": "https://fleet.example/k.toml",
-            "remote_public_key": generate_keypair()[1]}
+            "kiosk_store": "kyiv-01", "remote_url": "https://fleet.example/kiosk",
+            "kiosk_root_file": str(tmp_path / "fleet" / "metadata" / "1.root.json")}
 
     def fill(match: re.Match) -> str:  # just enough Jinja: {{ var }} and | default('x')
         name, default = match.group(1), match.group(3)
@@ -277,6 +278,22 @@ def test_the_fleet_template_renders_a_valid_config(tmp_path: Path) -> None:
     config = load_config(tmp_path / "kiosk.toml")
     assert config.diia.branch_id == "branch-01" and config.remote.url.startswith("https://")
     assert config.diia.base_url == "https://api2.diia.gov.ua" and config.signals.fullscreen
+    assert (config.kiosk.id, config.kiosk.store) == ("kiosk-01", "kyiv-01")
+
+
+def test_the_playbook_migrates_a_kiosk_off_the_single_key_scheme() -> None:
+    """One run: the root before the config that names it, the old state files removed only
+    where the old scheme left them, the config without remote.public_key."""
+    text = (DEPLOY / "fleet" / "kiosk.yml").read_text()
+    tasks = [line.strip()[len("- name: "):] for line in text.splitlines()
+             if line.strip().startswith("- name: ")]
+    root = next(i for i, t in enumerate(tasks) if "trusted root" in t)
+    config = next(i for i, t in enumerate(tasks) if t.startswith("Local config"))
+    retire = next(i for i, t in enumerate(tasks) if t.startswith("Retire"))
+    assert root < config and retire < config
+    assert "dest: /etc/kiosk/root.json" in text and "when: old_scheme.stat.exists" in text
+    assert "accepted.toml" in text and "public_key" not in (
+        DEPLOY / "fleet" / "kiosk.toml.j2").read_text()
 
 
 def test_the_example_config_lists_every_appliance_key() -> None:
