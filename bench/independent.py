@@ -52,7 +52,7 @@ from kiosk.model import Code, Frame
 
 # First seeds. "tuning" is what settings may be chosen on; each held-back set's seeds are read
 # from the hash of the commit that froze the settings it was drawn for (bench/README.md).
-SETS = {"tuning": 1_000_000, "held-back": 0x3F1C0A7}
+SETS = {"tuning": 1_000_000, "held-back": 0xD30C06D}  # held-back: frozen at d30c06d
 PI4 = 4.0
 NAMES = ("pyzbar", "zxing-cpp alone", "default")
 
