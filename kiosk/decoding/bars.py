@@ -34,7 +34,7 @@ import numpy as np
 QUIET = 5.0  # modules of light either side of the symbol
 MAX_RESIDUAL = 0.3  # mean edge misfit, in modules
 MIN_LINES = 3
-ENOUGH_LINES = 5  # averaged over more, the modules are no clearer
+ENOUGH_LINES = 4  # averaged over more, the modules are hardly clearer
 LINES = 11
 MARGIN = 0.4  # how much better than the runner-up a character must score (a module: ±2)
 
