@@ -255,7 +255,8 @@ class Operations:
                     return out
                 path = self.state_dir / path
             out.append(open_audit_log(path, max_bytes=audit.max_bytes,
-                                      keep_days=audit.keep_days))
+                                      keep_days=audit.keep_days,
+                                      clock_trusted=self.clock_trusted))
         return out
 
     # -- running --------------------------------------------------------------------------
@@ -415,9 +416,7 @@ class Housekeeping:
             ops.metrics.clock_offset.set(clock.diia_offset_s)
         flags = ops.power.read()
         if flags is not None:
-            for name, on in flags.now.items():
-                ops.metrics.power_now.labels(name).set(1 if on else 0)
-                ops.metrics.power_seen.labels(name).set(1 if flags.seen[name] else 0)
+            ops.metrics.observe_power(flags)
         mine = set()
         if not clock.trusted:
             mine.add(Fault.CLOCK)
