@@ -3,6 +3,7 @@
 #   ./dev.sh demo   set everything up, then run the demo (headless, screenshots in ./screenshots)
 #   ./dev.sh test   set everything up, then run ruff and the tests
 #   ./dev.sh setup  set everything up only
+#   ./dev.sh deb [arm64|amd64]  build dist/diia-kiosk_<version>_<arch>.deb (deploy/debian)
 # Safe to run again: each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -11,11 +12,18 @@ APT_PACKAGES=(python3 python3-venv python3-pip libzbar0 fonts-dejavu-core)
 APT_PACKAGES+=(systemd)  # systemd-analyze: tests score and verify deploy/kiosk.service
 APT_PACKAGES+=(curl)  # README.md "Trying it by hand" (and its test) mint codes with curl
 APT_PACKAGES+=(gcc python3-dev linux-libc-dev)  # evdev has no wheel: pip builds it
+# What ./dev.sh deb needs: debhelper builds the package, pip fetches the wheels.
+DEB_PACKAGES=(debhelper dpkg-dev python3-pip)
+# What the package and fleet tests need besides: lintian judges the package, mmdebstrap makes
+# the Debian root it is installed and booted in, reprepro and gnupg the signed repository.
+# python3-pil: a Debian machine often has it; the system tests must not see the host's
+# dist-packages, and this keeps them honest about it.
+TEST_PACKAGES=("${DEB_PACKAGES[@]}" lintian mmdebstrap reprepro gnupg python3-pil)
 VENV=.venv
 
 need_apt() {
     local missing=()
-    for pkg in "${APT_PACKAGES[@]}"; do
+    for pkg in "$@"; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
@@ -27,7 +35,7 @@ need_apt() {
 }
 
 setup() {
-    command -v dpkg-query >/dev/null && need_apt
+    command -v dpkg-query >/dev/null && need_apt "${APT_PACKAGES[@]}"
     local python=${PYTHON:-python3}
     if [ ! -x "$VENV/bin/python" ]; then
         # On a Pi the camera bindings come from apt (python3-picamera2), so the venv sees them.
@@ -42,7 +50,9 @@ setup() {
 case "${1:-}" in
     setup) setup ;;
     demo) setup; shift; exec "$VENV/bin/kiosk" demo --headless --screenshots screenshots "$@" ;;
-    test) setup; shift; "$VENV/bin/ruff" check kiosk tests bench; "$VENV/bin/mypy"
+    test) setup; command -v dpkg-query >/dev/null && need_apt "${TEST_PACKAGES[@]}"; shift
+          "$VENV/bin/ruff" check kiosk tests bench; "$VENV/bin/mypy"
           exec "$VENV/bin/python" -m pytest "$@" ;;
-    *) echo "usage: ./dev.sh demo | test | setup" >&2; exit 2 ;;
+    deb) need_apt "${APT_PACKAGES[@]}" "${DEB_PACKAGES[@]}"; shift; exec deploy/debian/build.sh "$@" ;;
+    *) echo "usage: ./dev.sh demo | test | setup | deb [arm64|amd64]" >&2; exit 2 ;;
 esac
