@@ -14,12 +14,14 @@ APT_PACKAGES+=(curl)  # README.md "Trying it by hand" (and its test) mint codes 
 APT_PACKAGES+=(gcc python3-dev linux-libc-dev)  # evdev has no wheel: pip builds it
 # What ./dev.sh deb needs: debhelper builds the package, pip fetches the wheels.
 DEB_PACKAGES=(debhelper dpkg-dev python3-pip)
-# What the package and fleet tests need besides: lintian judges the package, mmdebstrap makes
-# the Debian root it is installed and booted in, reprepro and gnupg the signed repository.
-# python3-pil: a Debian machine often has it; the system tests must not see the host's
-# dist-packages, and this keeps them honest about it.
-TEST_PACKAGES=("${DEB_PACKAGES[@]}" lintian mmdebstrap reprepro gnupg python3-pil)
 VENV=.venv
+# For the tests only: Debian's Prometheus (promtool, a real server on loopback) and
+# Alertmanager (amtool), for the fleet's rules, alerts and dashboard (deploy/fleet/).
+TEST_APT_PACKAGES=(prometheus prometheus-alertmanager)
+# The package's tests: lintian judges it, mmdebstrap makes the Debian root it is installed
+# and booted in, reprepro and gnupg the signed fleet repository. python3-pil: a Debian
+# machine often has it; the system tests must not see the host's dist-packages.
+TEST_APT_PACKAGES+=("${DEB_PACKAGES[@]}" lintian mmdebstrap reprepro gnupg python3-pil)
 
 need_apt() {
     local missing=()
@@ -32,6 +34,20 @@ need_apt() {
     echo "installing system packages: ${missing[*]}" >&2
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+need_test_apt() {
+    command -v dpkg-query >/dev/null || return 0
+    local APT_PACKAGES=()  # need_apt installs these, this once: the ones not yet installed
+    for pkg in "${TEST_APT_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || APT_PACKAGES+=("$pkg")
+    done
+    [ ${#APT_PACKAGES[@]} -eq 0 ] && return 0
+    need_apt "${APT_PACKAGES[@]}"
+    # The tests want the binaries, not the services these packages just enabled here.
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo systemctl disable --now "${APT_PACKAGES[@]}" prometheus-node-exporter >/dev/null 2>&1 || true
 }
 
 setup() {
@@ -50,8 +66,7 @@ setup() {
 case "${1:-}" in
     setup) setup ;;
     demo) setup; shift; exec "$VENV/bin/kiosk" demo --headless --screenshots screenshots "$@" ;;
-    test) setup; command -v dpkg-query >/dev/null && need_apt "${TEST_PACKAGES[@]}"; shift
-          "$VENV/bin/ruff" check kiosk tests bench; "$VENV/bin/mypy"
+    test) setup; need_test_apt; shift; "$VENV/bin/ruff" check kiosk tests bench; "$VENV/bin/mypy"
           exec "$VENV/bin/python" -m pytest "$@" ;;
     deb) need_apt "${APT_PACKAGES[@]}" "${DEB_PACKAGES[@]}"; shift; exec deploy/debian/build.sh "$@" ;;
     *) echo "usage: ./dev.sh demo | test | setup | deb [arm64|amd64]" >&2; exit 2 ;;

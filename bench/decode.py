@@ -36,8 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from frames import SIZES, SYMBOLOGIES, Sample, render_hold, render_other
 
-from kiosk.codes import to_code
-from kiosk.decode import Confirmation, Decoder, PyzbarDecoder, ZxingDecoder, make_decoder
+from kiosk.decoding.codes import to_code
+from kiosk.decoding.confirm import Confirmation
+from kiosk.decoding.decode import PyzbarDecoder, ZxingDecoder, make_decoder
+from kiosk.decoding.reads import Decoder
 from kiosk.model import Code, Frame
 
 # First seeds of each set. Each held-back set's seeds were chosen after the decoder's settings

@@ -1,6 +1,7 @@
 """The benchmarks' camera frames: Diia codes on phones held to the lens, and things that are not.
 
-Everything is drawn by `kiosk.render` from a seed, so a set of frames is named by its seeds:
+Everything is drawn by `kiosk.decoding.code_images` from a seed, so a set of frames is named
+by its seeds:
 the *tuning* set is what the decoder's settings were chosen on, the *held-back* set is drawn
 from seeds picked only after those settings were committed (bench/README.md names both).
 
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
-from kiosk import render
+from kiosk.decoding import code_images
 from kiosk.diia.codes import ean13_check_digit
 
 SIZES = ((640, 480), (1280, 720))
@@ -53,9 +54,9 @@ def diia_url(rng: np.random.Generator) -> str:
 def screen_for(symbology: str, rng: np.random.Generator) -> tuple[str, Image.Image]:
     if symbology == "QRCode":
         text = diia_url(rng)
-        return text, render.render_qr(text)
+        return text, code_images.render_qr(text)
     text = diia_digits(rng)
-    draw = render.render_ean13 if symbology == "EAN-13" else render.render_code128
+    draw = code_images.render_ean13 if symbology == "EAN-13" else code_images.render_code128
     return text, draw(text)
 
 
@@ -103,7 +104,7 @@ def render_hold(job: tuple) -> list[Sample]:
     base = hard_params(size, rng) if hard else mild_params(size, rng)
     out = []
     for _ in range(frames):
-        photo = render.phone_photo(screen, size=size, seed=int(rng.integers(1 << 31)),
+        photo = code_images.phone_photo(screen, size=size, seed=int(rng.integers(1 << 31)),
                                    **jitter(base, rng))
         out.append(Sample(np.asarray(photo), text, symbology, size, hard, hold))
     return out
@@ -125,7 +126,7 @@ def render_other(job: tuple) -> list[Sample]:
         if scene is None:  # sensor noise alone
             pixels = rng.integers(0, 256, (size[1], size[0]), dtype=np.uint8)
         else:
-            photo = render.phone_photo(scene, size=size, seed=int(rng.integers(1 << 31)),
+            photo = code_images.phone_photo(scene, size=size, seed=int(rng.integers(1 << 31)),
                                        **jitter(base, rng))
             pixels = np.asarray(photo)
         out.append(Sample(pixels, None, kind, size, hold=hold))
@@ -153,11 +154,11 @@ def other_scene(kind: str, rng: np.random.Generator) -> Image.Image | None:
             draw.text((40, 40 + line * 48), words, fill=20, font_size=36)
         return page
     if kind == "product":  # a retail EAN-13 (UPC-compatible, first digit 0)
-        return render.product_ean13("0" + "".join(str(d) for d in rng.integers(0, 10, 11)))
+        return code_images.product_ean13("0" + "".join(str(d) for d in rng.integers(0, 10, 11)))
     if kind == "web-qr":
-        return render.render_qr(f"https://example.com/menu/{rng.integers(10**6)}")
+        return code_images.render_qr(f"https://example.com/menu/{rng.integers(10**6)}")
     if kind == "bad-check":  # the 13 digits with a wrong check digit, drawn as Code 128
         digits = diia_digits(rng)
         wrong = digits[:12] + str((int(digits[12]) + 1 + int(rng.integers(9))) % 10)
-        return render.render_code128(wrong)
+        return code_images.render_code128(wrong)
     raise ValueError(kind)

@@ -4,13 +4,13 @@
 
 1. Idle cost: a still 1280×720 shop scene (a counter edge, a price label, a gradient) with
    fresh sensor noise (σ 3–6) on every frame, decoded by pyzbar, by the default decoder
-   decoding every frame, and by the default behind `kiosk.stillness.ChangeGate` (as the kiosk
-   runs it), interleaved on the same frames, pinned to one core: time per frame and its ratio
-   to pyzbar's.
+   decoding every frame, and by the default behind `kiosk.decoding.stillness.ChangeGate` (as
+   the kiosk runs it), interleaved on the same frames, pinned to one core: time per frame and
+   its ratio to pyzbar's.
 2. Time to read: a phone with a Diia code (EAN-13, Code 128, QR in turn; mild to hard
    presentations from bench/frames.py) enters the still scene at a random frame and stays;
-   frames from its entry to its confirmed read (kiosk.decode.Confirmation), with and without
-   the gate, over the same frames.
+   frames from its entry to its confirmed read (kiosk.decoding.confirm.Confirmation),
+   with and without the gate, over the same frames.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import frames
 
-from kiosk.decode import Confirmation, PyzbarDecoder, make_decoder
+from kiosk.decoding.confirm import Confirmation
+from kiosk.decoding.decode import PyzbarDecoder, make_decoder
 from kiosk.model import Frame
 
 SIZE = (1280, 720)

@@ -5,7 +5,8 @@
 Part 1: `--checks` validations through the real `DiiaClient`, interleaved in blocks with the
 same number of bare httpx requests (the baseline) on the same sandbox, each code fresh.
 Part 2: `--scans` whole-loop scans through the `kiosk.app.Kiosk` that `kiosk.bootstrap` builds:
-camera frames of codes drawn by `kiosk.render` (Android EAN-13, iPhone Code 128, QR in turn)
+camera frames of codes drawn by `kiosk.decoding.code_images` (Android EAN-13, iPhone Code 128,
+QR in turn)
 → the real decoder and 1D confirmation → `DiiaChecker` → the screen (SDL dummy driver), LEDs
 and buzzer (gpiozero mock pins) and JSON-line events (into memory). Its baseline is the bare
 minimum any kiosk does per scan, measured on the same frames in the same process: the same
@@ -36,12 +37,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
 
-from kiosk import render
 from kiosk.app import frame_readings
 from kiosk.bootstrap import bootstrap, build_checker
-from kiosk.codes import to_code
 from kiosk.config import Config, KioskSection
-from kiosk.decode import make_decoder
+from kiosk.decoding import code_images
+from kiosk.decoding.codes import to_code
+from kiosk.decoding.decode import make_decoder
 from kiosk.diia.client import VALIDATE_PATH, DiiaClient
 from kiosk.diia.sandbox import DiiaSandbox
 from kiosk.model import RESULT_PHASES, Code, Frame, Phase, State
@@ -135,7 +136,7 @@ def bench_client(sandbox: DiiaSandbox, client: DiiaClient, http: httpx.Client,
 # --- part 2: the whole loop --------------------------------------------------------------
 
 
-DRAWERS = (render.render_ean13, render.render_code128, render.render_qr)
+DRAWERS = (code_images.render_ean13, code_images.render_code128, code_images.render_qr)
 
 
 @dataclass
@@ -165,7 +166,7 @@ class Camera:
 
     def frames(self) -> Iterator[Frame]:
         for text, i in self._codes:
-            image = render.phone_photo(DRAWERS[i % 3](text), angle=(i % 7) - 3.0, blur=0.5,
+            image = code_images.phone_photo(DRAWERS[i % 3](text), angle=(i % 7) - 3.0, blur=0.5,
                                        seed=i)
             for frame in ImageFrames([image], hold_frames=HOLD_FRAMES).frames():
                 self.frames_shown += 1

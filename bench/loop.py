@@ -13,8 +13,8 @@ import time
 
 import numpy as np
 
-from kiosk.codes import to_code
-from kiosk.decode import make_decoder
+from kiosk.decoding.codes import to_code
+from kiosk.decoding.decode import make_decoder
 from kiosk.loop import Reading, Rules, Tick, start, step
 from kiosk.model import Frame
 

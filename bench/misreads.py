@@ -8,7 +8,7 @@ blur, defocus, motion, low contrast, small and large codes, 640×480 and 1280×7
 three identical frames, as `kiosk run` holds an image and as a phone held still gives
 near-identical frames: a misread repeats, so counting frames cannot catch it. *Before*: the
 frames where a decoder returned a Diia code that was not the one shown. *After*: the wrong
-codes that the decoder and the 2-of-3 confirmation (`kiosk.decode.Confirmation`) let out,
+codes that the decoder and the 2-of-3 confirmation (`kiosk.decoding.decode.Confirmation`) let out,
 the ones the kiosk would send to Diia. Rendering and decoding run on every core; no timing.
 """
 
@@ -27,13 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import frames
 
-from kiosk.decode import (
-    Confirmation,
-    Decoder,
-    PyzbarDecoder,
-    RegionAssist,
-    ZxingDecoder,
-)
+from kiosk.decoding.assist import RegionAssist
+from kiosk.decoding.confirm import Confirmation
+from kiosk.decoding.decode import PyzbarDecoder, ZxingDecoder
+from kiosk.decoding.reads import Decoder
 from kiosk.model import Frame
 
 # Per presentation: EAN-13 and Code 128 (the 1D codes misreads come from) 2 : 2, QR 1.

@@ -35,7 +35,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kiosk.decode import FullDecoder, PyzbarDecoder, Read, ZxingDecoder, make_decoder
+from kiosk.decoding.decode import PyzbarDecoder, ZxingDecoder, make_decoder
+from kiosk.decoding.reads import FullDecoder, Read
 from kiosk.diia.codes import is_diia_barcode
 from kiosk.model import Frame
 from kiosk.sources.images import ImageFrames, is_image_name

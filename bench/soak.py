@@ -181,19 +181,19 @@ class SoakFrames:
             scan.text = text
 
     def _pixels(self, scan: Scan) -> np.ndarray:
-        from kiosk import render
+        from kiosk.decoding import code_images
         from kiosk.sources.images import _to_gray
 
         if scan.state == "blank":
             return np.full((480, 640), 235, np.uint8)
         if scan.state == "product":
-            image = render.product_ean13(f"0{self._rng.randrange(10**10, 10**11)}")
+            image = code_images.product_ean13(f"0{self._rng.randrange(10**10, 10**11)}")
         elif scan.kind == "qr":
-            image = render.render_qr(scan.text)
+            image = code_images.render_qr(scan.text)
         elif scan.kind == "code128":
-            image = render.render_code128(scan.text)
+            image = code_images.render_code128(scan.text)
         else:
-            image = render.render_ean13(scan.text)
+            image = code_images.render_ean13(scan.text)
         image = image.resize((image.width // 2, image.height // 2))
         return _to_gray(image)
 

@@ -24,14 +24,14 @@ from concurrent.futures import wait as wait_for
 from dataclasses import replace
 from typing import Protocol, runtime_checkable
 
-from kiosk.checker import Checker
-from kiosk.decode import Confirmation, Decoder
+from kiosk.checking.checker import Checker
+from kiosk.decoding.confirm import Confirmation
+from kiosk.decoding.reads import Decoder
 from kiosk.loop import (
     ArmCheck,
     CancelCheck,
     Checked,
     CheckStatus,
-    CheckTerms,
     CheckUpdate,
     Effect,
     FaultChanged,
@@ -50,7 +50,7 @@ from kiosk.loop import (
     start,
     step,
 )
-from kiosk.model import CodeKind, Fault, Phase, Reason, State, Verdict
+from kiosk.model import CheckTerms, CodeKind, Fault, Phase, Reason, State, Verdict
 from kiosk.outputs import Outputs
 from kiosk.signals import TICK_S, Signals
 from kiosk.sources import CodeSource, FrameSource
@@ -172,6 +172,7 @@ class Kiosk:
         self._loop = LoopState(shown=State(Phase.IDLE, since=clock()))
         self._inbox: queue.SimpleQueue[Input] = queue.SimpleQueue()  # from other threads
         self._check: tuple[Future[Verdict], StartCheck | StartOffer] | None = None
+        self._check_began = 0.0  # when the check in flight left the queue for the checker
         self._offer_stops: dict[str, threading.Event] = {}  # online shares in flight
 
     # -- what others may read or hand in ------------------------------------------------
@@ -231,7 +232,7 @@ class Kiosk:
                     reading = next(readings, None)
                     if reading is None:
                         return
-                    self._feed(reading, pool)
+                    self._feed_reading(reading, pool)
                 elif self._check is not None:
                     self._wait_for_check(pool)
                 else:
@@ -278,7 +279,11 @@ class Kiosk:
             verdict = replace(verdict, ms={**verdict.ms, "total": round(total_ms, 1)})
         else:
             total_ms = (self.clock() - started.read_at) * 1000
+            # A code read while the kiosk was busy (a verdict on screen, another check) waits:
+            # its own stage, so that "total" is not taken for the checker's time.
+            queue_ms = max(0.0, (self._check_began - started.read_at) * 1000)
             verdict = replace(verdict, ms={"decode": round(started.code.decode_ms, 1),
+                                           "queue": round(queue_ms, 1),
                                            **verdict.ms, "total": round(total_ms, 1)})
         self._feed(Checked(verdict, self.clock()), pool)
 
@@ -287,6 +292,13 @@ class Kiosk:
         until = self._loop.result_until
         now = self.clock()
         self.sleep(TICK_S if until is None else min(TICK_S, max(0.0, until - now)))
+
+    def _feed_reading(self, reading: Reading, pool: ThreadPoolExecutor) -> None:
+        self._feed(reading, pool)
+        if self.rules.gone_frames == 0 and reading.confirmed and self._loop.unsent:
+            # A scan is not held up like a phone: unless armed now, it is gone.
+            log.info("a code was scanned while the kiosk was not armed: not checked "
+                     "(arm first, then scan again)")
 
     def _feed(self, event: Input, pool: ThreadPoolExecutor) -> None:
         self._loop, effects = step(self._loop, event, self.rules)
@@ -299,6 +311,7 @@ class Kiosk:
                 self._mark_failing_outputs(pool)
             elif isinstance(effect, StartCheck):
                 args = (effect.code,) if effect.terms is None else (effect.code, effect.terms)
+                self._check_began = self.clock()
                 self._check = (pool.submit(self.checker.check, *args), effect)
             elif isinstance(effect, StartOffer):
                 stop = self._offer_stops[effect.terms.id] = threading.Event()

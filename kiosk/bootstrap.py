@@ -14,17 +14,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kiosk.app import Kiosk, frame_readings, paced_readings, scanner_readings
-from kiosk.checker import Checker, DiiaChecker, DiiaPort
-from kiosk.config import Config, ConfigError, Credentials, load_credentials, parse_size
-from kiosk.decode import make_decoder
+from kiosk.checking.checker import Checker, DiiaChecker, DiiaPort
+from kiosk.checking.names import NameFile, NameSource
+from kiosk.config import (
+    Config,
+    ConfigError,
+    Credentials,
+    check_staff_step,
+    load_credentials,
+    parse_size,
+    till_is_staff_step,
+)
+from kiosk.decoding.decode import make_decoder
 from kiosk.diia.client import DiiaClient, Exchange
 from kiosk.loop import Reading, TillPort
 from kiosk.model import Fault
-from kiosk.names import NameFile, NameSource
 from kiosk.signals import Signals
 from kiosk.signals.events import JsonLinesEvents
 from kiosk.sources import FrameSource
-from kiosk.staff import StaffInput
+from kiosk.staff import QueuedStaffInput, StaffInput
 
 if TYPE_CHECKING:
     from kiosk.api.setup import Till
@@ -59,17 +67,22 @@ def attended_checks(config: Config) -> bool:
 
 
 def build_staff(config: Config, pin_factory: Any = None) -> StaffInput | None:
-    """The staff button for attended age checks; None when checks run unattended."""
+    """The staff step for attended age checks: the staff button, or, with no button but the
+    till's API, an input that takes nothing (the till arms and acknowledges through its own
+    port); None when checks run unattended."""
     if not attended_checks(config):
         return None
+    check_staff_step(config)  # a config error: neither a button nor the till's API
     s = config.signals
-    if s.staff_pin < 0:
-        raise ConfigError("signals.staff_pin", "attended age checks need the staff button "
-                          "(or kiosk.attended = false)")  # fmt: skip
-    if s.gpio == "off" or (pin_factory is None and s.gpio == "auto" and not on_raspberry_pi()):
+    gpio_here = pin_factory is not None or s.gpio == "mock" or on_raspberry_pi()
+    if till_is_staff_step(config, gpio_here):
+        log.info("attended age checks: the till arms and acknowledges (no staff button)")
+        return QueuedStaffInput()
+    if not gpio_here:
         raise ConfigError("kiosk.attended", "attended age checks need the staff button on "
                           f"GPIO{s.staff_pin}, and there is no GPIO here (signals.gpio = "
-                          '"mock" to simulate one, or kiosk.attended = false)')  # fmt: skip
+                          '"mock" to simulate one, [api] listen for the till to arm and '
+                          "acknowledge, or kiosk.attended = false)")  # fmt: skip
     from kiosk.staff import GpioStaffButton, StaffInputError
 
     try:
@@ -417,7 +430,8 @@ def bootstrap(
     signals += extra_signals
     if till is not None:
         signals.append(till.events)
-        till.set_health(till_health(till, lambda: client, ops))
+        till.set_health(till_health(till, lambda: client, ops, arming_required=(
+            staff is not None or config.kiosk.require_arming)))
     loop_seams: dict[str, Any] = {}
     if clock is not None:
         loop_seams["clock"] = clock
@@ -446,21 +460,25 @@ def bootstrap(
 
 
 def till_health(till: Till, client: Callable[[], DiiaClient | None],
-                ops: Operations | None) -> Callable[[], dict[str, Any]]:
-    """`GET /v1/health`: what the loop shows, the config version, clock trust, Diia."""
+                ops: Operations | None, *,
+                arming_required: bool = False) -> Callable[[], dict[str, Any]]:
+    """`GET /v1/health`: what the loop shows (or "armed"), the config version, clock trust,
+    Diia."""
     from kiosk import __version__
+    from kiosk.api.service import health_state
 
     def health() -> dict[str, Any]:
         state = till.events.state
         diia_client = client()
         failing = diia_client is not None and diia_client.login_failing
+        checks = till.service.registry.counts()
         return {
-            "state": str(state.phase) if state else "starting",
+            "state": health_state(state, checks["armed"], arming_required),
             "config_version": ops.version if ops else 0,
             "clock_trusted": ops.clock_trusted() if ops else True,
             "diia": "unreachable" if failing else till.events.diia,
             "faults": sorted(str(f) for f in state.faults) if state else [],
-            "checks": till.service.registry.counts(),
+            "checks": checks,
             "version": __version__,
         }
 

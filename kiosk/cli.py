@@ -18,21 +18,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kiosk import __version__
-from kiosk.config import (
-    DECODER_BACKENDS,
-    LANGUAGES,
-    MODES,
-    ConfigError,
-    config_path,
-    load_config,
-    read_config,
-    require_config_file,
-)
+from kiosk.config import DECODER_BACKENDS, LANGUAGES, ConfigError, config_path
+from kiosk.config_files import load_config, read_config, require_config_file
+from kiosk.model import MODES
 
 if TYPE_CHECKING:  # the commands import what they use when they run: a fast --help
+    from kiosk.checking.names import NameSource
     from kiosk.diia.client import Exchange
     from kiosk.model import State, Verdict
-    from kiosk.names import NameSource
 
 log = logging.getLogger("kiosk")
 
@@ -123,7 +116,7 @@ def cmd_selftest(args: argparse.Namespace) -> int:
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
-    from kiosk.decode import make_decoder
+    from kiosk.decoding.decode import make_decoder
     from kiosk.sources.images import ImageFrames, SourceError
 
     decoder = make_decoder(args.backend, watch_changes=False)  # every image is a new scene
@@ -222,7 +215,8 @@ class LastVerdict:
 
 def _typed_names(args: argparse.Namespace, mode: str) -> NameSource | str | None:
     """The names given with --last-name etc., None when none were, or what is wrong."""
-    from kiosk.names import FixedName, HolderName, InvalidName
+    from kiosk.checking.names import FixedName
+    from kiosk.model import HolderName, InvalidName
 
     given = {k: v for k in ("last_name", "first_name", "middle_name")
              if (v := getattr(args, k)) is not None}

@@ -18,6 +18,7 @@ from typing import Any, get_type_hints
 
 from kiosk.diia.types import Credentials
 from kiosk.diia.url_rule import url_problem
+from kiosk.model import MODES
 
 DEFAULT_PATH = Path("/etc/kiosk/kiosk.toml")
 ACQUIRER_TOKEN_ENV = "KIOSK_DIIA_ACQUIRER_TOKEN"
@@ -33,7 +34,6 @@ class ConfigError(ValueError):
 
 
 # The choices of the config, each written once; the code that acts on them imports them.
-MODES = ("validate", "age", "name")  # what Diia is asked
 LANGUAGES = ("uk", "en")
 SOURCE_KINDS = ("camera", "images", "keyboard", "serial", "stdin")
 DECODER_BACKENDS = ("zxing", "pyzbar")
@@ -426,6 +426,45 @@ def load_api_token(api: ApiSection, environ: Any = os.environ) -> str | None:
 
 
 
+# Outside systemd, the folder LoadCredential= reads from (deploy/install.sh makes it).
+CREDENTIALS_SOURCE = Path("/etc/kiosk/credentials")
+
+
+def with_credentials_source(environ: Any) -> dict[str, str]:
+    """`environ`, with $CREDENTIALS_DIRECTORY pointing at the credentials' source folder
+    when it is not set and that folder can be read (root): what systemd would hand over."""
+    environ = dict(environ)
+    if "CREDENTIALS_DIRECTORY" not in environ and os.access(CREDENTIALS_SOURCE, os.R_OK):
+        environ["CREDENTIALS_DIRECTORY"] = str(CREDENTIALS_SOURCE)
+    return environ
+
+
+def till_is_staff_step(config: Config, gpio_here: bool = True) -> bool:
+    """Attended age checks with no staff button (none wired, or no GPIO `gpio_here`) but
+    the till's API: the till arms and acknowledges (`POST /v1/staff/arm`, `/ack`)."""
+    s = config.signals
+    button = s.staff_pin >= 0 and s.gpio != "off" and gpio_here
+    return not button and bool(config.api.listen)
+
+
+def check_staff_step(config: Config) -> None:
+    """Attended age checks need someone to arm and acknowledge them: the staff button, or
+    the till through its API. Raises `ConfigError` naming the key when there is neither."""
+    if not (config.kiosk.attended and config.kiosk.mode == "age"):
+        return
+    if till_is_staff_step(config) or (config.signals.staff_pin >= 0
+                                      and config.signals.gpio != "off"):
+        return
+    if config.signals.staff_pin < 0:
+        raise ConfigError("signals.staff_pin", "attended age checks need the staff button, "
+                          "or the till's API ([api] listen) to arm and acknowledge them (or "
+                          "kiosk.attended = false)")
+    raise ConfigError("kiosk.attended", "attended age checks need the staff button on "
+                      f"GPIO{config.signals.staff_pin}, and signals.gpio = \"off\" (signals."
+                      'gpio = "mock" to simulate one, the till\'s API ([api] listen) to arm '
+                      "and acknowledge, or kiosk.attended = false)")
+
+
 def gpio_pins(signals: SignalsSection) -> dict[str, int]:
     """The BCM pins the configured LEDs, buzzer, relay and staff button use, by key."""
     leds = ("red_pin", "green_pin", "blue_pin") if signals.leds == "rgb" else (
@@ -472,39 +511,9 @@ def _check_remote(remote: RemoteSection) -> None:
                           "printed by `kiosk config keygen`")
 
 
-def load_config(path: str | Path) -> Config:
-    """Read and validate a TOML file, and the paths it names on this machine; a bad file
-    (not UTF-8, not TOML, nested absurdly) names the file, a bad value its key."""
-    from kiosk.config_files import check_paths, read_toml  # it builds on this module
-
-    config = parse_config(read_toml(path))
-    check_paths(config)
-    return config
-
-
 def config_path(cli_path: str | None, environ: dict[str, str] | os._Environ[str]) -> Path:
     """`--config`, else $KIOSK_CONFIG, else /etc/kiosk/kiosk.toml."""
     return Path(cli_path or environ.get("KIOSK_CONFIG") or DEFAULT_PATH)
-
-
-NO_CONFIG_ADVICE = (
-    "no config file here: name one with --config PATH or $KIOSK_CONFIG "
-    "(config/kiosk.example.toml in the source lists every key; config/demo.toml talks to "
-    "`kiosk sandbox`)"
-)
-
-
-def require_config_file(path: Path) -> None:
-    """A missing config says where a config comes from, not only that a read failed."""
-    if not path.exists():
-        raise ConfigError(str(path), NO_CONFIG_ADVICE)
-
-
-def read_config(cli_path: str | None, environ: dict[str, str] | os._Environ[str]) -> Config:
-    """The config a command runs with (`config_path`), checked whole."""
-    path = config_path(cli_path, environ)
-    require_config_file(path)
-    return load_config(path)
 
 
 def _read_secret(key: str, file_name: str, env_name: str, environ: Any) -> str:
@@ -526,6 +535,11 @@ def _read_secret(key: str, file_name: str, env_name: str, environ: Any) -> str:
     if not value:
         raise ConfigError(key, f"no secret: set ${env_name} or {key}, "
                           f"or the systemd credential {CREDENTIAL_NAMES[env_name]}")
+    # A wrong character is reported where the secret came from: the file's key, else the
+    # variable, else the credential.
+    if not file_name:
+        key = f"${env_name}" if environ.get(env_name, "").strip() else (
+            f"systemd credential {CREDENTIAL_NAMES[env_name]}")
     _check_secret_characters(key, value)
     return value
 

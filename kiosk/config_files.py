@@ -16,7 +16,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from kiosk.config import Config, ConfigError
+from kiosk.config import Config, ConfigError, config_path, parse_config
 
 MAX_CONFIG_BYTES = 1_000_000  # a real kiosk.toml is a few KiB
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
@@ -123,3 +123,31 @@ def check_ca_file(key: str, ca_file: str) -> None:
     except OSError as exc:  # ssl.SSLError is an OSError too
         detail = getattr(exc, "reason", None) or exc.strerror or type(exc).__name__
         raise ConfigError(key, f"{path} is not a PEM certificate bundle ({detail})") from None
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a TOML file, and the paths it names on this machine; a bad file
+    (not UTF-8, not TOML, nested absurdly) names the file, a bad value its key."""
+    config = parse_config(read_toml(path))
+    check_paths(config)
+    return config
+
+
+NO_CONFIG_ADVICE = (
+    "no config file here: name one with --config PATH or $KIOSK_CONFIG "
+    "(config/kiosk.example.toml in the source lists every key; config/demo.toml talks to "
+    "`kiosk sandbox`)"
+)
+
+
+def require_config_file(path: Path) -> None:
+    """A missing config says where a config comes from, not only that a read failed."""
+    if not path.exists():
+        raise ConfigError(str(path), NO_CONFIG_ADVICE)
+
+
+def read_config(cli_path: str | None, environ: dict[str, str] | os._Environ[str]) -> Config:
+    """The config a command runs with (`config_path`), checked whole."""
+    path = config_path(cli_path, environ)
+    require_config_file(path)
+    return load_config(path)

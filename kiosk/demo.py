@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, TextIO
 
 from PIL import Image
 
-from kiosk import render
 from kiosk.bootstrap import Appliance, bootstrap
 from kiosk.config import Config, DiiaSection, KioskSection, SignalsSection, SourceSection
+from kiosk.decoding import code_images
 from kiosk.diia.codes import ean13_check_digit
 from kiosk.diia.sandbox import DiiaSandbox
 from kiosk.messages import one_line, text_for
@@ -51,24 +51,25 @@ def demo_scenes(sandbox: DiiaSandbox) -> list[Scene]:
     """One presentation per outcome worth seeing, with a blank camera view between them."""
     adult = sandbox.mint("valid", age=30)
     scenes = [
-        ("Android barcode, adult holder", render.render_ean13(adult)),
-        ("iPhone barcode (Code 128), adult", render.render_code128(sandbox.mint("valid", age=41))),
-        ("QR code, adult", render.render_qr(sandbox.mint("valid", age=25, kind="qr"))),
-        ("holder under 18", render.render_ean13(sandbox.mint("valid", age=16))),
-        ("code expired", render.render_ean13(sandbox.mint("expired"))),
-        ("code already used", render.render_ean13(sandbox.mint("used"))),
+        ("Android barcode, adult holder", code_images.render_ean13(adult)),
+        ("iPhone barcode (Code 128), adult",
+         code_images.render_code128(sandbox.mint("valid", age=41))),
+        ("QR code, adult", code_images.render_qr(sandbox.mint("valid", age=25, kind="qr"))),
+        ("holder under 18", code_images.render_ean13(sandbox.mint("valid", age=16))),
+        ("code expired", code_images.render_ean13(sandbox.mint("expired"))),
+        ("code already used", code_images.render_ean13(sandbox.mint("used"))),
         ("document not valid: age not confirmed",
-         render.render_ean13(sandbox.mint("not_valid"))),
-        ("a product barcode, not Diia: ignored", render.product_ean13("003600029145")),
+         code_images.render_ean13(sandbox.mint("not_valid"))),
+        ("a product barcode, not Diia: ignored", code_images.product_ean13("003600029145")),
         ("a product barcode that could be Diia's (13 digits, valid check digit): Diia does "
-         "not know it", render.render_ean13(PRODUCT_LIKE_DIIA, caption="")),
-        ("Diia down (503)", render.render_ean13(sandbox.mint("valid", fault="unavailable"))),
-        ("first code shown again: from memory", render.render_ean13(adult)),
+         "not know it", code_images.render_ean13(PRODUCT_LIKE_DIIA, caption="")),
+        ("Diia down (503)", code_images.render_ean13(sandbox.mint("valid", fault="unavailable"))),
+        ("first code shown again: from memory", code_images.render_ean13(adult)),
     ]
     out: list[Scene] = []
     for title, screen in scenes:
-        out.append(Scene(title, render.phone_photo(screen, angle=4.0, blur=0.6)))
-        out.append(Scene("", render.phone_photo(BLANK)))
+        out.append(Scene(title, code_images.phone_photo(screen, angle=4.0, blur=0.6)))
+        out.append(Scene("", code_images.phone_photo(BLANK)))
     return out
 
 
@@ -111,7 +112,8 @@ class FaultBanners:
         for fault, what in FAULT_SCENES:
             self._narration.write(f"fault: {what}: a banner over whatever is shown\n")
             self.set_fault(fault, True)
-            yield from ImageFrames([render.phone_photo(BLANK)], hold_frames=HOLD_FRAMES).frames()
+            blank = [code_images.phone_photo(BLANK)]
+            yield from ImageFrames(blank, hold_frames=HOLD_FRAMES).frames()
             self.set_fault(fault, False)
 
 
@@ -158,7 +160,8 @@ class ArmingFrames:
             if i == ARMED_AFTER_FRAMES:
                 self._arm()
             yield frame
-        yield from ImageFrames([render.phone_photo(BLANK)], hold_frames=HOLD_FRAMES).frames()
+        blank = [code_images.phone_photo(BLANK)]
+        yield from ImageFrames(blank, hold_frames=HOLD_FRAMES).frames()
 
 
 BLANK = Image.new("L", (540, 960), 235)
@@ -175,7 +178,7 @@ def run_attended_scene(
     staff button (on the same mock pins as the lights)."""
     attended_config = replace(config, kiosk=replace(config.kiosk, attended=True))
     cashier = DemoCashier(pin_factory.pin(config.signals.staff_pin), narration)
-    image = render.phone_photo(render.render_ean13(sandbox.mint("valid", age=35)),
+    image = code_images.phone_photo(code_images.render_ean13(sandbox.mint("valid", age=35)),
                                angle=4.0, blur=0.6)  # fmt: skip
     frames = ArmingFrames(image, lambda: cashier.press("the kiosk is armed"), narration)
     attended = bootstrap(attended_config, frames=frames, checker=first.kiosk.checker,

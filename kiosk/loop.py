@@ -27,14 +27,17 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Protocol
 
-from kiosk.config import MODES
-from kiosk.model import RESULT_PHASES, Code, Fault, Phase, State, Verdict
-from kiosk.names import HolderName
-from kiosk.staff import StaffCommand
+from kiosk.model import (
+    RESULT_PHASES,
+    CheckTerms,
+    Code,
+    Fault,
+    Phase,
+    StaffCommand,
+    State,
+    Verdict,
+)
 
-# Sharing is asked for by the till only, one check at a time. "share" asks the holder of the
-# code read; "share_online" needs no code: the screen shows a Diia deeplink as a QR.
-TILL_MODES = (*MODES, "share", "share_online")
 STAFF_SETTLE_S = 1.0  # a button press this soon after the last one is a bounce or a slip
 _ARMING = (StaffCommand.PRESS, StaffCommand.ARM)
 _ACKNOWLEDGING = (StaffCommand.PRESS, StaffCommand.ACKNOWLEDGE)
@@ -59,26 +62,6 @@ class Rules:
 
 
 # --- inputs --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class CheckTerms:
-    """What the till asks of one check; None/"" fields take the configured value."""
-
-    id: str
-    mode: str | None = None  # "validate" | "age" | "name", or "share" (the till's API)
-    min_age: int | None = None
-    names: HolderName | None = None  # mode "name": the name from the order
-    reference: str = ""  # the till's own reference, echoed back
-    expires_in_s: float | None = None  # how long the arming waits; None: arm_seconds
-
-    def __post_init__(self) -> None:
-        if self.mode is not None and self.mode not in TILL_MODES:
-            raise ValueError(f"unknown mode {self.mode!r}; known: {', '.join(TILL_MODES)}")
-        if self.min_age is not None and not 0 < self.min_age < 150:
-            raise ValueError(f"min_age {self.min_age} is not an age")
-        if self.expires_in_s is not None and not 0 < self.expires_in_s <= 3600:
-            raise ValueError(f"expires_in_s {self.expires_in_s} is not within 1 hour")
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,8 +6,11 @@ out of `repr()` so that it cannot reach a log line by accident.
 
 from __future__ import annotations
 
+import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
+from typing import Any
 
 import numpy as np
 
@@ -99,6 +102,7 @@ class Verdict:
     code_id: str  # keyed hash prefix, never the code
     cached: bool = False
     ms: dict[str, float] = field(default_factory=dict)
+    request_id: str | None = None  # sharing: the requestId Diia tags its delivery with
 
     @property
     def outcome(self) -> Outcome:
@@ -143,3 +147,84 @@ class State:
     awaiting_staff: bool = False  # attended mode: the verdict stays until staff acknowledge it
     sharing: bool = False  # checking a share: the customer is to confirm it in Diia
     offer_link: str = ""  # online share: the Diia deeplink the screen shows as a QR
+
+
+class StaffCommand(StrEnum):
+    PRESS = "press"  # the one button: whatever the kiosk waits for
+    ARM = "arm"  # allow one age check
+    ACKNOWLEDGE = "acknowledge"  # the verdict on the screen was seen: clear it
+
+
+MAX_NAME_CHARS = 100
+
+
+class InvalidName(ValueError):
+    """Names that cannot be used: missing, empty, too long, or not text."""
+
+
+@dataclass(frozen=True, slots=True)
+class HolderName:
+    """A full name as the partner's system holds it; `middle_name` (по батькові) may be ""."""
+
+    last_name: str = field(repr=False)
+    first_name: str = field(repr=False)
+    middle_name: str = field(default="", repr=False)
+
+    @classmethod
+    def parse(cls, fields: Mapping[str, Any]) -> HolderName:
+        """From `last_name`, `first_name` and optional `middle_name`; raises `InvalidName`."""
+        unknown = set(fields) - {"last_name", "first_name", "middle_name"}
+        if unknown:
+            raise InvalidName(f"unknown field(s): {', '.join(sorted(unknown))}")
+        return cls(
+            last_name=_clean("last_name", fields.get("last_name"), required=True),
+            first_name=_clean("first_name", fields.get("first_name"), required=True),
+            middle_name=_clean("middle_name", fields.get("middle_name", ""), required=False),
+        )
+
+    def key(self) -> str:
+        """One string for hashing: the seen-code cache keys a name check by code and name."""
+        return "\x1f".join((self.last_name, self.first_name, self.middle_name))
+
+
+def _clean(key: str, value: Any, *, required: bool) -> str:
+    if value is None:
+        if required:
+            raise InvalidName(f"{key} is missing")
+        return ""
+    if not isinstance(value, str):
+        raise InvalidName(f"{key} must be text")
+    text = " ".join(unicodedata.normalize("NFC", value).split())
+    if required and not text:
+        raise InvalidName(f"{key} is empty")
+    if len(text) > MAX_NAME_CHARS:
+        raise InvalidName(f"{key} is longer than {MAX_NAME_CHARS} characters")
+    if any(unicodedata.category(ch).startswith("C") for ch in text):
+        raise InvalidName(f"{key} holds control characters")
+    return text
+
+
+MODES = ("validate", "age", "name")  # what Diia is asked
+# Sharing is asked for by the till only, one check at a time. "share" asks the holder of the
+# code read; "share_online" needs no code: the screen shows a Diia deeplink as a QR.
+TILL_MODES = (*MODES, "share", "share_online")
+
+
+@dataclass(frozen=True, slots=True)
+class CheckTerms:
+    """What the till asks of one check; None/"" fields take the configured value."""
+
+    id: str
+    mode: str | None = None  # "validate" | "age" | "name", or "share" (the till's API)
+    min_age: int | None = None
+    names: HolderName | None = None  # mode "name": the name from the order
+    reference: str = ""  # the till's own reference, echoed back
+    expires_in_s: float | None = None  # how long the arming waits; None: arm_seconds
+
+    def __post_init__(self) -> None:
+        if self.mode is not None and self.mode not in TILL_MODES:
+            raise ValueError(f"unknown mode {self.mode!r}; known: {', '.join(TILL_MODES)}")
+        if self.min_age is not None and not 0 < self.min_age < 150:
+            raise ValueError(f"min_age {self.min_age} is not an age")
+        if self.expires_in_s is not None and not 0 < self.expires_in_s <= 3600:
+            raise ValueError(f"expires_in_s {self.expires_in_s} is not within 1 hour")

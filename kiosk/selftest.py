@@ -17,14 +17,25 @@ from typing import TYPE_CHECKING, TextIO
 
 from kiosk.config import Config, ConfigError, gpio_pins
 from kiosk.messages import banner_for, text_for
-from kiosk.model import RESULT_PHASES, Code, CodeKind, Fault, Outcome, Phase, Reason, State, Verdict
+from kiosk.model import (
+    RESULT_PHASES,
+    Code,
+    CodeKind,
+    Fault,
+    Outcome,
+    Phase,
+    Reason,
+    StaffCommand,
+    State,
+    Verdict,
+)
 from kiosk.signals import TICK_S, Signals
 from kiosk.signals.lights import PATTERNS, describe, pattern_of
-from kiosk.staff import StaffCommand, StaffInput
+from kiosk.staff import StaffInput
 
 if TYPE_CHECKING:
     from kiosk.bootstrap import Appliance
-    from kiosk.loop import CheckTerms
+    from kiosk.model import CheckTerms
 
 # What the screen shows in each phase, besides its words.
 SCREEN_LOOKS: dict[Phase, str] = {

@@ -12,14 +12,9 @@ while it waits for staff, acknowledge a verdict held on the screen.
 from __future__ import annotations
 
 import queue
-from enum import StrEnum
 from typing import Any, Protocol
 
-
-class StaffCommand(StrEnum):
-    PRESS = "press"  # the one button: whatever the kiosk waits for
-    ARM = "arm"  # allow one age check
-    ACKNOWLEDGE = "acknowledge"  # the verdict on the screen was seen: clear it
+from kiosk.model import StaffCommand
 
 
 class StaffInputError(RuntimeError):

@@ -29,7 +29,7 @@ class RunningKiosk:
     def __init__(self, sandbox: DiiaSandbox, folder: Path, *, mode: str = "validate",
                  token: str | None = None, extra: str = "", kiosk_extra: str = "",
                  api_extra: str = "", listen_host: str = "127.0.0.1",
-                 verbose: bool = False) -> None:
+                 attended: bool = False, verbose: bool = False) -> None:
         self.port = free_port()
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
@@ -40,7 +40,8 @@ class RunningKiosk:
             api_extra += f'token_file = "{token_file}"\n'
         listen = f"{listen_host}:{self.port}"
         self.config = write_kiosk_config(
-            folder / "kiosk.toml", sandbox, mode=mode, state_dir=folder / "state",
+            folder / "kiosk.toml", sandbox, mode=mode, attended=attended,
+            state_dir=folder / "state",
             kiosk_extra=kiosk_extra, listen=listen, api_extra=api_extra, extra=extra)
         env = {**os.environ, "KIOSK_DIIA_ACQUIRER_TOKEN": sandbox.credentials.acquirer_token,
                "KIOSK_DIIA_AUTH_TOKEN": sandbox.credentials.auth_token}
@@ -89,6 +90,16 @@ class RunningKiosk:
                 return check
             time.sleep(0.01)
         raise TimeoutError(f"check {check_id} stayed {check['state']}")
+
+    def wait_health(self, state: str, timeout_s: float = 15.0) -> dict[str, Any]:
+        """`GET /v1/health` once its "state" is `state`."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            health = self.http.get("/v1/health").json()
+            if health["state"] == state:
+                return health
+            time.sleep(0.01)
+        raise TimeoutError(f"the kiosk stayed {health['state']}, not {state}")
 
     def stop(self) -> tuple[int, str, str]:
         """Ends stdin (the run then ends by itself); exit status, stdout, stderr."""

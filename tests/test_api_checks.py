@@ -7,7 +7,7 @@ import pytest
 from kiosk.api.checks import MAX_OPEN, CheckRegistry, CheckStatus, CheckTerms, TooManyOpen
 from kiosk.api.events import EventLog
 from kiosk.api.requests import BadField, json_object, parse_check
-from kiosk.names import HolderName
+from kiosk.model import HolderName
 
 NAME = HolderName("Маркерчук", "Тестоніна")
 

@@ -3,6 +3,7 @@ beside it, driven by a real HTTP client as a till would."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import httpx
 import pytest
 
 from kiosk.diia.sandbox import DiiaSandbox
-from kiosk.names import HolderName
+from kiosk.model import HolderName
 from tests.kiosk_process import EventReader, RunningKiosk
 
 MARKERS = ("Маркерзоненко", "Тестоміра", "Zqxmarkerovna")
@@ -55,6 +56,8 @@ def test_arm_scan_verdict_in_every_mode_with_the_events_on_the_stream(
         stream.close()
     assert status == 0
     assert stdout.count('"event": "verdict"') == len(cases)  # the JSON lines go on as before
+    shared_line = json.loads(stdout.strip().splitlines()[-1])
+    assert shared_line["reason"] == "shared" and shared_line["request_id"] == request_id
     bodies = [r.body for r in sandbox.requests if r.body]
     assert {"lastName": MARKERS[0], "firstName": MARKERS[1], "middleName": MARKERS[2]}.items() \
         <= bodies[2].items()  # the names did reach Diia: the only place they may go
@@ -154,3 +157,25 @@ def test_planted_names_never_reach_logs_events_files_or_errors(
     for marker in MARKERS:
         for text in seen_text:
             assert marker not in text
+
+
+def test_with_no_staff_button_the_till_is_the_staff_step_of_attended_age_checks(
+    sandbox: DiiaSandbox, tmp_path: Path,
+) -> None:
+    # gpio = "off": no button anywhere; the till arms and acknowledges over its API.
+    with RunningKiosk(sandbox, tmp_path, mode="age", attended=True) as kiosk:
+        kiosk.wait_health("attended_wait")
+        refused = kiosk.http.post("/v1/staff/ack")
+        assert refused.status_code == 409 and refused.json()["error"] == "nothing_to_acknowledge"
+        assert kiosk.http.post("/v1/staff/arm").status_code == 202
+        kiosk.wait_health("armed")
+        kiosk.scan(sandbox.mint("valid", age=30))
+        kiosk.wait_health("pass")  # held for staff: the verdict stays
+        waiting = kiosk.http.post("/v1/staff/arm")
+        assert waiting.status_code == 409 and waiting.json()["error"] == "verdict_waiting"
+        assert kiosk.http.post("/v1/staff/ack").status_code == 202
+        kiosk.wait_health("attended_wait")
+        status, stdout, stderr = kiosk.stop()
+    assert status == 0, stderr
+    verdict = json.loads(stdout.strip().splitlines()[-1])
+    assert (verdict["outcome"], verdict["mode"]) == ("pass", "age")

@@ -14,9 +14,9 @@ import pytest
 from kiosk.api.checks import CheckStatus
 from kiosk.api.openapi import openapi_document
 from kiosk.api.server import ApiServer
-from kiosk.api.service import TillService
+from kiosk.api.service import TillService, health_state
 from kiosk.loop import ArmCheck, CancelCheck, Staff
-from kiosk.staff import StaffCommand
+from kiosk.model import Phase, StaffCommand, State
 
 TOKEN = "till-token-0123456789abcdef"
 
@@ -123,6 +123,53 @@ def test_staff_commands_reach_the_staff_queue(http: httpx.Client, service: TillS
     assert http.post("/v1/staff/arm").status_code == 202
     assert http.post("/v1/staff/ack").status_code == 202
     assert service.take() == [Staff(StaffCommand.ARM), Staff(StaffCommand.ACKNOWLEDGE)]
+
+
+@pytest.mark.parametrize(("shown", "command", "error"), [
+    (State(Phase.ATTENDED_WAIT), "ack", "nothing_to_acknowledge"),
+    (State(Phase.IDLE), "ack", "nothing_to_acknowledge"),
+    (State(Phase.PASS, awaiting_staff=True), "arm", "verdict_waiting"),
+    (State(Phase.CHECKING), "arm", "busy"),
+])  # fmt: skip
+def test_a_staff_command_that_would_change_nothing_is_a_409_saying_why(
+    http: httpx.Client, service: TillService, shown: State, command: str, error: str
+) -> None:
+    service.shown = lambda: shown
+    answer = http.post(f"/v1/staff/{command}")
+    assert answer.status_code == 409 and answer.json()["error"] == error, answer.text
+    assert answer.json()["message"]
+    assert service.take() == []  # nothing reached the loop
+
+
+def test_staff_commands_that_do_something_are_accepted(
+    http: httpx.Client, service: TillService
+) -> None:
+    service.shown = lambda: State(Phase.ATTENDED_WAIT)
+    assert http.post("/v1/staff/arm").status_code == 202
+    service.shown = lambda: State(Phase.FAIL, awaiting_staff=True)
+    assert http.post("/v1/staff/ack").status_code == 202
+    assert service.take() == [Staff(StaffCommand.ARM), Staff(StaffCommand.ACKNOWLEDGE)]
+
+
+@pytest.mark.parametrize(("shown", "armed", "required", "state"), [
+    (State(Phase.IDLE), 1, False, "armed"),  # the till armed a check
+    (State(Phase.IDLE), 0, True, "armed"),  # staff armed: unarmed shows attended_wait
+    (State(Phase.IDLE), 0, False, "idle"),
+    (State(Phase.ATTENDED_WAIT), 0, True, "attended_wait"),
+    (State(Phase.CHECKING), 1, True, "checking"),
+    (None, 0, False, "starting"),
+])  # fmt: skip
+def test_health_says_armed_while_the_kiosk_rests_armed(
+    shown: State | None, armed: int, required: bool, state: str
+) -> None:
+    assert health_state(shown, armed, required) == state
+
+
+def test_an_unknown_field_gets_a_did_you_mean(http: httpx.Client) -> None:
+    answer = http.post("/v1/checks", json={"mode": "age", "min_aeg": 21})
+    body = answer.json()
+    assert answer.status_code == 400 and body["field"] == "min_aeg"
+    assert 'did you mean "min_age"?' in body["message"], body
 
 
 def test_without_a_staff_step_staff_commands_are_a_409() -> None:

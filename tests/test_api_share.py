@@ -8,12 +8,12 @@ from collections.abc import Iterator
 import pytest
 
 from kiosk import messages
-from kiosk.api.till import ShareChecker
-from kiosk.codes import to_code
+from kiosk.checking.share import ShareChecker
+from kiosk.decoding.codes import to_code
 from kiosk.diia.errors import CodeExpired, DiiaUnavailable
-from kiosk.loop import ArmCheck, CheckTerms, Reading, Rules, Show, start, step
+from kiosk.loop import ArmCheck, Reading, Rules, Show, start, step
 from kiosk.messages import text_for
-from kiosk.model import Code, Phase, Reason, State
+from kiosk.model import CheckTerms, Code, Phase, Reason, State
 
 CODE = to_code("3559217693026", "EAN-13")
 assert CODE is not None

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from kiosk import messages
-from kiosk.api.till import OnlineShare, offer_otp
-from kiosk.decode import ZxingDecoder
+from kiosk.checking.share import OnlineShare, offer_otp
+from kiosk.decoding.decode import ZxingDecoder
 from kiosk.diia.client import DiiaClient
 from kiosk.diia.sandbox import DiiaSandbox
 from kiosk.loop import (
@@ -22,7 +22,6 @@ from kiosk.loop import (
     CancelCheck,
     Checked,
     CheckStatus,
-    CheckTerms,
     CheckUpdate,
     OfferLink,
     Rules,
@@ -34,7 +33,7 @@ from kiosk.loop import (
     step,
 )
 from kiosk.messages import text_for
-from kiosk.model import CodeKind, Phase, Reason, State, Verdict
+from kiosk.model import CheckTerms, CodeKind, Phase, Reason, State, Verdict
 from tests.kiosk_process import RunningKiosk
 
 OFFER = "offer-42"

@@ -3,9 +3,10 @@ from __future__ import annotations
 import threading
 
 from kiosk.app import Kiosk, scanner_readings
-from kiosk.codes import to_code
-from kiosk.loop import ArmCheck, CheckStatus, CheckTerms, Reading
-from kiosk.model import Code, CodeKind, Outcome, Phase, Reason, Verdict
+from kiosk.decoding.codes import to_code
+from kiosk.loop import ArmCheck, CheckStatus, Reading
+from kiosk.model import CheckTerms, Code, CodeKind, Outcome, Phase, Reason, Verdict
+from tests.fakes.clock import FakeClock
 from tests.fakes.signals import RecordingSignals
 
 A = to_code("3559217693026", "EAN-13", decode_ms=3.0)
@@ -77,8 +78,19 @@ def test_two_codes_in_turn_give_two_verdicts_with_their_outcomes() -> None:
 def test_verdict_carries_decode_diia_and_total_times() -> None:
     _, signals = run(held(A, 3))
     ms = signals.verdicts[0].ms
-    assert set(ms) == {"decode", "diia", "total"}
+    assert set(ms) == {"decode", "queue", "diia", "total"}
     assert ms["decode"] == 3.0 and ms["diia"] == 1.0 and ms["total"] >= 0
+
+
+def test_a_code_read_while_a_verdict_shows_reports_its_wait_as_the_queue_stage() -> None:
+    clock = FakeClock()  # at 100.0; sleeping moves it on: the verdict's 2 s pass at once
+    typed = [Reading([A], [A], 100.0), Reading([B], [B], 100.0)]  # B typed right after A
+    _, signals = run(typed, gone_frames=0, result_seconds=2.0, clock=clock,
+                     sleep=clock.sleep)
+    first, second = (v.ms for v in signals.verdicts)
+    assert first["queue"] == 0.0
+    assert second["queue"] >= 2000.0 and second["diia"] == 1.0
+    assert second["total"] >= second["queue"]  # total: from the read to the verdict
 
 
 def test_no_pause_between_verdicts_when_result_seconds_is_zero() -> None:

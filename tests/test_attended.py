@@ -15,11 +15,11 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 
 from kiosk.app import Kiosk
-from kiosk.codes import to_code
+from kiosk.decoding.codes import to_code
 from kiosk.loop import STAFF_SETTLE_S, Reading
-from kiosk.model import Code, CodeKind, Phase, Reason, State, Verdict
+from kiosk.model import Code, CodeKind, Phase, Reason, StaffCommand, State, Verdict
 from kiosk.signals.events import JsonLinesEvents
-from kiosk.staff import GpioStaffButton, QueuedStaffInput, StaffCommand
+from kiosk.staff import GpioStaffButton, QueuedStaffInput
 from tests.fakes.signals import RecordingSignals
 
 A = to_code("3559217693026", "EAN-13")

@@ -8,10 +8,10 @@ import sys
 import numpy as np
 import pytest
 
-from kiosk import render
 from kiosk.app import Kiosk, frame_readings
 from kiosk.bootstrap import FaultRelay
-from kiosk.decode import ZxingDecoder
+from kiosk.decoding import code_images
+from kiosk.decoding.decode import ZxingDecoder
 from kiosk.model import Fault, Frame, Phase
 from kiosk.sources.camera import (
     CameraFrames,
@@ -220,7 +220,7 @@ def test_many_slow_frames_never_run_the_camera_out_of_buffers():
 
 def test_formats_the_webcam_lacks_are_swapped_and_read_back_mjpeg_becomes_gray():
     bay = bay_on(FakeClock(), "uvc", formats=("MJPEG",))
-    photo = render.phone_photo(render.render_ean13("3559217693026"), angle=4.0)
+    photo = code_images.phone_photo(code_images.render_ean13("3559217693026"), angle=4.0)
     scene = np.asarray(photo)
     bay.show(scene)
     source, _, faults = camera(bay)
@@ -269,7 +269,7 @@ def test_a_format_the_kiosk_cannot_read_is_a_camera_fault_with_a_clear_line(capl
 
 def test_a_code_shown_to_the_camera_is_decoded():
     bay = bay_on(FakeClock())
-    photo = render.phone_photo(render.render_ean13("3559217693026"), angle=4.0)
+    photo = code_images.phone_photo(code_images.render_ean13("3559217693026"), angle=4.0)
     bay.show(np.asarray(photo))
     source, _, _ = camera(bay)
     readings = frame_readings(source, ZxingDecoder())

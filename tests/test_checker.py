@@ -7,13 +7,13 @@ import time
 
 import pytest
 
-from kiosk.checker import DiiaChecker, SeenCodes
-from kiosk.codes import to_code
+from kiosk.checking.checker import DiiaChecker, SeenCodes
+from kiosk.checking.names import FixedName, NameFile
 from kiosk.config import Credentials
+from kiosk.decoding.codes import to_code
 from kiosk.diia.client import DiiaClient
 from kiosk.diia.sandbox import DiiaSandbox
-from kiosk.model import Code, Outcome, Verdict
-from kiosk.names import FixedName, HolderName, NameFile
+from kiosk.model import Code, HolderName, Outcome, Verdict
 
 
 def barcode(text: str) -> Code:
@@ -390,7 +390,7 @@ def test_name_mode_remembers_a_verdict_per_code_and_name(sandbox, client, tmp_pa
 
 
 def test_the_till_s_terms_set_the_question_for_that_check(sandbox, client) -> None:
-    from kiosk.loop import CheckTerms
+    from kiosk.model import CheckTerms
 
     checker = DiiaChecker(client, mode="validate", min_age=18)
     adult_of_19 = barcode(sandbox.mint("valid", age=19))
@@ -405,7 +405,7 @@ def test_the_till_s_terms_set_the_question_for_that_check(sandbox, client) -> No
 
 
 def test_a_remembered_verdict_answers_only_the_same_question(sandbox, client) -> None:
-    from kiosk.loop import CheckTerms
+    from kiosk.model import CheckTerms
 
     checker = DiiaChecker(client, mode="age", min_age=18)
     code = barcode(sandbox.mint("valid", age=19))

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from kiosk import render
+from kiosk.decoding import code_images
 from kiosk.diia.sandbox import DiiaSandbox
 from tests.kiosk_config import write_kiosk_config
 
@@ -55,17 +55,17 @@ def test_run_over_an_image_folder_gives_the_right_verdict_for_every_code(
     folder = tmp_path / "codes"
     folder.mkdir()
     shown = [
-        render.render_ean13(sandbox.mint("valid", age=30)),
-        render.render_code128(sandbox.mint("valid", age=15)),
-        render.render_ean13(sandbox.mint("expired")),
-        render.product_ean13("003600029145"),  # a product in the shop: never sent
-        render.render_ean13(sandbox.mint("not_valid", age=30)),
-        render.render_qr(sandbox.mint("valid", age=50, kind="qr")),
-        render.render_qr("https://example.com/not-diia"),  # not a Diia QR: never sent
-        render.render_ean13(sandbox.mint("used", age=30)),
+        code_images.render_ean13(sandbox.mint("valid", age=30)),
+        code_images.render_code128(sandbox.mint("valid", age=15)),
+        code_images.render_ean13(sandbox.mint("expired")),
+        code_images.product_ean13("003600029145"),  # a product in the shop: never sent
+        code_images.render_ean13(sandbox.mint("not_valid", age=30)),
+        code_images.render_qr(sandbox.mint("valid", age=50, kind="qr")),
+        code_images.render_qr("https://example.com/not-diia"),  # not a Diia QR: never sent
+        code_images.render_ean13(sandbox.mint("used", age=30)),
     ]
     for i, image in enumerate(shown):
-        render.phone_photo(image, angle=3.0).save(folder / f"{i:02d}.png")
+        code_images.phone_photo(image, angle=3.0).save(folder / f"{i:02d}.png")
     config = write_config(tmp_path / "kiosk.toml", sandbox, folder, mode)
 
     result = kiosk("run", "--config", str(config), env=secrets_env(sandbox))
@@ -85,7 +85,7 @@ def test_run_over_an_image_folder_gives_the_right_verdict_for_every_code(
 def test_run_reports_diia_outage_as_unknown(sandbox: DiiaSandbox, tmp_path: Path) -> None:
     folder = tmp_path / "codes"
     folder.mkdir()
-    render.phone_photo(render.render_ean13(sandbox.mint("valid"))).save(folder / "a.png")
+    code_images.phone_photo(code_images.render_ean13(sandbox.mint("valid"))).save(folder / "a.png")
     sandbox.fail("unavailable")
     config = write_config(tmp_path / "kiosk.toml", sandbox, folder, "validate")
     result = kiosk("run", "--config", str(config), env=secrets_env(sandbox))
@@ -120,8 +120,8 @@ def test_config_comes_from_the_environment_when_not_given(tmp_path: Path) -> Non
 
 
 def test_decode_prints_one_json_line_per_image(tmp_path: Path) -> None:
-    render.render_ean13("3559217693026").save(tmp_path / "a.png")
-    render.render_qr("https://example.com/x").save(tmp_path / "b.png")
+    code_images.render_ean13("3559217693026").save(tmp_path / "a.png")
+    code_images.render_qr("https://example.com/x").save(tmp_path / "b.png")
     result = kiosk("decode", str(tmp_path))
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
@@ -133,9 +133,9 @@ def test_decode_prints_one_json_line_per_image(tmp_path: Path) -> None:
 
 def test_decode_all_marks_every_read_diia_or_not(tmp_path: Path) -> None:
     """An installer holding up a product barcode sees it read, marked as no Diia code."""
-    render.phone_photo(render.render_ean13("3559217693026")).save(tmp_path / "a.png")
-    render.phone_photo(render.product_ean13("012345678905")).save(tmp_path / "b.png")
-    render.phone_photo(render.render_qr("https://example.com/x")).save(tmp_path / "c.png")
+    code_images.phone_photo(code_images.render_ean13("3559217693026")).save(tmp_path / "a.png")
+    code_images.phone_photo(code_images.product_ean13("012345678905")).save(tmp_path / "b.png")
+    code_images.phone_photo(code_images.render_qr("https://example.com/x")).save(tmp_path / "c.png")
     Image.new("L", (640, 480), 128).save(tmp_path / "d.png")
     result = kiosk("decode", "--all", str(tmp_path))
     assert result.returncode == 0, result.stderr

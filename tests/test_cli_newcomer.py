@@ -130,3 +130,59 @@ def test_sandbox_banner_lists_every_fault(sandbox: DiiaSandbox) -> None:
     text = banner(sandbox)
     for fault in FAULTS:
         assert f" {fault}" in text, fault
+
+
+def _validate(path: Path, capsys) -> tuple[int, str]:
+    status = main(["config", "validate", str(path)])
+    said = capsys.readouterr()
+    return status, said.out + said.err
+
+
+@pytest.mark.parametrize(("toml", "key"), [
+    ('[diia]\nbranch_id = "b1"\n[api]\nlisten = "0.0.0.0:8767"\n', "api.token_file"),
+    ('[diia]\nbranch_id = ""\n', "diia.branch_id"),
+    ('[diia]\nbranch_id = "b1"\n[signals]\ngpio = "off"\n', "kiosk.attended"),
+    ('[diia]\nbranch_id = "b1"\n[signals]\nstaff_pin = -1\n', "signals.staff_pin"),
+])  # fmt: skip
+def test_validate_refuses_what_run_refuses_and_what_doctor_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys, toml: str, key: str
+) -> None:
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    path = tmp_path / "kiosk.toml"
+    path.write_text(toml)
+    status, said = _validate(path, capsys)
+    assert status == 2 and f"config error: {key}:" in said, said
+    assert "valid config" not in said
+
+
+def test_validate_accepts_the_till_as_the_staff_step_and_a_lan_api_with_its_token(
+    tmp_path: Path, capsys
+) -> None:
+    token = tmp_path / "api-token"
+    token.write_text("a-till-token-of-24-chars\n")
+    token.chmod(0o600)
+    path = tmp_path / "kiosk.toml"
+    path.write_text(f'[diia]\nbranch_id = "b1"\n[signals]\ngpio = "off"\n[api]\nlisten = '
+                    f'"0.0.0.0:8767"\ntoken_file = "{token}"\n')  # fmt: skip
+    status, said = _validate(path, capsys)
+    assert status == 0 and "valid config" in said and "kiosk doctor" in said, said
+
+
+def test_a_secret_from_the_environment_with_a_bad_character_names_the_variable(
+    sandbox_env: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.setenv("KIOSK_DIIA_AUTH_TOKEN", "YWNxdWlyZXJfMTpz\u00e9cret")
+    assert main(["check", "3559217693026", "--config", str(sandbox_env)]) == 2
+    err = capsys.readouterr().err
+    assert "$KIOSK_DIIA_AUTH_TOKEN: the secret has a non-ASCII character" in err, err
+    assert "auth_token_file" not in err and "\u00e9" not in err
+
+
+def test_doctor_says_dns_when_diias_name_does_not_resolve(tmp_path: Path) -> None:
+    path = tmp_path / "kiosk.toml"
+    path.write_text('[diia]\nbase_url = "https://diia.invalid"\nbranch_id = "b1"\n')
+    environ = {"KIOSK_DIIA_ACQUIRER_TOKEN": "acquirer", "KIOSK_DIIA_AUTH_TOKEN": "auth"}
+    found = {f.what: f for f in Doctor(environ, dev=tmp_path, sysfs=tmp_path).run(path)}
+    assert found["network"].status == FAIL
+    assert "DNS" in found["network"].detail and "diia.invalid" in found["network"].detail
+    assert "secrets" not in found["diia"].detail + found["diia"].fix  # not the login's fault

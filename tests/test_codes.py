@@ -1,10 +1,10 @@
-"""What counts as a Diia code: kiosk.codes."""
+"""What counts as a Diia code: kiosk.decoding.codes."""
 
 from __future__ import annotations
 
 import pytest
 
-from kiosk.codes import code_id, to_code
+from kiosk.decoding.codes import code_id, to_code
 from kiosk.diia.codes import ean13_check_digit, is_diia_barcode, is_diia_qr
 from kiosk.model import Code, CodeKind
 

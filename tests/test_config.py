@@ -5,14 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.config import (
-    Config,
-    ConfigError,
-    config_path,
-    load_config,
-    load_credentials,
-    parse_config,
-)
+from kiosk.config import Config, ConfigError, config_path, load_credentials, parse_config
+from kiosk.config_files import load_config
 
 EXAMPLE = Path(__file__).parents[1] / "config" / "kiosk.example.toml"
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from kiosk.cli import main
-from kiosk.config import ConfigError, load_config
-from kiosk.config_files import MAX_CONFIG_BYTES, check_paths, read_toml
+from kiosk.config import ConfigError
+from kiosk.config_files import MAX_CONFIG_BYTES, check_paths, load_config, read_toml
 
 GOOD = '[kiosk]\nmode = "validate"\n[signals]\ngpio = "off"\nscreen = "off"\n'
 

@@ -11,21 +11,16 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from kiosk import render
-from kiosk.corroborate import Corroborator
-from kiosk.decode import (
-    Confirmation,
-    Decoder,
-    DecoderUnavailable,
-    PyzbarDecoder,
-    RegionAssist,
-    ZbarScanner,
-    ZxingDecoder,
-    make_decoder,
-)
+from kiosk.decoding import code_images
+from kiosk.decoding.assist import RegionAssist
+from kiosk.decoding.confirm import Confirmation
+from kiosk.decoding.corroborate import Corroborator
+from kiosk.decoding.decode import PyzbarDecoder, ZxingDecoder, make_decoder
+from kiosk.decoding.reads import Decoder
+from kiosk.decoding.regions import BLOCKS, SIDEWAYS, UPRIGHT, Region, RegionFinder
+from kiosk.decoding.stillness import ChangeGate
+from kiosk.decoding.zbar import DecoderUnavailable, ZbarScanner
 from kiosk.model import Code, CodeKind, Frame
-from kiosk.regions import BLOCKS, SIDEWAYS, UPRIGHT, Region, RegionFinder
-from kiosk.stillness import ChangeGate
 
 DIGITS = "3559217693026"
 VERIFY_URL = (
@@ -63,9 +58,9 @@ def assisted() -> ZxingDecoder:
 @pytest.fixture(scope="module")
 def screens() -> dict[str, Image.Image]:
     return {
-        "EAN-13": render.render_ean13(DIGITS),
-        "Code128": render.render_code128(DIGITS),
-        "QRCode": render.render_qr(VERIFY_URL),
+        "EAN-13": code_images.render_ean13(DIGITS),
+        "Code128": code_images.render_code128(DIGITS),
+        "QRCode": code_images.render_qr(VERIFY_URL),
     }
 
 
@@ -89,7 +84,7 @@ def test_reads_each_diia_symbology_from_a_camera_frame(
     kind: CodeKind,
     photo: dict[str, float],
 ) -> None:
-    codes = decoder.decode(frame_of(render.phone_photo(screens[symbology], **photo)))
+    codes = decoder.decode(frame_of(code_images.phone_photo(screens[symbology], **photo)))
     assert [(c.text, c.kind, c.symbology) for c in codes] == [(text, kind, symbology)]
     assert 0.0 < codes[0].decode_ms < 5000.0
 
@@ -108,7 +103,7 @@ def test_reads_a_qr_and_a_barcode_in_one_frame(
     both = Image.new("L", (2160, 1202), 168)
     both.paste(screens["EAN-13"], (0, 0))
     both.paste(screens["QRCode"], (1080, 0))
-    codes = decoder.decode(frame_of(render.phone_photo(both, scale=0.55)))
+    codes = decoder.decode(frame_of(code_images.phone_photo(both, scale=0.55)))
     assert sorted(c.kind for c in codes) == [CodeKind.BARCODE, CodeKind.QR]
 
 
@@ -116,7 +111,7 @@ def test_reads_a_qr_and_a_barcode_in_one_frame(
 
 
 def test_product_ean13_is_read_by_the_library_but_not_returned(decoder: Decoder) -> None:
-    photo = render.phone_photo(render.product_ean13("012345678905"))
+    photo = code_images.phone_photo(code_images.product_ean13("012345678905"))
     raw = zxingcpp.read_barcodes(photo, formats=[zxingcpp.BarcodeFormat.EAN13])
     assert [r.text for r in raw] == ["0123456789050"]  # so the empty answer below means "rejected"
     assert decoder.decode(frame_of(photo)) == []
@@ -130,13 +125,13 @@ def test_product_ean13_is_read_by_the_library_but_not_returned(decoder: Decoder)
     ],
 )
 def test_non_diia_qr_yields_nothing(decoder: Decoder, url: str) -> None:
-    photo = render.phone_photo(render.render_qr(url))
+    photo = code_images.phone_photo(code_images.render_qr(url))
     assert [r.text for r in zxingcpp.read_barcodes(photo)] == [url]
     assert decoder.decode(frame_of(photo)) == []
 
 
 def test_code128_with_a_wrong_check_digit_yields_nothing(decoder: Decoder) -> None:
-    photo = render.phone_photo(render.render_code128("3559217693027"))
+    photo = code_images.phone_photo(code_images.render_code128("3559217693027"))
     assert decoder.decode(frame_of(photo)) == []
 
 
@@ -154,8 +149,8 @@ def test_ignored_reads_are_logged_without_their_full_text(
     decoder: Decoder, caplog: pytest.LogCaptureFixture
 ) -> None:
     url = "https://example.com/a-rather-long-path"
-    caplog.set_level(logging.DEBUG, logger="kiosk.decode")
-    assert decoder.decode(frame_of(render.phone_photo(render.render_qr(url)))) == []
+    caplog.set_level(logging.DEBUG, logger="kiosk.decoding.decode")
+    assert decoder.decode(frame_of(code_images.phone_photo(code_images.render_qr(url)))) == []
     assert "QRCode" in caplog.text
     assert url not in caplog.text
     assert "example.com" not in caplog.text
@@ -307,7 +302,7 @@ HARD_EAN13 = [
 def test_the_assist_reads_a_hard_ean13_frame_zxing_misses(
     assisted: ZxingDecoder, screens: dict[str, Image.Image], photo: dict[str, float]
 ) -> None:
-    frame = frame_of(render.phone_photo(screens["EAN-13"], **photo))
+    frame = frame_of(code_images.phone_photo(screens["EAN-13"], **photo))
     assert ZxingDecoder().decode(frame) == []
     codes = assisted.decode(frame)
     assert [(c.text, c.symbology) for c in codes] == [(DIGITS, "EAN-13")]
@@ -326,7 +321,7 @@ SMALL_SOFT_QR = [
 def test_the_assist_reads_a_small_soft_qr_enlarged(
     assisted: ZxingDecoder, screens: dict[str, Image.Image], photo: dict
 ) -> None:
-    frame = frame_of(render.phone_photo(screens["QRCode"], **photo))
+    frame = frame_of(code_images.phone_photo(screens["QRCode"], **photo))
     assert ZxingDecoder().decode(frame) == []
     assert [c.text for c in assisted.decode(frame)] == [VERIFY_URL]
 
@@ -343,7 +338,7 @@ SMALL_FRAME_HARD = [
 def test_on_small_frames_the_assist_stretches_bars_and_enlarges_blocks_more(
     assisted: ZxingDecoder, screens: dict[str, Image.Image], symbology: str, photo: dict
 ) -> None:
-    frame = frame_of(render.phone_photo(screens[symbology], size=(640, 480), **photo))
+    frame = frame_of(code_images.phone_photo(screens[symbology], size=(640, 480), **photo))
     untuned = ZxingDecoder(RegionAssist(small_width=0))
     assert untuned.decode(frame) == []
     assert [c.text for c in assisted.decode(frame)] == [
@@ -362,7 +357,7 @@ def test_the_assist_is_not_asked_when_zxing_read_a_code(screens: dict[str, Image
             return []
 
     decoder = ZxingDecoder(Counting())  # type: ignore[arg-type]
-    assert decoder.decode(frame_of(render.phone_photo(screens["QRCode"]))) != []
+    assert decoder.decode(frame_of(code_images.phone_photo(screens["QRCode"]))) != []
     assert Counting.calls == 0
     assert decoder.decode(Frame(np.full((480, 640), 90, np.uint8), 0.0)) == []
     assert Counting.calls == 1
@@ -372,7 +367,7 @@ def test_region_finder_boxes_the_bars_and_knows_their_direction(
     screens: dict[str, Image.Image],
 ) -> None:
     finder = RegionFinder()
-    photo = np.asarray(render.phone_photo(screens["EAN-13"], scale=0.5, angle=5.0))
+    photo = np.asarray(code_images.phone_photo(screens["EAN-13"], scale=0.5, angle=5.0))
     regions = [r for r in finder.find(photo) if r.bars]
     assert regions and regions[0].kind == UPRIGHT
     bars = np.argwhere(photo < 60)  # the ink: bars (and a few digits)
@@ -387,7 +382,7 @@ def test_region_finder_boxes_the_bars_and_knows_their_direction(
 
 
 def test_region_finder_sees_a_qr_as_blocks(screens: dict[str, Image.Image]) -> None:
-    photo = np.asarray(render.phone_photo(screens["QRCode"], size=(640, 480), scale=0.25))
+    photo = np.asarray(code_images.phone_photo(screens["QRCode"], size=(640, 480), scale=0.25))
     blocks = [r for r in RegionFinder().find(photo) if r.kind == BLOCKS]
     assert blocks
     for r in blocks:  # on the QR, mid-frame (a sharp QR may come in two pieces)
@@ -410,8 +405,9 @@ def test_region_finder_sees_no_bars_where_there_are_none(
     pixels = {
         "flat": lambda: np.full((720, 1280), 120, np.uint8),
         "noise": lambda: np.random.default_rng(3).integers(0, 256, (720, 1280), dtype=np.uint8),
-        "qr": lambda: np.asarray(render.phone_photo(screens["QRCode"])),
-        "blank phone": lambda: np.asarray(render.phone_photo(Image.new("L", (1080, 1900), 220))),
+        "qr": lambda: np.asarray(code_images.phone_photo(screens["QRCode"])),
+        "blank phone": lambda: np.asarray(
+            code_images.phone_photo(Image.new("L", (1080, 1900), 220))),
     }[kind]()
     assert [r for r in RegionFinder().find(pixels) if r.bars] == []
 
@@ -423,9 +419,9 @@ def test_zbar_scanner_reads_only_the_symbologies_it_was_given(
         only_1d = ZbarScanner(("EAN-13", "Code128"))
     except DecoderUnavailable as exc:
         pytest.skip(f"zbar cannot load here: {exc}")
-    ean = np.asarray(render.phone_photo(screens["EAN-13"], scale=0.5))
+    ean = np.asarray(code_images.phone_photo(screens["EAN-13"], scale=0.5))
     assert only_1d.scan(ean) == [(DIGITS, "EAN-13")]
-    assert only_1d.scan(np.asarray(render.phone_photo(screens["QRCode"]))) == []
+    assert only_1d.scan(np.asarray(code_images.phone_photo(screens["QRCode"]))) == []
     assert only_1d.scan(np.zeros((0, 0), np.uint8)) == []
     only_1d.close()
 
@@ -433,7 +429,7 @@ def test_zbar_scanner_reads_only_the_symbologies_it_was_given(
 def test_a_frame_with_screen_moire_is_read(
     assisted: ZxingDecoder, screens: dict[str, Image.Image]
 ) -> None:
-    photo = render.phone_photo(screens["EAN-13"], moire=0.4, blur=0.8, angle=3.0, scale=0.45)
+    photo = code_images.phone_photo(screens["EAN-13"], moire=0.4, blur=0.8, angle=3.0, scale=0.45)
     assert [c.text for c in assisted.decode(frame_of(photo))] == [DIGITS]
 
 
@@ -444,9 +440,10 @@ def _not_diia_scenes() -> list[Image.Image]:
     rng = np.random.default_rng(11)
     scenes: list[Image.Image] = []
     for i in range(3):
-        scenes.append(render.product_ean13("0" + "".join(str(d) for d in rng.integers(0, 10, 11))))
-        scenes.append(render.render_qr(f"https://example.com/item/{i}"))
-        scenes.append(render.render_code128(DIGITS[:12] + str((int(DIGITS[12]) + 1 + i) % 10)))
+        digits = "".join(str(d) for d in rng.integers(0, 10, 11))
+        scenes.append(code_images.product_ean13("0" + digits))
+        scenes.append(code_images.render_qr(f"https://example.com/item/{i}"))
+        scenes.append(code_images.render_code128(DIGITS[:12] + str((int(DIGITS[12]) + 1 + i) % 10)))
         period = 8 + 5 * i
         row = np.where((np.arange(1080) // period) % 2 == 0, 30, 220).astype(np.uint8)
         scenes.append(Image.fromarray(np.broadcast_to(row, (1300, 1080)).copy(), "L"))
@@ -464,7 +461,7 @@ def test_no_false_read_reaches_the_checker_over_many_frames(assisted: ZxingDecod
         for size, scale in (((640, 480), 0.3), ((1280, 720), 0.5)):
             confirm = Confirmation()
             for _ in range(3):
-                photo = render.phone_photo(
+                photo = code_images.phone_photo(
                     scene, size=size, scale=scale * rng.uniform(0.8, 1.2),
                     angle=rng.uniform(-20, 20), blur=rng.uniform(0.3, 1.5),
                     glare=rng.uniform(0, 0.4), noise=rng.uniform(1, 5),
@@ -500,7 +497,7 @@ MISREAD_BY_THE_SECOND_LOOK = [
 def test_a_repeated_misread_is_vetoed_by_the_second_reading(
     assisted: ZxingDecoder, shown: str, misread: str, photo: dict
 ) -> None:
-    frame = frame_of(render.phone_photo(render.render_ean13(shown), **photo))
+    frame = frame_of(code_images.phone_photo(code_images.render_ean13(shown), **photo))
     unchecked = ZxingDecoder(RegionAssist(), corroborate=False)
     assert [c.text for c in unchecked.decode(frame)] == [misread]
     confirm = Confirmation()
@@ -512,7 +509,7 @@ def test_a_repeated_misread_is_vetoed_by_the_second_reading(
 def test_a_code128_zbar_cannot_read_is_confirmed_at_another_scale(
     screens: dict[str, Image.Image],
 ) -> None:
-    frame = frame_of(render.phone_photo(screens["Code128"], **HARD))
+    frame = frame_of(code_images.phone_photo(screens["Code128"], **HARD))
     try:
         zbar = ZbarScanner(("EAN-13", "Code128"), row_step=1)
     except DecoderUnavailable as exc:
@@ -523,7 +520,7 @@ def test_a_code128_zbar_cannot_read_is_confirmed_at_another_scale(
     assert decoder.decode(frame)[0].text == DIGITS
     assert zbar.scan(frame.pixels) == [(DIGITS, "Code128")]  # so far zbar agrees ...
     moire = {**HARD, "moire": 0.4, "angle": 3.0, "scale": 0.45}
-    frame = frame_of(render.phone_photo(screens["EAN-13"], **moire))
+    frame = frame_of(code_images.phone_photo(screens["EAN-13"], **moire))
     assert zbar.scan(frame.pixels) == []  # ... here zbar reads nothing, zxing at 1.5× agrees
     assert [c.text for c in decoder.decode(frame)] == [DIGITS]
 
@@ -535,7 +532,7 @@ def test_the_pyzbar_backend_confirms_its_1d_reads_with_zxing(
         decoder = PyzbarDecoder()
     except DecoderUnavailable as exc:
         pytest.skip(f"pyzbar cannot load here: {exc}")
-    frame = frame_of(render.phone_photo(screens["EAN-13"], **HARD_EAN13[0]))
+    frame = frame_of(code_images.phone_photo(screens["EAN-13"], **HARD_EAN13[0]))
     assert [c.text for c in decoder.decode(frame)] == [DIGITS]
     assert [(r.format, r.text, r.diia) for r in decoder.read_all(frame)] == [
         ("EAN-13", DIGITS, True)
@@ -562,7 +559,7 @@ CONFIRMED_LATE = [
 def test_a_code128_the_first_three_second_readings_miss_is_confirmed_by_a_later_one(
     shown: str, photo: dict
 ) -> None:
-    frame = frame_of(render.phone_photo(render.render_code128(shown), **photo))
+    frame = frame_of(code_images.phone_photo(code_images.render_code128(shown), **photo))
     raw = zxingcpp.read_barcodes(frame.pixels, formats=[zxingcpp.BarcodeFormat.Code128],
                                  try_invert=False, try_downscale=False)
     assert [r.text for r in raw] == [shown]
@@ -658,7 +655,7 @@ def test_the_assist_skips_blocks_on_bars_and_lines_one_cell_thick(
         return []
 
     assist = RegionAssist(finder=Finder(), scanner=Scanner())  # type: ignore[arg-type]
-    frame = np.asarray(render.phone_photo(screens["QRCode"], size=(1280, 720)))
+    frame = np.asarray(code_images.phone_photo(screens["QRCode"], size=(1280, 720)))
     assert assist.read(frame, read_qr) == []
     assert len(scanned) == 1  # the bar block only
     assert len(enlarged) == 1 and enlarged[0][1] > 300  # the square patch, enlarged 2×
@@ -671,9 +668,9 @@ def test_the_assist_leaves_alone_a_symbol_the_first_look_read(shown: str) -> Non
     except DecoderUnavailable as exc:
         pytest.skip(f"zbar cannot load here: {exc}")
     assert decoder.assist is not None and decoder.assist.scanner is not None
-    screen = (render.render_qr("https://example.com/menu/42") if shown == "web QR"
-              else render.product_ean13("012345678905"))
-    frame = frame_of(render.phone_photo(screen, size=(640, 480), scale=0.3))
+    screen = (code_images.render_qr("https://example.com/menu/42") if shown == "web QR"
+              else code_images.product_ean13("012345678905"))
+    frame = frame_of(code_images.phone_photo(screen, size=(640, 480), scale=0.3))
     looked: list[str] = []
     read_qr, scan = decoder.read_qr, decoder.assist.scanner.scan
     decoder.read_qr = lambda pixels: looked.append("blocks") or read_qr(pixels)  # type: ignore[method-assign]

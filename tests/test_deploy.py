@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.config import CREDENTIAL_NAMES, Config, load_config, load_credentials
+from kiosk.config import CREDENTIAL_NAMES, Config, load_credentials
+from kiosk.config_files import load_config
 
 DEPLOY = Path(__file__).parents[1] / "deploy"
 UNIT = DEPLOY / "kiosk.service"

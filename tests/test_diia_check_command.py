@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from kiosk.diia.sandbox import DiiaSandbox
-from kiosk.names import HolderName
+from kiosk.model import HolderName
 
 
 def kiosk(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 import kiosk
-from kiosk.codes import to_code
 from kiosk.config import Credentials
+from kiosk.decoding.codes import to_code
 from kiosk.diia.client import DiiaClient, Exchange
 from kiosk.diia.errors import (
     AuthFailed,
@@ -36,8 +36,7 @@ from kiosk.diia.errors import (
 from kiosk.diia.redaction import redact
 from kiosk.diia.sandbox import DiiaSandbox
 from kiosk.diia.tokens import DEFAULT_TOKEN_LIFETIME_S, jwt_claims, token_lifetime
-from kiosk.model import Code, CodeKind
-from kiosk.names import HolderName
+from kiosk.model import Code, CodeKind, HolderName
 from tests.tls import write_tls_files
 
 BRANCH = "sandbox-branch"

@@ -21,7 +21,7 @@ import pytest
 
 from kiosk.diia.codes import is_diia_barcode, is_diia_qr
 from kiosk.diia.sandbox import DiiaSandbox
-from kiosk.names import HolderName
+from kiosk.model import HolderName
 
 CHECK = "/api/v1/acquirers/document-identification"
 AGE = CHECK + "/age"

@@ -9,13 +9,12 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from kiosk.codes import to_code
+from kiosk.decoding.codes import to_code
 from kiosk.loop import (
     ArmCheck,
     CancelCheck,
     Checked,
     CheckStatus,
-    CheckTerms,
     CheckUpdate,
     Effect,
     FaultChanged,
@@ -31,8 +30,7 @@ from kiosk.loop import (
     start,
     step,
 )
-from kiosk.model import Code, CodeKind, Fault, Phase, Reason, Verdict
-from kiosk.staff import StaffCommand
+from kiosk.model import CheckTerms, Code, CodeKind, Fault, Phase, Reason, StaffCommand, Verdict
 
 A = to_code("3559217693026", "EAN-13")
 B = to_code("1234567890128", "Code128")

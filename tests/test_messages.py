@@ -161,7 +161,7 @@ def test_only_a_verdict_held_for_staff_has_a_hint_at_its_foot() -> None:
 
 
 def test_every_error_the_diia_client_raises_has_a_reason() -> None:
-    from kiosk.checker import DIIA_ERROR_REASONS, reason_for
+    from kiosk.checking.checker import DIIA_ERROR_REASONS, reason_for
     from kiosk.diia import errors
 
     raised = [error for error in vars(errors).values()

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.names import FixedName, HolderName, InvalidName, NameFile, NoName
+from kiosk.checking.names import FixedName, NameFile, NoName
+from kiosk.model import HolderName, InvalidName
 
 ORDER = {"last_name": "Шевченко", "first_name": "Тарас", "middle_name": "Григорович"}
 
@@ -88,7 +89,7 @@ def test_a_stale_name_file_is_ignored(tmp_path: Path):
     [b"not json", b"[1, 2]", b'{"last_name": "X"}', b"{}" + b" " * 5000, b"\xff\xfe"],
 )
 def test_a_bad_name_file_is_refused_without_logging_the_names(tmp_path, caplog, content):
-    caplog.set_level(logging.INFO, logger="kiosk.names")
+    caplog.set_level(logging.INFO, logger="kiosk.checking.names")
     path = tmp_path / "order.json"
     path.write_bytes(content)
     assert NameFile(path).expected_name() is None

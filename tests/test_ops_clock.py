@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from kiosk.bootstrap import build_checker, build_client
-from kiosk.checker import DiiaChecker
-from kiosk.codes import to_code
+from kiosk.checking.checker import DiiaChecker
 from kiosk.config import parse_config
+from kiosk.decoding.codes import to_code
 from kiosk.diia.sandbox import DiiaSandbox
 from kiosk.model import Code, Outcome
 from kiosk.ops.clock import ClockTrust, kernel_clock_synced

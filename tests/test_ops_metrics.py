@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+import kiosk
 from kiosk.diia.client import Exchange
 from kiosk.model import CodeKind, Fault, Frame, Outcome, Phase, Reason, State, Verdict
 from kiosk.ops.metrics import Metrics, MetricsServer, MetricsSignals, TimedDecoder, serve_metrics
@@ -46,21 +47,38 @@ def test_faults_shown_are_exported() -> None:
     assert value(metrics, "kiosk_fault", {"fault": "camera"}) == 0
 
 
-def test_frames_are_timed_and_counted_per_second() -> None:
-    now = [0.0]
-    metrics = Metrics(clock=lambda: now[0])
+def test_frames_are_timed_and_counted_with_no_rate_gauge_beside_them() -> None:
+    metrics = Metrics()
 
     class Instant:
         def decode(self, frame: Frame) -> list:
             return []
 
     decoder = TimedDecoder(Instant(), metrics)
-    for i in range(31):  # 15 fps for two seconds
-        now[0] = i / 15
-        decoder.decode(Frame(None, now[0]))  # type: ignore[arg-type]
+    for i in range(31):
+        decoder.decode(Frame(None, i / 15))  # type: ignore[arg-type]
     assert value(metrics, "kiosk_frames_total") == 31
     assert value(metrics, "kiosk_decode_seconds_count") == 31
-    assert value(metrics, "kiosk_frames_per_second") == pytest.approx(15.0)
+    names = {m.name for m in metrics.registry.collect()}
+    assert "kiosk_frames_per_second" not in names  # rate(kiosk_frames_total[1m]) says it
+
+
+def test_build_info_names_the_version_and_process_metrics_share_the_registry() -> None:
+    metrics = Metrics()
+    assert value(metrics, "kiosk_build_info", {"version": kiosk.__version__}) == 1
+    assert value(metrics, "process_start_time_seconds") > 1.7e9  # this process, in Unix time
+    assert value(metrics, "process_resident_memory_bytes") > 0
+    assert value(metrics, "process_cpu_seconds_total") > 0
+    names = {m.name for m in Metrics(process=False).registry.collect()}
+    assert "process_start_time_seconds" not in names and "kiosk_build_info" in names
+
+
+def test_every_exported_name_is_in_the_readme_table() -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    for family in Metrics().registry.collect():
+        if family.name.startswith("kiosk_"):
+            shown = family.name + ("_total" if family.type == "counter" else "")
+            assert f"`{shown}" in readme, shown
 
 
 def test_diia_exchanges_count_token_renewals() -> None:
@@ -86,7 +104,8 @@ def test_the_endpoint_serves_prometheus_text_on_loopback_only() -> None:
         assert "kiosk_config_version 7.0" in text
         assert "kiosk_clock_trusted 1.0" in text
         assert "kiosk_uptime_seconds 60.0" in text
-        assert 'kiosk_info{version="' in text
+        assert f'kiosk_build_info{{version="{kiosk.__version__}"}} 1.0' in text
+        assert "process_resident_memory_bytes " in text
         assert server._server.server_address[0] == "127.0.0.1"
     finally:
         server.close()
@@ -162,15 +181,15 @@ def test_under_voltage_now_comes_from_get_throttled_bit_0_only(tmp_path: Path) -
 
 def test_kiosk_run_wiring_feeds_metrics_and_the_audit_log(sandbox, tmp_path: Path) -> None:
     """The composition root with ops: frames timed, verdicts counted, the audit log written."""
-    from kiosk import render
     from kiosk.bootstrap import bootstrap
+    from kiosk.decoding import code_images
     from kiosk.ops.runtime import Operations
 
     folder = tmp_path / "codes"
     folder.mkdir()
     codes = [sandbox.mint("valid", age=30), sandbox.mint("expired")]
     for i, code in enumerate(codes):
-        render.render_ean13(code).save(folder / f"{i}.png")
+        code_images.render_ean13(code).save(folder / f"{i}.png")
     config_file = tmp_path / "kiosk.toml"
     config_file.write_text(f"""
 [kiosk]

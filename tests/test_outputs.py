@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from kiosk import render
-from kiosk.codes import to_code
+from kiosk.decoding import code_images
+from kiosk.decoding.codes import to_code
 from kiosk.diia.sandbox import DiiaSandbox
 from kiosk.model import Fault, Phase, State
 from kiosk.outputs import Outputs
@@ -132,7 +132,7 @@ def image_folder(sandbox: DiiaSandbox, folder: Path) -> int:
     folder.mkdir()
     codes = [sandbox.mint("valid", age=30), sandbox.mint("expired"), sandbox.mint("used")]
     for i, code in enumerate(codes):
-        render.phone_photo(render.render_ean13(code), angle=3.0).save(folder / f"{i}.png")
+        code_images.phone_photo(code_images.render_ean13(code), angle=3.0).save(folder / f"{i}.png")
     return len(codes)
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.decode import FullDecoder, make_decoder
+from kiosk.decoding.decode import make_decoder
+from kiosk.decoding.reads import FullDecoder
 from kiosk.diia.codes import is_diia_barcode
 from kiosk.model import Frame
 from kiosk.sources.images import ImageFrames, is_image_name

@@ -18,8 +18,8 @@ import pytest
 
 from kiosk.bootstrap import bootstrap
 from kiosk.cli import main
-from kiosk.codes import to_code
 from kiosk.config import Config, ConfigError, parse_config
+from kiosk.decoding.codes import to_code
 from kiosk.diia.sandbox import DiiaSandbox
 from kiosk.loop import Reading
 from kiosk.model import Fault, Outcome

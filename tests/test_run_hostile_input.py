@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from kiosk import render
+from kiosk.decoding import code_images
 from kiosk.diia.sandbox import DiiaSandbox
 from tests.kiosk_config import write_kiosk_config
 
@@ -58,7 +58,7 @@ def test_an_absurd_image_is_skipped_by_run_and_named_by_decode(
     Image.new("L", (1, 200_000), 255).save(folder / "a-strip.png")
     Image.new("L", (70_000, 2), 0).save(folder / "b-band.png")
     (folder / "c-broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(64))
-    render.render_ean13(sandbox.mint("valid")).save(folder / "d-code.png")
+    code_images.render_ean13(sandbox.mint("valid")).save(folder / "d-code.png")
 
     decode = run(["decode", str(folder)])
     out, err = decode.communicate(timeout=60)
@@ -105,7 +105,7 @@ def test_an_idle_metrics_connection_neither_stalls_a_scrape_nor_the_exit(
         with socket.create_connection(("127.0.0.1", port), timeout=5) as scrape:
             scrape.sendall(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
             reply = b"".join(iter(lambda: scrape.recv(65536), b""))
-        assert reply.startswith(b"HTTP/1.0 200") and b"kiosk_info" in reply
+        assert reply.startswith(b"HTTP/1.0 200") and b"kiosk_build_info" in reply
         assert time.monotonic() - started < 1.0
         proc.stdin.write(f"{sandbox.mint('valid')}\n".encode())
         proc.stdin.close()  # end of input, the idle client still connected

@@ -12,7 +12,8 @@ from PIL import Image
 
 from kiosk.bootstrap import attended_checks, bootstrap, build_staff
 from kiosk.config import Config, ConfigError, Credentials, parse_config
-from kiosk.staff import GpioStaffButton, QueuedStaffInput, StaffCommand, StaffInputError
+from kiosk.model import StaffCommand
+from kiosk.staff import GpioStaffButton, QueuedStaffInput, StaffInputError
 
 PIN = 23
 

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kiosk import render
-from kiosk.decode import ZxingDecoder, make_decoder
+from kiosk.decoding import code_images
+from kiosk.decoding.decode import ZxingDecoder, make_decoder
+from kiosk.decoding.stillness import ChangeGate
 from kiosk.model import Frame
-from kiosk.stillness import ChangeGate
 
 DIGITS = "3559217693026"
 URL = "https://diia.app/documents/internal-passport/1234567890/verify/3f2504e0-4f89-41d3-9a0c-0305e82c3301"
@@ -26,7 +26,7 @@ def counter(seed: int, noise: float = 5.0) -> np.ndarray:
 
 def with_phone(pixels: np.ndarray, screen: Image.Image, seed: int) -> np.ndarray:
     """The counter with a phone held over its middle."""
-    phone = np.asarray(render.phone_photo(screen, size=(640, 480), scale=0.4, angle=4.0,
+    phone = np.asarray(code_images.phone_photo(screen, size=(640, 480), scale=0.4, angle=4.0,
                                           blur=0.6, noise=4.0, seed=seed))
     out = pixels.copy()
     out[40:440, 120:520] = phone[40:440, 120:520]
@@ -48,13 +48,13 @@ def test_a_phone_entering_is_decoded_on_the_frame_it_appears(gate: ChangeGate) -
     for seed in range(5):
         assert gate.decode(Frame(counter(seed), 0.0)) == []
     before = gate.decoded
-    frame = Frame(with_phone(counter(5), render.render_qr(URL), seed=1), 0.0)
+    frame = Frame(with_phone(counter(5), code_images.render_qr(URL), seed=1), 0.0)
     assert [c.text for c in gate.decode(frame)] == [URL]
     assert gate.decoded == before + 1
 
 
 def test_a_phone_held_still_is_decoded_on_every_frame(gate: ChangeGate) -> None:
-    screen = render.render_ean13(DIGITS)
+    screen = code_images.render_ean13(DIGITS)
     held = [with_phone(counter(seed), screen, seed=7) for seed in range(6)]
     reads = [[c.text for c in gate.decode(Frame(pixels, 0.0))] for pixels in held]
     assert reads == [[DIGITS]] * 6
@@ -62,7 +62,7 @@ def test_a_phone_held_still_is_decoded_on_every_frame(gate: ChangeGate) -> None:
 
 
 def test_after_a_code_leaves_the_gate_settles_back(gate: ChangeGate) -> None:
-    screen = render.render_qr(URL)
+    screen = code_images.render_qr(URL)
     gate.decode(Frame(with_phone(counter(0), screen, seed=2), 0.0))
     empty = [gate.decode(Frame(counter(seed), 0.0)) for seed in range(1, 17)]
     assert empty == [[]] * 16
@@ -71,7 +71,7 @@ def test_after_a_code_leaves_the_gate_settles_back(gate: ChangeGate) -> None:
 
 def test_read_all_always_decodes() -> None:
     gate = ChangeGate(ZxingDecoder())
-    frame = Frame(with_phone(counter(0), render.render_qr(URL), seed=3), 0.0)
+    frame = Frame(with_phone(counter(0), code_images.render_qr(URL), seed=3), 0.0)
     assert gate.decode(frame) != []
     assert [r.text for r in gate.read_all(frame)] == [URL]
     assert [r.text for r in gate.read_all(frame)] == [URL]

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kiosk.loop import CheckStatus
-from kiosk.names import HolderName
+from kiosk.model import HolderName
 
 KEEP_ENDED = 200  # ended checks kept for GET /v1/checks/{id}; the oldest go first
 MAX_OPEN = 16  # a till that arms without end is a bug on its side: refuse, do not grow

@@ -11,7 +11,8 @@ from typing import Any
 
 from kiosk import __version__
 from kiosk.api.requests import MAX_EXPIRES_S, MAX_REFERENCE_CHARS
-from kiosk.loop import TILL_MODES, CheckStatus
+from kiosk.loop import CheckStatus
+from kiosk.model import TILL_MODES
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -80,7 +81,9 @@ SCHEMAS: dict[str, Any] = {
             "code_kind": {"enum": ["barcode", "qr"]},
             "code_id": {"type": "string", "description": "keyed hash prefix, never the code"},
             "cached": {"type": "boolean"},
-            "ms": {"type": "object", "additionalProperties": {"type": "number"}},
+            "ms": {"type": "object", "additionalProperties": {"type": "number"},
+                   "description": "milliseconds per stage: decode, queue (a code read while "
+                   "the kiosk was busy waits), diia, total (from the read to the verdict)"},
             "id": {"type": "string", "description": "the armed check this verdict ends"},
             "reference": {"type": "string"},
             "request_id": {"type": "string"},
@@ -99,7 +102,9 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["state", "config_version", "clock_trusted", "diia", "faults"],
         "properties": {
-            "state": {"type": "string", "description": "the kiosk's phase"},
+            "state": {"type": "string", "description": "the kiosk's phase (idle, reading, "
+                      "checking, pass, fail, unknown, attended_wait), or armed: resting, "
+                      "armed for the next code"},
             "config_version": {"type": "integer", "description": "0: the local config"},
             "clock_trusted": {"type": "boolean"},
             "diia": {"enum": ["reachable", "unreachable", "unknown"]},
@@ -125,7 +130,10 @@ _ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"
 _UNAUTHORIZED = {"401": _error("no valid bearer token (when the kiosk has one)")}
 _STAFF_ANSWERS = {"202": _json(_ref("Accepted"), "queued for the loop"),
                   "400": _error("a body with fields"),
-                  "409": _error("this kiosk has no staff step"), **_UNAUTHORIZED}
+                  "409": _error("this kiosk has no staff step (no_staff_step), or the command "
+                                "would change nothing now: nothing_to_acknowledge, "
+                                "verdict_waiting (acknowledge first), busy (a check is in "
+                                "progress)"), **_UNAUTHORIZED}
 
 
 @cache

@@ -8,13 +8,13 @@ with the default. A name's value never appears in an error, only its field.
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 from typing import Any
 
 from kiosk.api.checks import CheckTerms
-from kiosk.loop import TILL_MODES
-from kiosk.names import HolderName, InvalidName
+from kiosk.model import TILL_MODES, HolderName, InvalidName
 
 CHECK_FIELDS = ("mode", "min_age", "last_name", "first_name", "middle_name", "reference",
                 "expires_s")
@@ -51,7 +51,10 @@ def json_object(raw: bytes) -> dict[str, Any]:
 def refuse_unknown(body: dict[str, Any], known: tuple[str, ...]) -> None:
     for key in body:
         if key not in known:
-            raise BadField(str(key)[:40], f"unknown field; known: {', '.join(known)}")
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f' (did you mean "{close[0]}"?)' if close else ""
+            listed = f"; known: {', '.join(known)}" if known else "; this call takes none"
+            raise BadField(str(key)[:40], f"unknown field{hint}{listed}")
 
 
 def parse_check(

@@ -27,8 +27,8 @@ from typing import Any
 from kiosk.api.checks import OPEN, TooManyOpen
 from kiosk.api.openapi import openapi_document
 from kiosk.api.requests import BadField, json_object, parse_check, refuse_unknown
-from kiosk.api.service import TillService
-from kiosk.staff import StaffCommand
+from kiosk.api.service import StaffRefused, TillService
+from kiosk.model import StaffCommand
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,10 @@ class _Handler(BaseHTTPRequestHandler):
             if not service.staff_step:
                 raise ApiError(409, "no_staff_step", "this kiosk has no staff step (attended "
                                'age checks only: kiosk.mode = "age", kiosk.attended = true)')
-            service.staff(_STAFF[path])
+            try:
+                service.staff(_STAFF[path])
+            except StaffRefused as exc:
+                raise ApiError(409, exc.error, str(exc)) from None
             self._json(202, {"accepted": str(_STAFF[path])})
         elif path == "/v1/health":
             self._allow(method, "GET")

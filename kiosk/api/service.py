@@ -18,12 +18,46 @@ from typing import Any
 from kiosk.api.checks import Check, CheckRegistry, CheckTerms
 from kiosk.api.events import EventLog
 from kiosk.loop import ArmCheck, CancelCheck, CheckStatus, CheckUpdate, Staff
-from kiosk.loop import CheckTerms as LoopTerms
+from kiosk.model import CheckTerms as LoopTerms
+from kiosk.model import Phase, StaffCommand, State
 from kiosk.signals.events import utc_timestamp, verdict_event
-from kiosk.staff import StaffCommand
 
 Command = ArmCheck | CancelCheck | Staff
 ARM_WAIT_S = 1.0  # POST /v1/checks answers once the loop has the check, or after this
+
+
+class StaffRefused(Exception):
+    """A staff command that would change nothing now; `error` is its short name."""
+
+    def __init__(self, error: str, message: str) -> None:
+        super().__init__(message)
+        self.error = error
+
+
+def staff_refusal(command: StaffCommand, shown: State | None) -> tuple[str, str] | None:
+    """Why `command` would change nothing while the kiosk shows `shown`, or None. The loop
+    has the last word (a press between this look and its turn is still handled there)."""
+    if shown is None:
+        return None
+    waiting = shown.awaiting_staff
+    if command is StaffCommand.ACKNOWLEDGE and not waiting:
+        return "nothing_to_acknowledge", f"no verdict waits for staff (the kiosk is {shown.phase})"
+    if command is StaffCommand.ARM and waiting:
+        return "verdict_waiting", ("a verdict waits for staff: acknowledge it first "
+                                   "(POST /v1/staff/ack), then arm")
+    if command is StaffCommand.ARM and shown.phase is Phase.CHECKING:
+        return "busy", "a check is in progress: arm once its verdict is acknowledged"
+    return None
+
+
+def health_state(shown: State | None, armed_checks: int, arming_required: bool) -> str:
+    """`GET /v1/health`'s "state": the phase shown, or "armed" while the kiosk rests armed
+    (a check the till armed, or, where arming is required, staff armed it)."""
+    if shown is None:
+        return "starting"
+    if shown.phase in (Phase.IDLE, Phase.READING) and (armed_checks or arming_required):
+        return "armed"  # where arming is required an unarmed kiosk shows attended_wait
+    return str(shown.phase)
 
 
 @dataclass
@@ -32,7 +66,8 @@ class TillService:
     default_expires_s: float = 120.0
     staff_step: bool = False  # attended age checks: staff arm and acknowledge
     online_share: bool = False  # [share] offer_id is set: mode "share_online" is offered
-    health: Callable[[], dict[str, Any]] = lambda: {}
+    health: Callable[[], dict[str, Any]] = lambda: {"state": "starting"}  # until the loop's
+    shown: Callable[[], State | None] = lambda: None  # what the loop shows now
     clock: Callable[[], float] = time.monotonic
     arm_wait_s: float = ARM_WAIT_S
     registry: CheckRegistry = field(init=False)
@@ -73,6 +108,11 @@ class TillService:
         self._commands.put(CancelCheck(check_id))
 
     def staff(self, command: StaffCommand) -> None:
+        """Hand a staff command to the loop; raises `StaffRefused` when, by what the kiosk
+        shows now, it would change nothing."""
+        refusal = staff_refusal(command, self.shown())
+        if refusal is not None:
+            raise StaffRefused(*refusal)
         self._commands.put(Staff(command))
 
     # -- the TillPort, on the loop's thread ---------------------------------------------

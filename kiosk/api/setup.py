@@ -15,9 +15,10 @@ from typing import Any
 
 from kiosk.api.server import ApiServer
 from kiosk.api.service import TillService
-from kiosk.api.till import TillChecker, TillEvents, till_checker
+from kiosk.api.till import TillEvents
+from kiosk.checking.names import NameSource
+from kiosk.checking.share import TillChecker, till_checker
 from kiosk.config import Config, ConfigError, load_api_token, parse_listen
-from kiosk.names import NameSource
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ def open_till(config: Config, *, staff_step: bool, environ: Any = os.environ) ->
         raise ConfigError("api.listen", f"cannot listen on {config.api.listen}: "
                           f"{exc.strerror or exc}") from exc
     events = TillEvents(service.registry, service.events)
+    service.shown = lambda: events.state  # staff commands are refused when they change nothing
     server.start()
     log.info("the till's API listens on %s%s", server.url,
              " (bearer token required)" if token else "")

@@ -16,8 +16,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from kiosk.config import Config, ConfigError, config_path, load_config, parse_config
-from kiosk.config_files import check_paths, parse_toml, read_config_text, read_toml
+from kiosk.config import (
+    Config,
+    ConfigError,
+    check_staff_step,
+    config_path,
+    load_api_token,
+    parse_config,
+    with_credentials_source,
+)
+from kiosk.config_files import check_paths, load_config, parse_toml, read_config_text, read_toml
 
 
 def add_parser(sub: Any) -> None:
@@ -149,12 +157,29 @@ def cmd_validate(args: argparse.Namespace) -> int:
             raise _remote_error(args.file, exc) from exc
         config = parse_config(merge(_load_base(args.base), overlay))
         what = f"remote config version {version}"
+        whole = args.base is not None  # alone, an overlay lacks what the local file holds
     else:
         config = parse_config(data)
         what = "config"
+        whole = True
     check_paths(config)  # what `kiosk run` on this machine would stop at
-    print(f"{args.file}: valid {what} ({_summary(config)})")
+    if whole:
+        check_startable(config, os.environ)
+    print(f"{args.file}: valid {what} ({_summary(config)}); the secrets, devices and Diia "
+          "itself are for `kiosk doctor`")
     return 0
+
+
+def check_startable(config: Config, environ: Any) -> None:
+    """What `kiosk run` refuses beyond the file's own keys (a LAN address for the till's API
+    without a token, attended age checks nobody can arm), and what `kiosk doctor` fails a
+    config for (no branch id: Diia refuses every check). Raises `ConfigError`."""
+    check_staff_step(config)
+    load_api_token(config.api, with_credentials_source(environ))
+    if not config.diia.branch_id.strip():
+        raise ConfigError("diia.branch_id", "is empty: Diia refuses every check without it "
+                          "(`kiosk doctor` fails it too); set it to the branch id Diia gave "
+                          "the shop")
 
 
 def _summary(config: Config) -> str:

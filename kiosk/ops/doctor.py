@@ -24,20 +24,29 @@ from typing import Any, TextIO
 import httpx
 
 from kiosk.config import (
-    NO_CONFIG_ADVICE,
+    CREDENTIALS_SOURCE,
     Config,
     ConfigError,
     Credentials,
     config_path,
     load_credentials,
+    with_credentials_source,
 )
+from kiosk.config_files import NO_CONFIG_ADVICE
 from kiosk.diia.transport import resolve_within
 
 OK, WARN, FAIL, ABSENT, SKIP = "ok", "warn", "FAIL", "absent", "skip"
-CREDENTIALS_SOURCE = Path("/etc/kiosk/credentials")  # LoadCredential='s sources (install.sh)
 # picamera2 0.3.20 brought capture timeouts (`wait=`) and `cancel_all_and_flush()`, without
 # which a camera that stops delivering cannot be let go of and opened again.
 PICAMERA2_MINIMUM = (0, 3, 20)
+
+
+# A failed login, by its reason: what to look at first.
+LOGIN_FIXES = {
+    "network": "Diia did not answer: check DNS, the network and the shop's firewall",
+    "timeout": "Diia did not answer in time: check the network and the shop's firewall",
+    "diia_unavailable": "Diia is unavailable now: try again later",
+}
 
 
 def module_version(name: str) -> str | None:
@@ -106,15 +115,19 @@ class Doctor:
                           "gave the shop")
         credentials = None
         try:
-            credentials = load_credentials(config.diia, self._secret_environ())
+            credentials = load_credentials(config.diia, with_credentials_source(self.environ))
             yield Finding(OK, "secrets", "both Diia secrets present (values not shown)")
         except ConfigError as exc:
             yield Finding(FAIL, "secrets", str(exc),
                           f"put them in {CREDENTIALS_SOURCE}/diia-acquirer-token and "
                           "diia-auth-token (mode 0600), then run doctor with sudo")
-        yield from self.network(config)
+        network = list(self.network(config))
+        yield from network
         client = None
-        if credentials is not None:
+        if any(f.status == FAIL for f in network):
+            yield Finding(SKIP, "diia", "login not tried: Diia cannot be reached (the "
+                          "network line says why)")
+        elif credentials is not None:
             finding, client = self.diia_login(config, credentials)
             yield finding
         yield self.clock(config, ops, client)
@@ -127,21 +140,15 @@ class Doctor:
         yield self.power(ops)
         yield self.remote(config, ops)
 
-    def _secret_environ(self) -> MutableMapping[str, str]:
-        # Outside systemd, read the files systemd would hand over (needs root).
-        environ = dict(self.environ)
-        if "CREDENTIALS_DIRECTORY" not in environ and os.access(CREDENTIALS_SOURCE, os.R_OK):
-            environ["CREDENTIALS_DIRECTORY"] = str(CREDENTIALS_SOURCE)
-        return environ
-
     def network(self, config: Config) -> Iterator[Finding]:
         url = httpx.URL(config.diia.base_url)  # parsed as the client parses it
         host, port = url.host, url.port or (443 if url.scheme == "https" else 80)
         try:  # bounded: a resolver that never answers must not hang the doctor
             address = resolve_within(host, port, 3.0)[0]
         except OSError as exc:
-            yield Finding(FAIL, "network", f"cannot resolve {host}: {exc}",
-                          "check DNS and the network cable or Wi-Fi")
+            yield Finding(FAIL, "network", f"DNS: cannot resolve {host}: {exc}",
+                          f"check the DNS server (/etc/resolv.conf) resolves {host}, the "
+                          "network cable or Wi-Fi, and the spelling of diia.base_url")
             return
         try:
             with socket.create_connection((address, port), timeout=3):
@@ -170,8 +177,8 @@ class Doctor:
         try:
             client.login()
         except DiiaError as exc:
-            return Finding(FAIL, "diia", f"login failed: {exc}",
-                           "check the two secrets and diia.base_url with Diia"), client
+            return Finding(FAIL, "diia", f"login failed: {exc}", LOGIN_FIXES.get(
+                exc.reason, "check the two secrets and diia.base_url with Diia")), client
         return Finding(OK, "diia", f"logged in to {config.diia.base_url}"), client
 
     def clock(self, config: Config, ops: Any, client: Any) -> Finding:

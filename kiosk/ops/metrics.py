@@ -1,12 +1,16 @@
 """Health in numbers: a Prometheus endpoint on loopback, fed by the loop.
 
 `Metrics` holds one private registry (never the library's global one, so tests and two
-kiosks in one process don't collide). The loop feeds it three ways: `MetricsSignals` is a
-`Signals` that counts each verdict shown; `TimedDecoder` and `counted_readings` wrap the
-decoder and the readings to time frames; the housekeeping sets the gauges (clock, config,
-power flags, faults). The Diia client reports each HTTP exchange to `observe_exchange`.
+kiosks in one process don't collide), with the client's process collector on it (CPU,
+memory, open files, start time: a restart loop shows as a changing
+`process_start_time_seconds`). The loop feeds it three ways: `MetricsSignals` is a `Signals`
+that counts each verdict shown; `TimedDecoder` and `counted_readings` wrap the decoder and
+the readings to time frames; the housekeeping sets the gauges (clock, config, power flags,
+faults). The Diia client reports each HTTP exchange to `observe_exchange`.
 
 Labels never carry a code, a code id or anything personal: outcome, reason, stage, call.
+Rates are left to the query (`rate(kiosk_frames_total[1m])` is the frame rate): a gauge
+averaged here would be averaged again by whoever scrapes it.
 """
 
 from __future__ import annotations
@@ -16,13 +20,19 @@ import logging
 import socket
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from socketserver import TCPServer, ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    make_wsgi_app,
+)
 
 import kiosk
 from kiosk.model import RESULT_PHASES, Fault, Frame, State, Verdict
@@ -31,15 +41,17 @@ log = logging.getLogger(__name__)
 
 STAGE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 DECODE_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64)
-FPS_WINDOW_S = 5.0
 
 
 class Metrics:
     """Every number the kiosk exports; thread-safe (prometheus-client's own locks)."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic, process: bool = True) -> None:
+        """`process=False` leaves out the process collector: for many simulated kiosks in
+        one process (bench/fleet.py), where it would report the same process each time."""
         self.registry = r = CollectorRegistry(auto_describe=True)
-        self._clock = clock
+        if process:
+            ProcessCollector(registry=r)
         self.verdicts = Counter("kiosk_verdicts", "Verdicts shown, by outcome and reason",
                                 ["outcome", "reason", "cached"], registry=r)
         self.stage_seconds = Histogram("kiosk_stage_seconds",
@@ -49,8 +61,6 @@ class Metrics:
                                         buckets=DECODE_BUCKETS, registry=r)
         self.frames = Counter("kiosk_frames", "Frames read from the camera or images",
                               registry=r)
-        self.fps = Gauge("kiosk_frames_per_second",
-                         f"Frames per second over the last {FPS_WINDOW_S:g} s", registry=r)
         self.diia_errors = Counter("kiosk_diia_errors",
                                    "Verdicts left unknown because Diia could not answer",
                                    ["reason"], registry=r)
@@ -86,10 +96,9 @@ class Metrics:
         started = clock()
         uptime = Gauge("kiosk_uptime_seconds", "Seconds since the kiosk started", registry=r)
         uptime.set_function(lambda: clock() - started)
-        info = Gauge("kiosk_info", "The kiosk's version", ["version"], registry=r)
+        info = Gauge("kiosk_build_info", "Always 1; the kiosk's software version as a label",
+                     ["version"], registry=r)
         info.labels(kiosk.__version__).set(1)
-        self._frame_times: deque[float] = deque()
-        self._fps_lock = threading.Lock()
 
     # -- fed by the loop ------------------------------------------------------------------
 
@@ -109,14 +118,6 @@ class Metrics:
         self.frames.inc()
         if decode_s is not None:
             self.decode_seconds.observe(decode_s)
-        now = self._clock()
-        with self._fps_lock:
-            times = self._frame_times
-            times.append(now)
-            while times and now - times[0] > FPS_WINDOW_S:
-                times.popleft()
-            span = now - times[0]
-            self.fps.set((len(times) - 1) / span if span > 0 else 0.0)
 
     def observe_exchange(self, exchange: Any) -> None:
         """The Diia client's `on_exchange` hook: `.call`, `.status`, `.ms`."""

@@ -18,10 +18,10 @@ import threading
 import time
 from collections.abc import Callable, MutableMapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from kiosk.config import Config, ConfigError, load_config
-from kiosk.config_files import read_toml
+from kiosk.config import Config, ConfigError
+from kiosk.config_files import load_config, read_toml
 from kiosk.model import Fault, Phase
 from kiosk.ops.audit import open_audit_log
 from kiosk.ops.clock import ClockTrust
@@ -40,10 +40,21 @@ from kiosk.ops.signing import RemoteConfigError
 from kiosk.ops.systemd import LoopWatchdog, Notifier, watchdog_period
 
 if TYPE_CHECKING:
-    from kiosk.bootstrap import Appliance
+    from kiosk.app import Kiosk
+    from kiosk.diia.client import DiiaClient
     from kiosk.signals import Signals
 
 log = logging.getLogger(__name__)
+
+
+class Appliance(Protocol):
+    """What the housekeeping tends: the built kiosk (kiosk.bootstrap), its live Diia client,
+    and how it takes a new config live."""
+
+    kiosk: Kiosk
+    client: DiiaClient | None
+
+    def reconfigure(self, config: Config) -> None: ...
 
 HOUSEKEEPING_S = 1.0  # banners, gauges and config checks: once a second is plenty
 SETTLE_S = 30.0  # a trial config that ran this long without dying is accepted

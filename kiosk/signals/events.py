@@ -22,7 +22,7 @@ def utc_timestamp(now: datetime | None = None) -> str:
 
 
 def verdict_event(verdict: Verdict, now: datetime | None = None) -> dict[str, object]:
-    return {
+    event: dict[str, object] = {
         "ts": utc_timestamp(now),
         "event": "verdict",
         "outcome": str(verdict.outcome),
@@ -33,6 +33,9 @@ def verdict_event(verdict: Verdict, now: datetime | None = None) -> dict[str, ob
         "cached": verdict.cached,
         "ms": verdict.ms,
     }
+    if verdict.request_id is not None:  # sharing: what the back office matches Diia's delivery by
+        event["request_id"] = verdict.request_id
+    return event
 
 
 class LineSink(Protocol):

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from kiosk.codes import to_code
+from kiosk.decoding.codes import to_code
 from kiosk.model import Code
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ ASCII_VERIFY_URL = re.compile(
 
 
 def is_sendable(text: str, kind: str) -> bool:
-    """What may reach Diia, written out independently of kiosk.codes."""
+    """What may reach Diia, written out independently of kiosk.decoding.codes."""
     if kind == "barcode":
         return bool(ASCII_BARCODE.fullmatch(text)) and ean13_check_digit(text[:12]) == int(
             text[12])

@@ -17,7 +17,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kiosk.cli import main
-from kiosk.config import Config, ConfigError, load_config
+from kiosk.config import Config, ConfigError
+from kiosk.config_files import load_config
 from tests.fuzz.budget import fuzz_settings, ran
 
 SECTIONS = {f.name: [k.name for k in fields(f.default_factory())]  # type: ignore[misc]

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from kiosk.cli import main
-from kiosk.decode import make_decoder
+from kiosk.decoding.decode import make_decoder
 from kiosk.sources.images import ImageFrames
 from tests.fuzz.budget import fuzz_settings, ran
 

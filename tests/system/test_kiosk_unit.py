@@ -44,7 +44,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk import render
+from kiosk.decoding import code_images
 from kiosk.diia.sandbox import DiiaSandbox
 from kiosk.ops.signing import generate_keypair, sign_text
 
@@ -256,8 +256,8 @@ def installed(box: Box) -> Iterator[Served]:
     folder = box.path("/srv/kiosk-codes")
     folder.mkdir(parents=True)
     for i, (state, code) in enumerate(codes.items()):
-        render.render_ean13(code).save(folder / f"{i}-{state}.png")
-    blank = render.render_ean13(codes["valid"]).convert("L").point(lambda _: 200)
+        code_images.render_ean13(code).save(folder / f"{i}-{state}.png")
+    blank = code_images.render_ean13(codes["valid"]).convert("L").point(lambda _: 200)
     for i in range(300):  # then nothing in view for ~2 minutes: the loop runs on
         blank.save(folder / f"9-{i:03d}-blank.png")
     etc = box.path("/etc/kiosk")

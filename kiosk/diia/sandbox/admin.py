@@ -32,14 +32,39 @@ import dataclasses
 import ipaddress
 import json
 import math
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from kiosk.diia.sandbox.http_server import Reply, Request
 from kiosk.diia.sandbox.rules import CODE_LIFETIME_S, DEFAULT_HOLDER, Holder
+from kiosk.diia.types import Credentials, PersonName
 
-if TYPE_CHECKING:
-    from kiosk.diia.sandbox.emulator import DiiaSandbox
+
+class DiiaSandbox(Protocol):
+    """What the admin API drives: the emulator's Python face (its `respond` hands itself)."""
+
+    clock_offset_s: float
+
+    @property
+    def base_url(self) -> str: ...
+
+    @property
+    def branch_id(self) -> str: ...
+
+    @property
+    def credentials(self) -> Credentials: ...
+
+    @property
+    def requests(self) -> Sequence[Any]: ...
+
+    def mint(self, state: str = "valid", *, age: int = 30, kind: str = "barcode",
+             fault: str | None = None, name: PersonName = DEFAULT_HOLDER) -> str: ...
+
+    def fail(self, fault: str | None, latency_s: float = 0.0, *, on: str = "checks",
+             times: int | None = None) -> None: ...
+
+    def revoke_tokens(self) -> int: ...
 
 ROUTES = {
     ("GET", "/sandbox"): "this summary",

@@ -22,62 +22,15 @@ import json
 import logging
 import os
 import time
-import unicodedata
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
+
+from kiosk.model import HolderName, InvalidName
 
 log = logging.getLogger(__name__)
 
-MAX_NAME_CHARS = 100
 MAX_FILE_BYTES = 4096
-
-
-class InvalidName(ValueError):
-    """Names that cannot be used: missing, empty, too long, or not text."""
-
-
-@dataclass(frozen=True, slots=True)
-class HolderName:
-    """A full name as the partner's system holds it; `middle_name` (по батькові) may be ""."""
-
-    last_name: str = field(repr=False)
-    first_name: str = field(repr=False)
-    middle_name: str = field(default="", repr=False)
-
-    @classmethod
-    def parse(cls, fields: Mapping[str, Any]) -> HolderName:
-        """From `last_name`, `first_name` and optional `middle_name`; raises `InvalidName`."""
-        unknown = set(fields) - {"last_name", "first_name", "middle_name"}
-        if unknown:
-            raise InvalidName(f"unknown field(s): {', '.join(sorted(unknown))}")
-        return cls(
-            last_name=_clean("last_name", fields.get("last_name"), required=True),
-            first_name=_clean("first_name", fields.get("first_name"), required=True),
-            middle_name=_clean("middle_name", fields.get("middle_name", ""), required=False),
-        )
-
-    def key(self) -> str:
-        """One string for hashing: the seen-code cache keys a name check by code and name."""
-        return "\x1f".join((self.last_name, self.first_name, self.middle_name))
-
-
-def _clean(key: str, value: Any, *, required: bool) -> str:
-    if value is None:
-        if required:
-            raise InvalidName(f"{key} is missing")
-        return ""
-    if not isinstance(value, str):
-        raise InvalidName(f"{key} must be text")
-    text = " ".join(unicodedata.normalize("NFC", value).split())
-    if required and not text:
-        raise InvalidName(f"{key} is empty")
-    if len(text) > MAX_NAME_CHARS:
-        raise InvalidName(f"{key} is longer than {MAX_NAME_CHARS} characters")
-    if any(unicodedata.category(ch).startswith("C") for ch in text):
-        raise InvalidName(f"{key} holds control characters")
-    return text
 
 
 class NameSource(Protocol):

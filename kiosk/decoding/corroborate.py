@@ -37,7 +37,7 @@ class Scanner(Protocol):
 class Corroborator:
     """Says whether a 1D read is confirmed by a second reading of the same patch.
 
-    `zbar` scans every row of a patch (a `kiosk.zbar.ZbarScanner`; None without libzbar0:
+    `zbar` scans every row of a patch (a `kiosk.decoding.zbar.ZbarScanner`; None without libzbar0:
     then zxing-cpp's reads are checked at other scales only), `zxing_1d` reads EAN-13 and
     Code 128 in a patch with zxing-cpp.
     """

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kiosk.decode import FullDecoder, Read
+from kiosk.decoding.reads import FullDecoder, Read
 from kiosk.model import Code, Frame
 
 

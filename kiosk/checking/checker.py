@@ -24,8 +24,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Protocol
 
-from kiosk.codes import code_id, keyed_digest
-from kiosk.config import MODES
+from kiosk.checking.names import NameSource, NoName
+from kiosk.decoding.codes import code_id, keyed_digest
 from kiosk.diia.errors import (
     AuthFailed,
     BadRequest,
@@ -39,9 +39,7 @@ from kiosk.diia.errors import (
     NetworkError,
     UsedAfterFailedAttempt,
 )
-from kiosk.loop import CheckTerms
-from kiosk.model import Code, CodeKind, Outcome, Reason, Verdict
-from kiosk.names import HolderName, NameSource, NoName
+from kiosk.model import MODES, CheckTerms, Code, CodeKind, HolderName, Outcome, Reason, Verdict
 
 log = logging.getLogger(__name__)
 

@@ -2,17 +2,18 @@
 
 `ZxingDecoder` (zxing-cpp) is the default, `PyzbarDecoder` (zbar) the option; both look for
 QR, EAN-13 and Code 128 only, since every extra format costs time and invents phantom reads.
-Whatever they read goes through `kiosk.codes.to_code`, so only Diia codes leave this module.
+Whatever they read goes through `kiosk.decoding.codes.to_code`, so only Diia codes leave this
+module.
 
 zxing-cpp is 5–10× faster than zbar, but zbar reads more of the hard (tilted, blurred, glared)
 EAN-13 frames, and small soft QRs need more pixels than a 640×480 frame gives them. So by
 default `ZxingDecoder` has a `RegionAssist`: on a frame where zxing read no Diia code,
-`kiosk.regions.RegionFinder` points at the patches with bars, which zbar scans, and the small
-patches with blocks, which zxing reads again enlarged (2×, or 2.5× on frames up to 800 px wide).
-A 1D read is returned only when `kiosk.corroborate` confirms it with a second reading of its
-patch (the other library, or another scale): a misread repeated on every frame of a phone held
-still would otherwise pass any count of frames. bench/decode.py measures the rates against
-pyzbar and zxing-cpp alone, bench/misreads.py the misreads (bench/README.md).
+`kiosk.decoding.regions.RegionFinder` points at the patches with bars, which zbar scans, and
+the small patches with blocks, which zxing reads again enlarged (2×, or 2.5× on frames up to
+800 px wide). A 1D read is returned only when `kiosk.decoding.corroborate` confirms it with a
+second reading of its patch (the other library, or another scale): a misread repeated on every
+frame of a phone held still would otherwise pass any count of frames. bench/decode.py measures
+the rates against pyzbar and zxing-cpp alone, bench/misreads.py the misreads (bench/README.md).
 
 Exceptions::
 
@@ -24,49 +25,21 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, replace
-from typing import Any, ClassVar, Protocol
+from dataclasses import replace
+from typing import Any, ClassVar
 
 import numpy as np
 
-from kiosk.assist import RegionAssist
-from kiosk.codes import to_code
 from kiosk.config import DECODER_BACKENDS
-from kiosk.confirm import Confirmation
-from kiosk.corroborate import Box, Corroborator, symbol_box, symbol_patch
+from kiosk.decoding.assist import RegionAssist
+from kiosk.decoding.codes import to_code
+from kiosk.decoding.corroborate import Box, Corroborator, symbol_box, symbol_patch
+from kiosk.decoding.reads import FullDecoder, Read
+from kiosk.decoding.stillness import ChangeGate
+from kiosk.decoding.zbar import DecoderUnavailable, ZbarScanner
 from kiosk.model import Code, CodeKind, Frame
-from kiosk.zbar import DecoderError, DecoderUnavailable, ZbarScanner
-
-# Where the rest of the kiosk has always found them.
-__all__ = [
-    "Confirmation", "Decoder", "DecoderError", "DecoderUnavailable", "FullDecoder",
-    "PyzbarDecoder", "Read", "RegionAssist", "ZbarScanner", "ZxingDecoder", "make_decoder",
-]
 
 logger = logging.getLogger(__name__)
-
-
-
-class Decoder(Protocol):
-    def decode(self, frame: Frame) -> list[Code]:
-        """The Diia codes visible in `frame` (empty when there are none)."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class Read:
-    """One symbol read in a frame, Diia or not (`kiosk decode --all`): `diia` is whether it
-    is a Diia code the kiosk would check (a 1D one only when corroborated)."""
-
-    format: str
-    text: str
-    diia: bool
-
-
-class FullDecoder(Decoder, Protocol):
-    def read_all(self, frame: Frame) -> list[Read]:
-        """Every symbol read in `frame`: the Diia codes `decode` gives, and all the others."""
-        ...
 
 
 def _hint(text: str) -> str:
@@ -117,7 +90,7 @@ class ZxingDecoder(_TrustedAndOthers):
     full-size pass missed, cost ~15 % more time, and was where misread EAN-13 twins came from.
     `assist` (normally `RegionAssist`) is asked only when zxing read no Diia code in a frame.
     `corroborate` (on by default) lets a 1D read through only when a second reading of the
-    same patch, by zbar or at another scale, gives the same digits (`kiosk.corroborate`);
+    same patch, by zbar or at another scale, gives the same digits (`kiosk.decoding.corroborate`);
     its zbar scans every row of the patch (every third row misses soft Code 128s).
     """
 
@@ -219,7 +192,7 @@ class PyzbarDecoder(_TrustedAndOthers):
 
     Slower than zxing-cpp, but better at reading tilted or blurred 1D symbols. With
     `corroborate` (the default) a 1D read counts only when zxing-cpp reads the same digits
-    on the same patch (`kiosk.corroborate`). Raises `DecoderUnavailable` when pyzbar or the
+    on the same patch (`kiosk.decoding.corroborate`). Raises `DecoderUnavailable` when pyzbar or the
     libzbar0 shared library is missing.
     """
 
@@ -291,7 +264,7 @@ def make_decoder(
 
     "zxing" gets the `RegionAssist` when `region_assist` is on; without libzbar0 its bar
     patches are skipped, with a warning. Both confirm every 1D read with the other library.
-    `watch_changes` wraps it in `kiosk.stillness.ChangeGate`, which leaves frames like the
+    `watch_changes` wraps it in `kiosk.decoding.stillness.ChangeGate`, which leaves frames like the
     last decoded one undecoded (a camera's view; not for unrelated images).
     """
     decoder: FullDecoder
@@ -310,8 +283,6 @@ def make_decoder(
         known = ", ".join(DECODER_BACKENDS)
         raise ValueError(f"unknown decoder backend {backend!r}; expected one of {known}")
     if watch_changes:
-        from kiosk.stillness import ChangeGate  # it imports this module
-
         return ChangeGate(decoder)
     return decoder
 

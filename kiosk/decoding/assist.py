@@ -8,9 +8,9 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from PIL import Image
 
-from kiosk.codes import to_code
-from kiosk.regions import Region, RegionFinder
-from kiosk.zbar import ZbarScanner
+from kiosk.decoding.codes import to_code
+from kiosk.decoding.regions import Region, RegionFinder
+from kiosk.decoding.zbar import ZbarScanner
 
 
 class RegionAssist:
