@@ -102,6 +102,7 @@ def test_the_wheels_are_for_the_packages_architecture_and_python(
     for root, machine in ((amd64, "x86_64"), (arm64, "aarch64")):
         for wheel in wheel_names(root).values():
             python, abi, platform = wheel.stem.split("-")[-3:]
+            assert python.startswith(("py3", "cp311", "py2.py3")), wheel.name
             assert platform == "any" or platform.endswith(machine), wheel.name
             assert abi in ("none", "abi3", "cp311"), wheel.name
     # The same requirements on both: the Pi gets what the tests ran.

@@ -1,0 +1,333 @@
+"""The package installed with no network into a Debian bookworm root, booted under systemd.
+
+`./dev.sh deb amd64` builds the package; mmdebstrap makes a bookworm root with what it
+depends on (debian_root.py, cached under .cache/); systemd boots an overlay of that root as
+PID 1 in namespaces of its own (box.py, boot.sh), with loopback only. Then, as on a Pi:
+`apt-get install ./diia-kiosk_….deb` with no network; the unit is enabled but idle until
+the config and the secrets are put in; started, it says READY, verdicts flow against the
+Diia sandbox (served on the box's loopback), a signed remote config is applied, the kernel
+clock check works under the unit's syscall filter, a stopped loop is killed by the watchdog
+and restarted (a drop-in shortens WatchdogSec= to 4 s), `kiosk doctor` is green, the
+secrets never reach the journal, stop takes less than TimeoutStopSec=, remove keeps the
+config and state and purge removes them. Figures are printed at the end
+(`pytest -s tests/system`).
+
+Nothing of the host's Python is in the box: its python3 and dist-packages are Debian's
+(python3-numpy, python3-pygame), the rest is the package's own wheels.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import re
+import sys
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from kiosk.decoding import code_images
+from kiosk.diia.sandbox import DiiaSandbox
+from kiosk.ops.signing import generate_keypair, sign_text
+from tests.system.box import Box, in_netns, wait_for, why_no_boot
+from tests.system.debian_root import root_for, why_no_root
+from tests.system.debs import REPO, build, why_no_build
+
+REFUSED = why_no_boot() or why_no_build() or why_no_root()
+pytestmark = pytest.mark.skipif(REFUSED is not None, reason=REFUSED or "")
+FIGURES: dict[str, str] = {}
+UNIT = (REPO / "deploy/kiosk.service").read_text()
+
+
+@pytest.fixture(scope="module")
+def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Box]:
+    deb = build("amd64")
+    FIGURES["package"] = f"{deb.name}, {deb.stat().st_size / 2**20:.1f} MiB"
+    started = time.monotonic()
+    lower = root_for(deb)
+    FIGURES["bookworm root"] = f"ready in {time.monotonic() - started:.1f} s (cached after)"
+    tmp = tmp_path_factory.mktemp("system")
+    started = time.monotonic()
+    box = Box(lower, tmp / "console.log")
+    try:
+        def booted() -> str:
+            state = box.run("systemctl", "is-system-running", check=False).stdout.strip()
+            return state if state in ("running", "degraded") else ""
+
+        state = wait_for(booted, 60, 0.2)
+        assert state, "systemd did not finish booting"
+        FIGURES["boot"] = f"{time.monotonic() - started:.1f} s ({state})"
+        box.path("/etc/apt/sources.list").unlink()  # no network: nothing to fetch from
+        yield box
+    finally:
+        box.close()
+
+
+@pytest.fixture(scope="module")
+def installed(box: Box) -> str:
+    deb = build("amd64")
+    (box.path("/root") / deb.name).write_bytes(deb.read_bytes())
+    started = time.monotonic()
+    result = box.run("apt-get", "install", "--yes", "--no-install-recommends",
+                     f"/root/{deb.name}", env={"DEBIAN_FRONTEND": "noninteractive"},
+                     timeout=300)
+    FIGURES["apt-get install (offline)"] = f"{time.monotonic() - started:.1f} s"
+    return result.stdout + result.stderr
+
+
+class Served:
+    """The Diia sandbox and a signed remote config, on the box's loopback."""
+
+    def __init__(self, box: Box) -> None:
+        private, self.public_key = generate_keypair()
+        text = sign_text('version = 2\n[kiosk]\nmin_age = 21\n', private)
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = text.encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        with in_netns(box.pid1):
+            # The watchdog step starts the kiosk again over the same images: a one-time
+            # code checked in the first run would be "used" in the next.
+            self.diia = DiiaSandbox(one_time_codes=False).__enter__()
+            self.remote = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.remote.serve_forever, daemon=True).start()
+        self.invocation = ""
+
+    def close(self) -> None:
+        self.remote.shutdown()
+        self.diia.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="module")
+def served(box: Box, installed: str) -> Iterator[Served]:
+    served = Served(box)
+    try:
+        yield served
+    finally:
+        served.close()
+
+
+def configure(box: Box, served: Served) -> None:
+    """What the operator does after `apt install`: the config and the two secrets."""
+    sandbox = served.diia
+    codes = {"valid": sandbox.mint("valid", age=30), "expired": sandbox.mint("expired"),
+             "used": sandbox.mint("used")}
+    folder = box.path("/srv/kiosk-codes")
+    folder.mkdir(parents=True)
+    for i, (state, code) in enumerate(codes.items()):
+        code_images.render_ean13(code).save(folder / f"{i}-{state}.png")
+    blank = code_images.render_ean13(codes["valid"]).convert("L").point(lambda _: 200)
+    for i in range(300):  # then nothing in view for ~2 minutes: the loop runs on
+        blank.save(folder / f"9-{i:03d}-blank.png")
+    etc = box.path("/etc/kiosk")
+    (etc / "credentials/diia-acquirer-token").write_text(sandbox.credentials.acquirer_token)
+    (etc / "credentials/diia-auth-token").write_text(sandbox.credentials.auth_token)
+    (etc / "kiosk.toml").write_text(f"""
+[kiosk]
+mode = "validate"
+result_seconds = 0.3
+[diia]
+base_url = "{sandbox.base_url}"
+branch_id = "{sandbox.branch_id}"
+[source]
+kind = "images"
+path = "/srv/kiosk-codes"
+hold_frames = 4
+fps = 10
+[signals]
+gpio = "off"
+screen = "off"
+events = "stdout"
+[remote]
+url = "http://127.0.0.1:{served.remote.server_address[1]}/kiosk.toml"
+allow_http_loopback = true
+public_key = "{served.public_key}"
+interval_s = 10
+""")
+    # The package's tmpfiles entries put modes and owners right (0640 root:kiosk, 0600).
+    box.run("systemd-tmpfiles", "--create", "diia-kiosk.conf")
+    dropin = box.path("/etc/systemd/system/kiosk.service.d")
+    dropin.mkdir(parents=True)
+    (dropin / "watchdog.conf").write_text("[Service]\nWatchdogSec=4\n")
+    box.run("systemctl", "daemon-reload")
+
+
+def events(box: Box, invocation: str) -> list[dict[str, object]]:
+    out = box.run("journalctl", "--no-pager", "-o", "cat",
+                  f"_SYSTEMD_INVOCATION_ID={invocation}").stdout
+    return [json.loads(line) for line in out.splitlines() if line.startswith('{"ts"')]
+
+
+def journal(box: Box) -> str:
+    return box.run("journalctl", "--no-pager", "-o", "cat", "-u", "kiosk.service").stdout
+
+
+def test_installed_offline_enabled_and_idle_without_config_and_secrets(
+    box: Box, installed: str
+) -> None:
+    assert "idle until the Diia secrets are in" in installed
+    assert box.run("dpkg-query", "-W", "-f=${Status} ${Conffiles}", "diia-kiosk"
+                   ).stdout.strip() == "install ok installed"  # and no conffile at all
+    assert box.run("systemctl", "is-enabled", "kiosk.service").stdout.strip() == "enabled"
+    assert box.path("/lib/systemd/system/kiosk.service").read_text() == UNIT
+    props = box.show("ActiveState", "ConditionResult")
+    assert props == {"ActiveState": "inactive", "ConditionResult": "no"}
+    box.run("systemctl", "start", "kiosk.service")  # skipped, not failed
+    assert box.show("ActiveState")["ActiveState"] == "inactive"
+    assert box.run("systemctl", "is-failed", "kiosk.service", check=False).returncode != 0
+    # The venv is the package's, from its wheels; numpy and pygame are Debian's.
+    venv = box.path("/opt/diia-kiosk/venv")
+    assert venv.is_symlink() and (venv / "bin/kiosk").exists()
+    where = box.run("/opt/diia-kiosk/venv/bin/python", "-c",
+                    "import numpy, pygame, PIL, kiosk; print(numpy.__file__, pygame.__file__,"
+                    " PIL.__file__, kiosk.__file__)",
+                    env={"PYGAME_HIDE_SUPPORT_PROMPT": "1"}).stdout.split()
+    assert where[0].startswith("/usr/lib/python3/dist-packages/numpy/")
+    assert where[1].startswith("/usr/lib/python3/dist-packages/pygame/")
+    assert all(w.startswith("/opt/diia-kiosk/venv/") for w in where[2:]), where
+    etc = box.path("/etc/kiosk")
+    assert etc.stat().st_mode & 0o777 == 0o750
+    assert (etc / "credentials").stat().st_mode & 0o777 == 0o700
+    assert "fullscreen = true" in (etc / "kiosk.toml").read_text()  # the appliance default
+    assert box.run("kiosk", "--help").returncode == 0  # /usr/bin/kiosk
+
+
+def test_with_config_and_secrets_it_starts_and_is_ready_within_seconds(
+    box: Box, served: Served
+) -> None:
+    configure(box, served)
+    started = time.monotonic()
+    box.run("systemctl", "start", "kiosk.service", timeout=60)  # Type=notify: READY=1
+    took = time.monotonic() - started
+    props = box.show("ActiveState", "ExecMainStartTimestampMonotonic",
+                     "ActiveEnterTimestampMonotonic", "InvocationID")
+    assert props["ActiveState"] == "active", journal(box)[-3000:]
+    ready = (int(props["ActiveEnterTimestampMonotonic"])
+             - int(props["ExecMainStartTimestampMonotonic"])) / 1e6
+    FIGURES["start -> READY"] = f"{ready:.2f} s from exec ({took:.2f} s for systemctl start)"
+    assert ready < 10
+    served.invocation = props["InvocationID"]
+    mode = box.path("/etc/kiosk/credentials/diia-auth-token").stat().st_mode & 0o777
+    assert mode == 0o600
+
+
+def test_verdicts_come_right_and_the_secrets_only_through_load_credential(
+    box: Box, served: Served
+) -> None:
+    invocation = served.invocation
+    seen = wait_for(lambda: len(events(box, invocation)) >= 3 and events(box, invocation), 30)
+    assert seen, journal(box)[-3000:]
+    reasons = [e["reason"] for e in seen]
+    FIGURES["verdicts"] = ", ".join(f"{e['outcome']}/{e['reason']}" for e in seen)
+    assert reasons[:3] == ["valid", "expired", "used"], reasons
+    assert [e["outcome"] for e in seen[:3]] == ["pass", "fail", "fail"]
+    pid = box.show("MainPID")["MainPID"]
+    environ = box.path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    assert any(v.startswith(b"CREDENTIALS_DIRECTORY=") for v in environ)
+    sandbox = served.diia
+    secrets = (sandbox.credentials.acquirer_token, sandbox.credentials.auth_token)
+    assert not any(s.encode() in v for s in secrets for v in environ)
+    assert sandbox.logins >= 1  # the secrets it logged in with came from $CREDENTIALS_DIRECTORY
+
+
+def test_a_signed_remote_config_is_applied_under_the_unit(box: Box, served: Served) -> None:
+    assert wait_for(lambda: "config version 2 applied without a restart" in journal(box),
+                    20, 0.5)
+    stored = list(box.path("/var/lib/kiosk").rglob("*"))
+    assert any(p.is_file() and "min_age = 21" in p.read_text(errors="replace")
+               for p in stored), stored
+    FIGURES["remote config"] = "version 2 applied live, kept in /var/lib/kiosk"
+
+
+def test_kiosk_doctor_is_green(box: Box, served: Served) -> None:
+    result = box.run("kiosk", "doctor", check=False, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "FAIL" not in result.stdout
+    FIGURES["kiosk doctor"] = f"exit 0, {len(result.stdout.splitlines())} lines, no FAIL"
+
+
+def test_the_kernel_clock_check_runs_under_the_units_syscall_filter(box: Box,
+                                                                     served: Served) -> None:
+    filters = re.findall(r"^(SystemCallFilter=.*|SystemCallErrorNumber=.*|"
+                         r"SystemCallArchitectures=.*)$", UNIT, re.M)
+    probe = ["/opt/diia-kiosk/venv/bin/python", "-c",
+             "from kiosk.ops.clock import kernel_clock_synced as k; print(k())"]
+
+    def under(directives: list[str]) -> str:
+        props = [arg for d in directives for arg in ("-p", d)]
+        return box.run("systemd-run", "--wait", "--pipe", "--quiet", "-p", "User=kiosk",
+                       *props, *probe).stdout.strip()
+
+    assert under(filters) in ("True", "False")  # the kernel answered
+    without = [f for f in filters if f != "SystemCallFilter=adjtimex clock_adjtime"]
+    assert under(without) == "None"  # EPERM: the allow line is what makes it work
+
+
+def test_a_stopped_main_loop_is_killed_by_the_watchdog_and_restarted(
+    box: Box, served: Served
+) -> None:
+    before = box.show("MainPID", "NRestarts", "WatchdogUSec")
+    assert before["WatchdogUSec"] in ("4s", "4000000")
+    started = time.monotonic()
+    # The whole process stops, the loop with it.
+    box.run("systemctl", "kill", "--kill-whom=main", "--signal=SIGSTOP", "kiosk.service")
+
+    def restarted() -> bool:
+        now = box.show("MainPID", "NRestarts", "ActiveState")
+        return (now["ActiveState"] == "active" and now["MainPID"] != before["MainPID"]
+                and int(now["NRestarts"]) > int(before["NRestarts"]))
+
+    assert wait_for(restarted, 30, 0.2)
+    took = time.monotonic() - started
+    FIGURES["watchdog kill and restart"] = f"{took:.1f} s after SIGSTOP (WatchdogSec=4 drop-in)"
+    text = journal(box)
+    assert "Watchdog timeout" in text
+    assert "Fatal Python error: Aborted" in text  # PYTHONFAULTHANDLER: stacks, no core
+    assert took < 4 + 15 + 3 + 10
+
+
+def test_the_secrets_never_reach_the_journal(box: Box, served: Served) -> None:
+    sandbox = served.diia
+    secrets = (sandbox.credentials.acquirer_token, sandbox.credentials.auth_token)
+    text = box.run("journalctl", "--no-pager", "-o", "verbose").stdout
+    leaked = [s for s in secrets if s in text]
+    FIGURES["secrets in the journal"] = f"{len(leaked)} of 2 ({len(text)} chars searched)"
+    assert leaked == []
+
+
+def test_systemctl_stop_ends_it_within_timeout_stop_sec(box: Box, served: Served) -> None:
+    limit = int(re.search(r"^TimeoutStopSec=(\d+)", UNIT, re.M).group(1))
+    started = time.monotonic()
+    box.run("systemctl", "stop", "kiosk.service", timeout=limit + 10)
+    took = time.monotonic() - started
+    props = box.show("ActiveState", "Result")
+    FIGURES["systemctl stop"] = f"{took:.2f} s (TimeoutStopSec={limit}), result {props['Result']}"
+    assert props["ActiveState"] == "inactive" and props["Result"] == "success"
+    assert took < limit
+
+
+def test_remove_keeps_config_and_state_and_purge_removes_them(box: Box, served: Served) -> None:
+    box.run("systemctl", "start", "kiosk.service", timeout=60)
+    env = {"DEBIAN_FRONTEND": "noninteractive"}
+    box.run("apt-get", "remove", "--yes", "diia-kiosk", env=env, timeout=120)
+    assert box.show("ActiveState")["ActiveState"] == "inactive"  # prerm stopped it
+    assert not box.path("/opt/diia-kiosk").exists() and not box.path("/usr/bin/kiosk").exists()
+    assert box.path("/etc/kiosk/kiosk.toml").exists()
+    assert box.path("/etc/kiosk/credentials/diia-auth-token").exists()
+    assert box.path("/var/lib/kiosk").exists()
+    box.run("apt-get", "purge", "--yes", "diia-kiosk", env=env, timeout=120)
+    assert not box.path("/etc/kiosk").exists() and not box.path("/var/lib/kiosk").exists()
+    assert box.run("systemctl", "is-enabled", "kiosk.service", check=False).returncode != 0
+    print("\nthe package under systemd in a bookworm root:", file=sys.__stdout__)
+    for name, value in FIGURES.items():
+        print(f"  {name:<28} {value}", file=sys.__stdout__)
