@@ -27,6 +27,7 @@ from kiosk.config import (
 )
 from kiosk.decoding.decode import make_decoder
 from kiosk.diia.client import DiiaClient, Exchange
+from kiosk.diia.transport import ProxySettingError
 from kiosk.loop import Reading, TillPort
 from kiosk.model import Fault
 from kiosk.signals import Signals
@@ -163,20 +164,23 @@ def build_client(
     d = config.diia
     if d.ca_file and not Path(d.ca_file).is_file():
         raise ConfigError("diia.ca_file", f"{d.ca_file} is not a readable file")
-    return DiiaClient(
-        d.base_url,
-        credentials,
-        d.branch_id,
-        timeout_s=d.timeout_s,
-        qr_field=d.qr_field,
-        age_field=d.age_field,
-        last_name_field=d.last_name_field,
-        first_name_field=d.first_name_field,
-        middle_name_field=d.middle_name_field,
-        ca_file=d.ca_file,
-        transport=transport,
-        on_exchange=on_exchange,
-    )
+    try:
+        return DiiaClient(
+            d.base_url,
+            credentials,
+            d.branch_id,
+            timeout_s=d.timeout_s,
+            qr_field=d.qr_field,
+            age_field=d.age_field,
+            last_name_field=d.last_name_field,
+            first_name_field=d.first_name_field,
+            middle_name_field=d.middle_name_field,
+            ca_file=d.ca_file,
+            transport=transport,
+            on_exchange=on_exchange,
+        )
+    except ProxySettingError as exc:  # the environment is configuration too: exit 2, named
+        raise ConfigError(f"${exc.variable}", exc.problem) from None
 
 
 def build_names(config: Config) -> NameSource | None:

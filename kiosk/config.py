@@ -414,8 +414,10 @@ def load_api_token(api: ApiSection, environ: Any = os.environ) -> str | None:
             token = ""
         except OSError as exc:
             raise ConfigError("api.token_file", f"cannot read {path}: {exc.strerror}") from exc
-    if token and (len(token) < 16 or not token.isprintable() or " " in token):
-        raise ConfigError("api.token_file", "the token must be at least 16 printable "
+    # ASCII only: the till's header is read as latin-1, so any other token could never match.
+    if token and (len(token) < 16 or not (token.isascii() and token.isprintable())
+                  or " " in token):
+        raise ConfigError("api.token_file", "the token must be at least 16 printable ASCII "
                           "characters without spaces")
     if not token and not is_loopback(host):
         raise ConfigError("api.token_file", f"api.listen = {api.listen!r} is not loopback: "

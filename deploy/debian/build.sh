@@ -37,7 +37,7 @@ say() { echo "deb: $*" >&2; }
 # The package's sources: packaging files, unit, appliance config, fleet files, README.
 cp -r deploy/debian "$STAGE/debian"
 rm -f "$STAGE/debian/build.sh" "$STAGE/debian/wheelhouse.py"
-cp deploy/kiosk.service README.md "$STAGE/"
+cp deploy/kiosk.service deploy/modules-load.conf README.md "$STAGE/"
 # The example with every default, switched to the appliance's full screen.
 sed -e 's/^fullscreen = false/fullscreen = true/' config/kiosk.example.toml >"$STAGE/kiosk.toml"
 cp -r deploy/fleet/kiosk "$STAGE/fleet"

@@ -25,6 +25,7 @@ from typing import Any
 
 from kiosk.messages import banner_for, hint_for, text_for
 from kiosk.model import Phase, State
+from kiosk.ops.devices import SCREEN_NODES, denied, refused
 from kiosk.signals import TICK_S
 from kiosk.signals.layout import MARGIN, MIN_TEXT_PX, Layout, plan
 from kiosk.signals.panels import PANELS, headline_px
@@ -273,6 +274,11 @@ class PygameScreen:
             self._painter.font(False, 12)
         except (pygame.error, OSError) as exc:
             pygame.display.quit()
+            # KMS/DRM cards refused by the unit's device policy: only a restart cures that.
+            nodes = refused(Path("/dev"), SCREEN_NODES) \
+                if os.environ.get("SDL_VIDEODRIVER", "").lower() == "kmsdrm" else []
+            if nodes:
+                raise denied("the screen", nodes) from exc
             raise ScreenError(_open_error(exc)) from exc
         self.size: tuple[int, int] = self._surface.get_size()
         self.layout: Layout | None = None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import os
 import shutil
 import signal
@@ -83,7 +84,7 @@ def in_netns(pid: int) -> Iterator[None]:
 class Box:
     """The booted systemd: run commands inside, read and write its files."""
 
-    def __init__(self, lower: Path, console: Path) -> None:
+    def __init__(self, lower: Path, console: Path, binds: dict[str, str] | None = None) -> None:
         self.base = Path(tempfile.mkdtemp(prefix="kiosk-systest."))
         root = cgroup2_root()
         assert root is not None
@@ -99,9 +100,9 @@ class Box:
         self.console = console.open("w")
         self.unshare = subprocess.Popen(
             ["unshare", "--mount", "--pid", "--fork", "--net", "--cgroup", "--kill-child",
-             "--", "bash", str(BOOT), str(self.base), str(lower)],
+             "--", "bash", str(BOOT), str(self.base), str(lower),
+             *(f"{host}:{inside}" for host, inside in (binds or {}).items())],
             stdout=self.console, stderr=subprocess.STDOUT, preexec_fn=own_cgroup)
-        self.systemd = (lower / SYSTEMD.relative_to("/")).resolve()
         self.pid1 = self._pid1()
 
     def _pid1(self) -> int:
@@ -137,6 +138,12 @@ class Box:
     def show(self, *names: str, unit: str = "kiosk.service") -> dict[str, str]:
         out = self.run("systemctl", "show", unit, *(f"-p{n}" for n in names)).stdout
         return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+    def events(self, invocation: str) -> list[dict[str, object]]:
+        """The kiosk's JSON events (stdout) in the journal, of one invocation of the unit."""
+        out = self.run("journalctl", "--no-pager", "-o", "cat",
+                       f"_SYSTEMD_INVOCATION_ID={invocation}").stdout
+        return [json.loads(line) for line in out.splitlines() if line.startswith('{"ts"')]
 
     def close(self) -> None:
         with contextlib.suppress(ProcessLookupError):

@@ -19,7 +19,6 @@ Nothing of the host's Python is in the box: its python3 and dist-packages are De
 from __future__ import annotations
 
 import http.server
-import json
 import re
 import sys
 import threading
@@ -162,12 +161,6 @@ interval_s = 10
     box.run("systemctl", "daemon-reload")
 
 
-def events(box: Box, invocation: str) -> list[dict[str, object]]:
-    out = box.run("journalctl", "--no-pager", "-o", "cat",
-                  f"_SYSTEMD_INVOCATION_ID={invocation}").stdout
-    return [json.loads(line) for line in out.splitlines() if line.startswith('{"ts"')]
-
-
 def journal(box: Box) -> str:
     return box.run("journalctl", "--no-pager", "-o", "cat", "-u", "kiosk.service").stdout
 
@@ -225,7 +218,7 @@ def test_verdicts_come_right_and_the_secrets_only_through_load_credential(
     box: Box, served: Served
 ) -> None:
     invocation = served.invocation
-    seen = wait_for(lambda: len(events(box, invocation)) >= 3 and events(box, invocation), 30)
+    seen = wait_for(lambda: len(box.events(invocation)) >= 3 and box.events(invocation), 30)
     assert seen, journal(box)[-3000:]
     reasons = [e["reason"] for e in seen]
     FIGURES["verdicts"] = ", ".join(f"{e['outcome']}/{e['reason']}" for e in seen)

@@ -144,8 +144,12 @@ def test_no_file_is_a_conffile_and_the_config_is_made_once_from_the_appliance_de
     unit = (REPO / "deploy/kiosk.service").read_text()
     groups = re.search(r"^SupplementaryGroups=(.*)$", unit, re.M).group(1).split()
     assert {f"m kiosk {g}" for g in groups} <= set(sysusers.splitlines())
-    modules = (amd64 / "usr/lib/modules-load.d/diia-kiosk.conf").read_text().split()
-    assert {"cdc_acm", "usbserial"} <= set(modules)  # DeviceAllow's ttyACM, ttyUSB classes
+    modules = (amd64 / "usr/lib/modules-load.d/diia-kiosk.conf").read_text()
+    assert modules == (REPO / "deploy/modules-load.conf").read_text()
+    # DeviceAllow's classes exist before the unit starts: drm, video4linux, media, ttyACM,
+    # ttyUSB (their majors belong to these modules' cores).
+    assert {"drm", "videodev", "mc", "cdc_acm", "usbserial"} <= set(modules.split())
+    assert "After=systemd-modules-load.service" in unit.splitlines()
     assert "ID_MM_DEVICE_IGNORE" in (amd64 / "lib/udev/rules.d/60-diia-kiosk.rules").read_text()
 
 
