@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.config import load_config
+from kiosk.config_files import load_config
 from tests.system.debs import REPO, build, field, why_no_build
 
 pytestmark = pytest.mark.skipif(why_no_build() is not None, reason=why_no_build() or "")
