@@ -174,6 +174,8 @@ class Kiosk:
         self._check: tuple[Future[Verdict], StartCheck | StartOffer] | None = None
         self._check_began = 0.0  # when the check in flight left the queue for the checker
         self._offer_stops: dict[str, threading.Event] = {}  # online shares in flight
+        self._stop_reason = ""  # set by `stop`: the run ends once nothing is in flight
+        self._stop_told = False
 
     # -- what others may read or hand in ------------------------------------------------
 
@@ -215,6 +217,16 @@ class Kiosk:
         """Hand the loop an input from any thread; it is taken at the next turn."""
         self._inbox.put(event)
 
+    def stop(self, reason: str) -> None:
+        """End `run` soon, from any thread or a signal handler: no further code is taken, a
+        check in flight finishes (a Diia check within its deadline) and its verdict reaches
+        every output first; online shares in flight are stopped."""
+        self._stop_reason = self._stop_reason or reason
+
+    @property
+    def stopping(self) -> bool:
+        return bool(self._stop_reason)
+
     def close_outputs(self) -> None:
         self._outputs.close()
 
@@ -228,6 +240,8 @@ class Kiosk:
             self._perform(effects, pool)
             while True:
                 self._turn(pool)
+                if self._stop_reason and self._stopped():
+                    return
                 if self._loop.wants_readings:
                     reading = next(readings, None)
                     if reading is None:
@@ -237,6 +251,16 @@ class Kiosk:
                     self._wait_for_check(pool)
                 else:
                     self._rest()
+
+    def _stopped(self) -> bool:
+        """On a stop: whether nothing is in flight any more. Said once, when first asked."""
+        if not self._stop_told:
+            self._stop_told = True
+            log.info("stopping (%s)%s", self._stop_reason,
+                     ": the check in flight finishes first" if self._check else "")
+            for stop in self._offer_stops.values():
+                stop.set()
+        return self._check is None
 
     def _turn(self, pool: ThreadPoolExecutor) -> None:
         """Everything but the readings: inputs from elsewhere, the time, the outputs' beat."""

@@ -1,5 +1,5 @@
 """deploy/: the hardened unit (scored and verified by systemd itself), install.sh (a thin
-wrapper around the package, tests/system/test_package.py) and the fleet template."""
+wrapper around the package: tests/system/test_package.py) and the fleet playbook."""
 
 from __future__ import annotations
 
@@ -146,11 +146,13 @@ def test_install_sh_installs_the_package_with_apt_and_boots_to_the_console(
     install = next(a for a in ran if "install" in a and "apt-get" in a)
     assert install[-1] == str(deb)  # apt-get, not dpkg: it brings the Depends
     # An old image's picamera2 (< 0.3.20) is upgraded even though it is installed.
-    upgrade = next(a for a in ran if "--only-upgrade" in a)
+    simulated = next(a for a in ran if "-s" in a)
+    upgrade = next(a for a in ran if "--only-upgrade" in a and "-s" not in a)
     assert {"python3-picamera2", "python3-libcamera"} <= set(upgrade)
-    assert ran.index(upgrade) > ran.index(install)
+    assert ran.index(upgrade) > ran.index(simulated) > ran.index(install)
+    assert simulated[:2] == ["apt-get", "-s"]  # planned first: no partial upgrade
     assert ["systemctl", "set-default", "multi-user.target"] in ran  # no desktop on the screen
-    assert not [a for a in ran if a[0] in ("pip", "useradd") or "pip" in a]  # the package's
+    assert not [a for a in ran if "pip" in a or "useradd" in a]  # the package's own work
 
 
 def test_install_sh_builds_the_package_for_this_machine_without_deb() -> None:
@@ -160,6 +162,44 @@ def test_install_sh_builds_the_package_for_this_machine_without_deb() -> None:
     assert first[0].endswith("/dev.sh") and first[1] == "deb"
 
 
+# `apt-get -s` plans for `install --only-upgrade python3-picamera2 python3-libcamera` on an
+# old image (the shape of apt's simulation output: Inst name [old] (new ...), Remv name [old]).
+LIKE_FOR_LIKE = """\
+Inst python3-picamera2 [0.3.17-1] (0.3.25-1 Raspberry Pi Foundation:stable [all])
+Inst python3-libcamera [0.2.0+rpt20240215-1] (0.2.0+rpt20240418-1 Raspberry Pi:stable [arm64])
+Conf python3-picamera2 (0.3.25-1 Raspberry Pi Foundation:stable [all])
+"""
+PARTIAL = """\
+Remv rpicam-apps [1.4.2-1]
+Inst libcamera0.3 (0.3.0+rpt20240617-1 Raspberry Pi:stable [arm64])
+Inst python3-libcamera [0.2.0+rpt20240215-1] (0.3.0+rpt20240617-1 Raspberry Pi:stable [arm64])
+Inst python3-picamera2 [0.3.17-1] (0.3.25-1 Raspberry Pi Foundation:stable [all])
+"""
+
+
+@pytest.mark.parametrize(("plan", "upgraded"), [(LIKE_FOR_LIKE, True), (PARTIAL, False)])
+def test_the_camera_stack_is_upgraded_alone_only_like_for_like(
+    tmp_path: Path, plan: str, upgraded: bool
+) -> None:
+    stub = tmp_path / "bin/apt-get"
+    stub.parent.mkdir()
+    (tmp_path / "plan").write_text(plan)
+    stub.write_text(f'#!/bin/sh\ncase "$*" in -s*) cat {tmp_path}/plan ;; '
+                    f'*) echo "$*" >>{tmp_path}/ran ;; esac\n')
+    stub.chmod(0o755)
+    result = subprocess.run(
+        ["bash", "-c", f"source {DEPLOY / 'install.sh'} && upgrade_camera_stack"],
+        capture_output=True, text=True, check=False,
+        env={"PATH": f"{stub.parent}:/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr
+    ran = (tmp_path / "ran").read_text() if (tmp_path / "ran").exists() else ""
+    assert ("install -y -qq --only-upgrade python3-picamera2 python3-libcamera" in ran) \
+        == upgraded
+    if not upgraded:
+        assert "would remove rpicam-apps, install libcamera0.3" in result.stderr
+        assert "sudo apt full-upgrade" in result.stderr
+
+
 def test_install_refuses_unknown_options() -> None:
     result = dry_run("--bogus")
     assert result.returncode == 2 and "usage" in result.stderr
@@ -167,12 +207,13 @@ def test_install_refuses_unknown_options() -> None:
 
 def test_the_fleet_template_renders_a_valid_config(tmp_path: Path) -> None:
     """deploy/fleet/kiosk.toml.j2 with a host's variables is a config the kiosk accepts."""
-    from kiosk.ops.signing import generate_keypair
+    from kiosk.ops.fleet import FleetRepository
 
+    FleetRepository.create(tmp_path / "fleet", tmp_path / "keys")
     template = (DEPLOY / "fleet" / "kiosk.toml.j2").read_text()
     host = {"inventory_hostname": "kiosk-01", "diia_branch_id": "branch-01",
-            "remote_url": "https://fleet.example/k.toml",
-            "remote_public_key": generate_keypair()[1]}
+            "kiosk_store": "kyiv-01", "remote_url": "https://fleet.example/kiosk",
+            "kiosk_root_file": str(tmp_path / "fleet" / "metadata" / "1.root.json")}
 
     def fill(match: re.Match) -> str:  # just enough Jinja: {{ var }} and | default('x')
         name, default = match.group(1), match.group(3)
@@ -184,6 +225,22 @@ def test_the_fleet_template_renders_a_valid_config(tmp_path: Path) -> None:
     config = load_config(tmp_path / "kiosk.toml")
     assert config.diia.branch_id == "branch-01" and config.remote.url.startswith("https://")
     assert config.diia.base_url == "https://api2.diia.gov.ua" and config.signals.fullscreen
+    assert (config.kiosk.id, config.kiosk.store) == ("kiosk-01", "kyiv-01")
+
+
+def test_the_playbook_migrates_a_kiosk_off_the_single_key_scheme() -> None:
+    """One run: the root before the config that names it, the old state files removed only
+    where the old scheme left them, the config without remote.public_key."""
+    text = (DEPLOY / "fleet" / "kiosk.yml").read_text()
+    tasks = [line.strip()[len("- name: "):] for line in text.splitlines()
+             if line.strip().startswith("- name: ")]
+    root = next(i for i, t in enumerate(tasks) if "trusted root" in t)
+    config = next(i for i, t in enumerate(tasks) if t.startswith("Local config"))
+    retire = next(i for i, t in enumerate(tasks) if t.startswith("Retire"))
+    assert root < config and retire < config
+    assert "dest: /etc/kiosk/root.json" in text and "when: old_scheme.stat.exists" in text
+    assert "accepted.toml" in text and "public_key" not in (
+        DEPLOY / "fleet" / "kiosk.toml.j2").read_text()
 
 
 def test_the_example_config_lists_every_appliance_key() -> None:

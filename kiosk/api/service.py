@@ -75,6 +75,9 @@ class TillService:
     _commands: queue.SimpleQueue[Command] = field(init=False)
     _arming: dict[str, threading.Event] = field(init=False)  # armed, not yet taken by the loop
     _lock: threading.Lock = field(init=False)
+    _staff_lock: threading.Lock = field(init=False)  # one staff command at a time
+    _acted: list[threading.Event] = field(init=False)  # taken last turn: acted on by now
+    _pending: list[threading.Event] = field(init=False)  # queued, not yet taken
 
     def __post_init__(self) -> None:
         self._arming = {}
@@ -82,6 +85,9 @@ class TillService:
         self.registry = CheckRegistry(self.clock)
         self.events = EventLog(clock=self.clock)
         self._commands = queue.SimpleQueue()
+        self._staff_lock = threading.Lock()
+        self._acted = []
+        self._pending = []
         self.registry.subscribe(self._check_changed)
 
     # -- from the HTTP handlers ---------------------------------------------------------
@@ -109,15 +115,26 @@ class TillService:
 
     def staff(self, command: StaffCommand) -> None:
         """Hand a staff command to the loop; raises `StaffRefused` when, by what the kiosk
-        shows now, it would change nothing."""
-        refusal = staff_refusal(command, self.shown())
-        if refusal is not None:
-            raise StaffRefused(*refusal)
-        self._commands.put(Staff(command))
+        shows now, it would change nothing. Returns once the loop has acted on it (or after
+        `arm_wait_s`), so that the next command is judged by what this one did: a second
+        acknowledgement sent at once is refused, not queued to do nothing."""
+        with self._staff_lock:
+            refusal = staff_refusal(command, self.shown())
+            if refusal is not None:
+                raise StaffRefused(*refusal)
+            acted = threading.Event()
+            with self._lock:
+                self._commands.put(Staff(command))
+                self._pending.append(acted)
+            acted.wait(self.arm_wait_s)
 
     # -- the TillPort, on the loop's thread ---------------------------------------------
 
     def take(self) -> list[Command]:
+        with self._lock:  # the staff commands taken last turn have been acted on and shown
+            for acted in self._acted:
+                acted.set()
+            self._acted, self._pending = self._pending, []
         taken: list[Command] = []
         while True:
             try:

@@ -62,7 +62,7 @@ class Metrics:
         self.verdicts = Counter("kiosk_verdicts", "Verdicts shown, by outcome and reason",
                                 ["outcome", "reason", "cached"], registry=r)
         self.stage_seconds = Histogram("kiosk_stage_seconds",
-                                       "Time per verdict stage: decode, diia, total",
+                                       "Time per verdict stage: decode, queue, diia, total",
                                        ["stage"], buckets=STAGE_BUCKETS, registry=r)
         self.decode_seconds = Histogram("kiosk_decode_seconds", "Decoder time per frame",
                                         buckets=DECODE_BUCKETS, registry=r)

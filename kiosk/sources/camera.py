@@ -257,6 +257,7 @@ class CameraFrames:
                 yield from self._pause(next_try - self._clock())
                 if self._closed:
                     return
+                next_try = self._clock() + self._next_retry()
                 try:
                     self._open()
                 except Exception as exc:  # libcamera raises anything; retry all
@@ -265,8 +266,6 @@ class CameraFrames:
                         raise denied("the camera", nodes) from exc
                     self._fault(f"cannot open the camera: {exc}")
                     continue
-                finally:  # the pause counts from the end of a try, however long it took
-                    next_try = self._clock() + self._next_retry()
                 # The first frame's wait starts now that start() has returned: making,
                 # probing and configuring the camera may have taken seconds already.
                 started = self._clock()

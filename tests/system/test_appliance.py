@@ -5,17 +5,19 @@ depends on (debian_root.py, cached under .cache/); systemd boots an overlay of t
 PID 1 in namespaces of its own (box.py, boot.sh), with loopback only. Then, as on a Pi:
 `apt-get install ./diia-kiosk_….deb` with no network; the unit is enabled but idle until
 the config and the secrets are put in; started, it says READY, verdicts flow against the
-Diia sandbox (served on the box's loopback), a signed remote config is applied, the kernel
-clock check works under the unit's syscall filter, a stopped loop is killed by the watchdog
-and restarted (a drop-in shortens WatchdogSec= to 4 s), `kiosk doctor` is green, the
-secrets never reach the journal, stop takes less than TimeoutStopSec=. Then the fleet:
-deploy/fleet/repo.sh (reprepro, an ed25519 key) publishes this version and the next one to
-the canary ring, promotes them to stable, and serves the signed repository on the box's
-loopback; the kiosk follows stable with the package's unattended-upgrades settings and
-gets the next version only once it is promoted, from apt's own daily services: upgraded,
-restarted, config and state untouched, nothing asked; a tampered or an expired Release is
-refused. Last, remove keeps the config and state and purge removes them. Figures are
-printed at the end (`pytest -s tests/system`).
+Diia sandbox, a remote config from the fleet's TUF repository (both served on the box's
+loopback) is applied, the kernel clock check works under the unit's syscall filter, a
+stopped loop is killed by the watchdog and restarted (a drop-in shortens WatchdogSec= to
+4 s), `kiosk doctor` is green, the secrets never reach the journal, stop takes less than
+TimeoutStopSec=.
+
+Then the fleet: deploy/fleet/repo.sh (reprepro, an ed25519 key) publishes this version
+and the next one to the canary ring, promotes them to stable, and the signed repository is
+served on the box's loopback; the kiosk follows stable with the package's
+unattended-upgrades settings and gets the next version only once it is promoted, from
+apt's own daily services: upgraded, restarted, config and state untouched, nothing asked;
+a tampered or an expired Release is refused. Last, remove keeps the config and state and
+purge removes them. Figures are printed at the end (`pytest -s tests/system`).
 
 Nothing of the host's Python is in the box: its python3 and dist-packages are Debian's
 (python3-numpy, python3-pygame), the rest is the package's own wheels.
@@ -41,7 +43,7 @@ import pytest
 
 from kiosk.decoding import code_images
 from kiosk.diia.sandbox import DiiaSandbox
-from kiosk.ops.signing import generate_keypair, sign_text
+from tests.fleet_repo import ServedRepository
 from tests.system.box import Box, in_netns, wait_for, why_no_boot
 from tests.system.debian_root import root_for, why_no_root
 from tests.system.debs import REPO, build, why_no_build
@@ -89,39 +91,26 @@ def installed(box: Box) -> str:
 
 
 class Served:
-    """The Diia sandbox and a signed remote config, on the box's loopback."""
+    """The Diia sandbox and the fleet's TUF repository, on the box's loopback."""
 
-    def __init__(self, box: Box) -> None:
-        private, self.public_key = generate_keypair()
-        text = sign_text('version = 2\n[kiosk]\nmin_age = 21\n', private)
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = text.encode()
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
+    def __init__(self, box: Box, folder: Path) -> None:
         with in_netns(box.pid1):
             # The watchdog step starts the kiosk again over the same images: a one-time
             # code checked in the first run would be "used" in the next.
             self.diia = DiiaSandbox(one_time_codes=False).__enter__()
-            self.remote = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.remote.serve_forever, daemon=True).start()
+            self.fleet = ServedRepository(folder / "fleet")  # made by the fleet tool
+        self.fleet.publish("kiosks/box-01.toml", "[kiosk]\nmin_age = 21\n")
         self.invocation = ""
 
     def close(self) -> None:
-        self.remote.shutdown()
+        self.fleet.stop()
         self.diia.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="module")
-def served(box: Box, installed: str) -> Iterator[Served]:
-    served = Served(box)
+def served(box: Box, installed: str, tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[Served]:
+    served = Served(box, tmp_path_factory.mktemp("remote"))
     try:
         yield served
     finally:
@@ -143,10 +132,12 @@ def configure(box: Box, served: Served) -> None:
     etc = box.path("/etc/kiosk")
     (etc / "credentials/diia-acquirer-token").write_text(sandbox.credentials.acquirer_token)
     (etc / "credentials/diia-auth-token").write_text(sandbox.credentials.auth_token)
+    shutil.copy(served.fleet.root_file, etc / "root.json")  # what the playbook installs
     (etc / "kiosk.toml").write_text(f"""
 [kiosk]
 mode = "validate"
 result_seconds = 0.3
+id = "box-01"
 [diia]
 base_url = "{sandbox.base_url}"
 branch_id = "{sandbox.branch_id}"
@@ -160,9 +151,8 @@ gpio = "off"
 screen = "off"
 events = "stdout"
 [remote]
-url = "http://127.0.0.1:{served.remote.server_address[1]}/kiosk.toml"
+url = "{served.fleet.url}"
 allow_http_loopback = true
-public_key = "{served.public_key}"
 interval_s = 10
 """)
     # The package's tmpfiles entries put modes and owners right (0640 root:kiosk, 0600).
@@ -245,13 +235,13 @@ def test_verdicts_come_right_and_the_secrets_only_through_load_credential(
     assert sandbox.logins >= 1  # the secrets it logged in with came from $CREDENTIALS_DIRECTORY
 
 
-def test_a_signed_remote_config_is_applied_under_the_unit(box: Box, served: Served) -> None:
-    assert wait_for(lambda: "config version 2 applied without a restart" in journal(box),
-                    20, 0.5)
+def test_a_tuf_remote_config_is_applied_under_the_unit(box: Box, served: Served) -> None:
+    assert wait_for(lambda: re.search(r"config version \d+ \(kiosks/box-01\.toml\) applied "
+                                      "without a restart", journal(box)), 20, 0.5)
     stored = list(box.path("/var/lib/kiosk").rglob("*"))
     assert any(p.is_file() and "min_age = 21" in p.read_text(errors="replace")
                for p in stored), stored
-    FIGURES["remote config"] = "version 2 applied live, kept in /var/lib/kiosk"
+    FIGURES["remote config"] = "kiosks/box-01.toml from TUF, applied live, kept"
 
 
 def test_kiosk_doctor_is_green(box: Box, served: Served) -> None:

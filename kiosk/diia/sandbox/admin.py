@@ -38,7 +38,7 @@ from urllib.parse import parse_qs
 from kiosk.diia.sandbox.http_server import Reply, Request
 from kiosk.diia.sandbox.rules import CODE_LIFETIME_S, DEFAULT_HOLDER, Holder
 from kiosk.diia.types import Credentials, PersonName
-from kiosk.web_guard import browser_refusal
+from kiosk.diia.web_guard import browser_refusal
 
 
 class DiiaSandbox(Protocol):
@@ -85,7 +85,7 @@ class _BadInput(ValueError):
 
 
 def refusal(request: Request) -> Reply | None:
-    """The 403/415 for a request a web page could have sent (kiosk.web_guard), else None."""
+    """The 403/415 for a request a web page could have sent (kiosk.diia.web_guard), else None."""
     refused = browser_refusal(request.method, request.headers)
     if refused is None:
         return None
@@ -232,5 +232,9 @@ Admin API (JSON in and out):
                      instead; lose: the code is used up and the answer lost)
   revoke tokens     {post}/tokens/revoke -d '{{}}'
   set its clock off {post}/clock -d '{{"offset_s": 120}}'
+  share answers     {post}/share -d '{{"answer": "confirm", "after_s": 2}}'
+                    (answer: confirm | refuse | ignore; "deliver_to": a URL a confirmed
+                     document request is delivered to)
+  latest shares     curl -s {url}/sandbox/shares
   latest requests   curl -s {url}/sandbox/requests?limit=20
   everything        curl -s {url}/sandbox"""
