@@ -416,9 +416,7 @@ class Housekeeping:
             ops.metrics.clock_offset.set(clock.diia_offset_s)
         flags = ops.power.read()
         if flags is not None:
-            for name, on in flags.now.items():
-                ops.metrics.power_now.labels(name).set(1 if on else 0)
-                ops.metrics.power_seen.labels(name).set(1 if flags.seen[name] else 0)
+            ops.metrics.observe_power(flags)
         mine = set()
         if not clock.trusted:
             mine.add(Fault.CLOCK)
