@@ -12,14 +12,13 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from kiosk.api.checks import Check, CheckRegistry, CheckTerms
+from kiosk.api.checks import Check, CheckRegistry
 from kiosk.api.events import EventLog
 from kiosk.loop import ArmCheck, CancelCheck, CheckStatus, CheckUpdate, Staff
-from kiosk.model import CheckTerms as LoopTerms
-from kiosk.model import Phase, StaffCommand, State
+from kiosk.model import CheckTerms, Phase, StaffCommand, State
 from kiosk.signals.events import utc_timestamp, verdict_event
 
 Command = ArmCheck | CancelCheck | Staff
@@ -94,11 +93,7 @@ class TillService:
         taken = threading.Event()
         with self._lock:
             self._arming[check.id] = taken
-        self._commands.put(ArmCheck(LoopTerms(
-            id=check.id, mode=terms.mode,
-            min_age=terms.min_age if terms.mode == "age" else None,
-            names=terms.name, reference=terms.reference or "", expires_in_s=terms.expires_s,
-        )))
+        self._commands.put(ArmCheck(replace(terms, id=check.id)))
         taken.wait(self.arm_wait_s)
         with self._lock:
             self._arming.pop(check.id, None)
@@ -149,6 +144,6 @@ class TillService:
             return
         event: dict[str, Any] = {"ts": utc_timestamp(), "event": "check", "id": check.id,
                                  "state": str(check.state), "mode": check.terms.mode}
-        if check.terms.reference is not None:
+        if check.terms.reference:
             event["reference"] = check.terms.reference
         self.events.publish(event)
