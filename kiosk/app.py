@@ -152,6 +152,10 @@ class Kiosk:
         staff: StaffInput | None = None,
         arm_seconds: float = 120.0,
         require_arming: bool = False,
+        check_seconds: float = 30.0,
+        share_seconds: float = 150.0,
+        stopping: threading.Event | None = None,
+        inbox: queue.SimpleQueue[Input] | None = None,
         till: TillPort | None = None,
         on_output_error: Callable[[str, str], None] | None = None,
     ) -> None:
@@ -162,7 +166,8 @@ class Kiosk:
         self.signals = list(signals)
         self.rules = Rules(result_seconds=result_seconds, gone_frames=gone_frames,
                            attended=attended, require_arming=require_arming,
-                           arm_seconds=arm_seconds)  # fmt: skip
+                           arm_seconds=arm_seconds, check_seconds=check_seconds,
+                           share_seconds=share_seconds)  # fmt: skip
         self.heartbeat = heartbeat
         self.clock = clock
         self.sleep = sleep
@@ -170,10 +175,14 @@ class Kiosk:
         self.till = till
         self._outputs = Outputs(self.signals, on_output_error, clock=clock)
         self._loop = LoopState(shown=State(Phase.IDLE, since=clock()))
-        self._inbox: queue.SimpleQueue[Input] = queue.SimpleQueue()  # from other threads
+        # Inputs from other threads (a camera's fault, an online share's link, ...).
+        self._inbox = inbox if inbox is not None else queue.SimpleQueue()
         self._check: tuple[Future[Verdict], StartCheck | StartOffer] | None = None
         self._check_began = 0.0  # when the check in flight left the queue for the checker
         self._offer_stops: dict[str, threading.Event] = {}  # online shares in flight
+        # Set when the run ends: a share waiting for its holder stops at once (the checker
+        # built with the same event polls it).
+        self.stopping = stopping or threading.Event()
 
     # -- what others may read or hand in ------------------------------------------------
 
@@ -181,6 +190,12 @@ class Kiosk:
     def state(self) -> State:
         """What the outputs show now."""
         return self._loop.shown
+
+    @property
+    def check_deadline(self) -> float | None:
+        """The time (the loop's clock) by which the check in flight is over, or stuck; None
+        with no check in flight. A share's deadline includes waiting for its holder."""
+        return self._loop.check_until
 
     @property
     def verdicts(self) -> int:
@@ -225,18 +240,23 @@ class Kiosk:
         self._loop, effects = start(self.rules, self.clock(), self._loop.shown.faults)
         readings = iter(self.readings)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="check") as pool:
-            self._perform(effects, pool)
-            while True:
-                self._turn(pool)
-                if self._loop.wants_readings:
-                    reading = next(readings, None)
-                    if reading is None:
-                        return
-                    self._feed_reading(reading, pool)
-                elif self._check is not None:
-                    self._wait_for_check(pool)
-                else:
-                    self._rest()
+            try:
+                self._perform(effects, pool)
+                while True:
+                    self._turn(pool)
+                    if self._loop.wants_readings:
+                        reading = next(readings, None)
+                        if reading is None:
+                            return
+                        self._feed_reading(reading, pool)
+                    elif self._check is not None:
+                        self._wait_for_check(pool)
+                    else:
+                        self._rest()
+            finally:  # before the pool waits for its worker: a waiting share ends now
+                self.stopping.set()
+                for stop in self._offer_stops.values():
+                    stop.set()
 
     def _turn(self, pool: ThreadPoolExecutor) -> None:
         """Everything but the readings: inputs from elsewhere, the time, the outputs' beat."""
@@ -318,8 +338,11 @@ class Kiosk:
                 self._check = (pool.submit(self._offer, effect.terms, stop), effect)
             elif isinstance(effect, Record):
                 log.debug("verdict %s (%s)", effect.verdict.outcome, effect.verdict.reason)
+                self._tell_till(effect)
             elif isinstance(effect, CheckUpdate):
-                self._report(effect)
+                if effect.status is CheckStatus.CANCELLED and effect.id in self._offer_stops:
+                    self._offer_stops[effect.id].set()
+                self._tell_till(effect)
 
     def _offer(self, terms: CheckTerms, stop: threading.Event) -> Verdict:
         """An online share, on the worker thread: each deeplink goes back to the loop."""
@@ -331,15 +354,13 @@ class Kiosk:
 
         return self.checker.offer(terms, show, stop)
 
-    def _report(self, update: CheckUpdate) -> None:
-        if update.status is CheckStatus.CANCELLED and update.id in self._offer_stops:
-            self._offer_stops[update.id].set()
+    def _tell_till(self, effect: CheckUpdate | Record) -> None:
         if self.till is None:
             return
         try:
-            self.till.report(update)
+            self.till.report(effect)
         except Exception:  # as with any output: the loop goes on
-            log.exception("the till could not be told about check %s", update.id)
+            log.exception("the till could not be told of %s", type(effect).__name__)
 
     def _mark_failing_outputs(self, pool: ThreadPoolExecutor) -> None:
         """A failing output raises the banner on the others; a recovered one clears it."""

@@ -29,7 +29,8 @@ class RunningKiosk:
     def __init__(self, sandbox: DiiaSandbox, folder: Path, *, mode: str = "validate",
                  token: str | None = None, extra: str = "", kiosk_extra: str = "",
                  api_extra: str = "", listen_host: str = "127.0.0.1",
-                 attended: bool = False, verbose: bool = False) -> None:
+                 attended: bool = False, verbose: bool = False,
+                 env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
@@ -44,7 +45,7 @@ class RunningKiosk:
             state_dir=folder / "state",
             kiosk_extra=kiosk_extra, listen=listen, api_extra=api_extra, extra=extra)
         env = {**os.environ, "KIOSK_DIIA_ACQUIRER_TOKEN": sandbox.credentials.acquirer_token,
-               "KIOSK_DIIA_AUTH_TOKEN": sandbox.credentials.auth_token}
+               "KIOSK_DIIA_AUTH_TOKEN": sandbox.credentials.auth_token, **(env or {})}
         env.pop("CREDENTIALS_DIRECTORY", None)
         self.started = time.perf_counter()
         self.process = subprocess.Popen(

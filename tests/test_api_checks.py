@@ -33,9 +33,11 @@ def test_a_check_goes_armed_checking_done_and_carries_its_id_and_reference() -> 
     checks.subscribe(lambda check: heard.append(str(check.state)))
     armed = checks.arm(CheckTerms("", mode="age", min_age=21, reference="order-7"))
     assert armed.state is CheckStatus.ARMED and checks.get(armed.id) == armed
-    assert checks.finish({"event": "verdict"}) is None  # nothing is being checked yet
+    assert heard == []  # recorded, not told: the loop has not taken it yet
+    assert checks.taken(armed.id) == armed and heard == ["armed"]
+    assert checks.finish({"event": "verdict"}, "ffff") is None  # no such check
     assert checks.move(armed.id, CheckStatus.CHECKING).state is CheckStatus.CHECKING
-    done = checks.finish({"event": "verdict", "outcome": "pass"})
+    done = checks.finish({"event": "verdict", "outcome": "pass"}, armed.id)
     assert done is not None and done.state is CheckStatus.DONE
     assert done.verdict == {"event": "verdict", "outcome": "pass", "id": armed.id,
                             "reference": "order-7"}
@@ -56,7 +58,7 @@ def test_a_share_check_carries_its_request_id_into_the_verdict() -> None:
     armed = checks.arm(CheckTerms("", mode="share"))
     checks.move(armed.id, CheckStatus.CHECKING)
     checks.note_request(armed.id, "5f0c3c1e-0000-4000-8000-000000000001")
-    done = checks.finish({"event": "verdict"})
+    done = checks.finish({"event": "verdict"}, armed.id)
     assert done.verdict["request_id"] == done.request_id == "5f0c3c1e-0000-4000-8000-000000000001"
     assert done.public()["request_id"] == done.request_id
 

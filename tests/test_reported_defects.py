@@ -4,13 +4,21 @@ till API on a socket, the Diia sandbox beside it."""
 from __future__ import annotations
 
 import os
+import queue
+import socket
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
+import httpx
 import pytest
 
 from kiosk.diia.sandbox import DiiaSandbox
+from kiosk.loop import Reading
 from tests.kiosk_config import write_kiosk_config
 from tests.kiosk_process import RunningKiosk, free_port
 
@@ -55,3 +63,73 @@ def test_every_minimum_age_the_config_takes_lets_the_till_arm_checks(
         schema = kiosk.http.get("/v1/openapi.json").json()
         min_age = schema["components"]["schemas"]["CheckRequest"]["properties"]["min_age"]
         assert (min_age["minimum"], min_age["maximum"]) == (0, 150)
+
+
+def test_doctor_beside_a_running_kiosk_asks_diia_and_leaves_the_tills_port_alone(
+    sandbox: DiiaSandbox, tmp_path: Path
+) -> None:
+    """A running kiosk holds `[api] listen`; `kiosk doctor` builds a Diia client only."""
+    with socket.socket() as held:  # the running kiosk's till API, as far as the port goes
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        config = write_kiosk_config(tmp_path / "kiosk.toml", sandbox,
+                                    listen=f"127.0.0.1:{port}")
+        ran = kiosk_command("doctor", "--config", str(config), sandbox=sandbox, cwd=tmp_path)
+    out = ran.stdout + ran.stderr
+    assert "api.listen" not in out and "Address already in use" not in out, out
+    diia = next(line for line in ran.stdout.splitlines() if "diia" in line.split(":")[0]
+                or line.split()[1:2] == ["diia"])
+    assert "logged in" in diia, ran.stdout
+
+
+def test_the_tills_health_reads_the_live_diia_after_a_reload(
+    sandbox: DiiaSandbox, tmp_path: Path
+) -> None:
+    """A live reload that changes `[diia]` swaps the client; `/v1/health` (over its socket)
+    says what the kiosk now hears from Diia, not what the closed client last heard."""
+    from kiosk.bootstrap import bootstrap
+    from kiosk.config_files import load_config
+    from kiosk.decoding.codes import to_code
+
+    port = free_port()
+    nobody = f"http://127.0.0.1:{free_port()}"  # a Diia that does not answer at all
+    config = write_kiosk_config(tmp_path / "kiosk.toml", sandbox, listen=f"127.0.0.1:{port}",
+                                timeout_s=0.5)
+    first = load_config(config)
+    first = replace(first, diia=replace(first.diia, base_url=nobody))
+    scans: queue.SimpleQueue[Reading] = queue.SimpleQueue()
+    done = threading.Event()
+
+    def readings() -> Iterator[Reading]:
+        while not done.is_set():
+            try:
+                yield scans.get(timeout=0.05)
+            except queue.Empty:
+                yield Reading([], [], time.monotonic())
+
+    def scan() -> None:
+        code = to_code(sandbox.mint("valid"), "EAN-13")
+        assert code is not None
+        scans.put(Reading([code], [code], time.monotonic()))
+
+    def verdicts(count: int) -> None:
+        deadline = time.monotonic() + 20
+        while parts.kiosk.verdicts < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert parts.kiosk.verdicts == count
+
+    parts = bootstrap(first, credentials=sandbox.credentials, readings=readings(), outputs=[])
+    run = threading.Thread(target=parts.run, daemon=True)
+    run.start()
+    try:
+        scan()
+        verdicts(1)  # amber: no answer from the first Diia
+        parts.reconfigure(load_config(config))  # as a remote config applies it, when idle
+        scan()
+        verdicts(2)  # the second Diia answered
+        health = httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=5).json()
+        assert health["diia"] == "reachable", health
+    finally:
+        done.set()
+        run.join(10)

@@ -81,7 +81,14 @@ class CheckRegistry:
                 raise TooManyOpen(f"{MAX_OPEN} checks are already open")
             self._checks[check.id] = check
             self._trim()
-        self._tell(check)
+        return check  # told once the loop has taken it (`taken`)
+
+    def taken(self, check_id: str) -> Check | None:
+        """The loop has taken check `check_id`: now it is told as armed."""
+        with self._changed:
+            check = self._checks.get(check_id)
+        if check is not None and check.state is CheckStatus.ARMED:
+            self._tell(check)
         return check
 
     def get(self, check_id: str) -> Check | None:
@@ -99,16 +106,11 @@ class CheckRegistry:
         self._tell(check)
         return check
 
-    def finish(self, verdict: dict[str, Any], check_id: str | None = None) -> Check | None:
-        """The check being checked (or `check_id`, if still open) is done with `verdict`
-        (an event dict), to which its id, reference and share requestId are added; None if
-        there is no such check (the code was read with no check armed)."""
+    def finish(self, verdict: dict[str, Any], check_id: str) -> Check | None:
+        """Check `check_id`, if still open, is done with `verdict` (an event dict), to which
+        its id, reference and share requestId are added; None if there is no such check."""
         with self._changed:
-            if check_id is None:
-                check = next((c for c in self._checks.values()
-                              if c.state is CheckStatus.CHECKING), None)
-            else:
-                check = self._checks.get(check_id)
+            check = self._checks.get(check_id)
             if check is None or check.state in ENDED:
                 return None
             told = {**verdict, "id": check.id}

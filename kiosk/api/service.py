@@ -17,7 +17,7 @@ from typing import Any
 
 from kiosk.api.checks import Check, CheckRegistry
 from kiosk.api.events import EventLog
-from kiosk.loop import ArmCheck, CancelCheck, CheckStatus, CheckUpdate, Staff
+from kiosk.loop import ArmCheck, CancelCheck, CheckStatus, CheckUpdate, Record, Staff
 from kiosk.model import CheckTerms, Phase, StaffCommand, State
 from kiosk.signals.events import utc_timestamp, verdict_event
 
@@ -65,8 +65,11 @@ class TillService:
     default_expires_s: float = 120.0
     staff_step: bool = False  # attended age checks: staff arm and acknowledge
     online_share: bool = False  # [share] offer_id is set: mode "share_online" is offered
-    health: Callable[[], dict[str, Any]] = lambda: {"state": "starting"}  # until the loop's
-    shown: Callable[[], State | None] = lambda: None  # what the loop shows now
+    arming_required: bool = False  # an unarmed kiosk shows attended_wait (health: "armed")
+    diia: Callable[[], str] = lambda: "unknown"  # reachable | unreachable | unknown
+    config_version: Callable[[], int] = lambda: 0
+    clock_trusted: Callable[[], bool] = lambda: True
+    state: State | None = None  # what the loop shows now (this is one of its outputs)
     clock: Callable[[], float] = time.monotonic
     arm_wait_s: float = ARM_WAIT_S
     registry: CheckRegistry = field(init=False)
@@ -105,10 +108,26 @@ class TillService:
     def staff(self, command: StaffCommand) -> None:
         """Hand a staff command to the loop; raises `StaffRefused` when, by what the kiosk
         shows now, it would change nothing."""
-        refusal = staff_refusal(command, self.shown())
+        refusal = staff_refusal(command, self.state)
         if refusal is not None:
             raise StaffRefused(*refusal)
         self._commands.put(Staff(command))
+
+    def health(self) -> dict[str, Any]:
+        """`GET /v1/health`: what the loop shows (or "armed"), the config version, clock
+        trust, whether Diia answers, the faults, the checks."""
+        from kiosk import __version__
+
+        state, checks = self.state, self.registry.counts()
+        return {
+            "state": health_state(state, checks["armed"], self.arming_required),
+            "config_version": self.config_version(),
+            "clock_trusted": self.clock_trusted(),
+            "diia": self.diia(),
+            "faults": sorted(str(f) for f in state.faults) if state else [],
+            "checks": checks,
+            "version": __version__,
+        }
 
     # -- the TillPort, on the loop's thread ---------------------------------------------
 
@@ -120,28 +139,40 @@ class TillService:
             except queue.Empty:
                 return taken
 
-    def report(self, update: CheckUpdate) -> None:
-        if update.status is CheckStatus.ARMED:
+    def report(self, effect: CheckUpdate | Record) -> None:
+        """What the loop did, by the check id it gives: see README, "The order of events"."""
+        if isinstance(effect, Record):
+            if not effect.check:  # no check armed: the verdict is told as it is
+                self.events.publish(verdict_event(effect.verdict))
+            return  # a check's verdict comes with its DONE; a cancelled one's never
+        if effect.status is CheckStatus.ARMED:
+            self.registry.taken(effect.id)
             with self._lock:
-                taken = self._arming.get(update.id)
+                taken = self._arming.get(effect.id)
             if taken is not None:
                 taken.set()
-            return
-        if update.status is CheckStatus.DONE:
-            # Normally done already, when the verdict was shown (`TillEvents`); this covers
-            # an events output that failed.
-            if update.verdict is not None:
-                self.registry.finish(verdict_event(update.verdict), update.id)
-            return
-        self.registry.move(update.id, update.status)
+        elif effect.status is CheckStatus.DONE:
+            if effect.verdict is not None:
+                self.registry.finish(verdict_event(effect.verdict), effect.id)
+        else:
+            self.registry.move(effect.id, effect.status)
+
+    # -- an output: what the loop shows, for /v1/health and the staff answers ------------
+
+    def show(self, state: State) -> None:
+        self.state = state
+
+    def tick(self, now: float) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
     # -- the event stream ---------------------------------------------------------------
 
     def _check_changed(self, check: Check) -> None:
-        if check.state is CheckStatus.DONE:
-            if check.verdict is not None:
-                self.events.publish(check.verdict)
-            return
+        if check.state is CheckStatus.DONE and check.verdict is not None:
+            self.events.publish(check.verdict)  # the verdict, then the check's end
         event: dict[str, Any] = {"ts": utc_timestamp(), "event": "check", "id": check.id,
                                  "state": str(check.state), "mode": check.terms.mode}
         if check.terms.reference:
