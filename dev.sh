@@ -12,6 +12,10 @@ APT_PACKAGES+=(systemd)  # systemd-analyze: tests score and verify deploy/kiosk.
 APT_PACKAGES+=(curl)  # README.md "Trying it by hand" (and its test) mint codes with curl
 APT_PACKAGES+=(gcc python3-dev linux-libc-dev)  # evdev has no wheel: pip builds it
 VENV=.venv
+EXTRAS="test,zbar"
+# What the venv was last installed from: pyproject.toml's hash and the extras. When it still
+# matches, setup touches neither pip nor the network (a second run is quiet and works offline).
+STAMP=$VENV/.installed-from
 # For the tests only: Debian's Prometheus (promtool, a real server on loopback) and
 # Alertmanager (amtool), for the fleet's rules, alerts and dashboard (deploy/fleet/).
 TEST_APT_PACKAGES=(prometheus prometheus-alertmanager)
@@ -47,13 +51,25 @@ setup() {
     command -v dpkg-query >/dev/null && need_apt
     local python=${PYTHON:-python3}
     if [ ! -x "$VENV/bin/python" ]; then
+        "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || {
+            echo "the kiosk needs Python 3.11 or later ($python is $("$python" -V 2>&1));" \
+                 "Debian 12 and Raspberry Pi OS Bookworm have it; or set PYTHON=" >&2
+            exit 1
+        }
         # On a Pi the camera bindings come from apt (python3-picamera2), so the venv sees them.
         local site=""
         grep -qs "Raspberry Pi" /proc/device-tree/model && site="--system-site-packages"
         "$python" -m venv $site "$VENV"
     fi
-    "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
-    "$VENV/bin/python" -m pip install -q -e ".[test,zbar]"
+    local wanted
+    wanted="$(sha256sum pyproject.toml | cut -d' ' -f1) [$EXTRAS]"
+    [ "$(cat "$STAMP" 2>/dev/null)" = "$wanted" ] && return 0
+    echo "installing the kiosk and its Python packages into $VENV" >&2
+    # PYTHONWARNINGS reaches the build backend: setuptools' notes on editable installs are
+    # not for the user of this checkout.
+    PYTHONWARNINGS=ignore "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
+    PYTHONWARNINGS=ignore "$VENV/bin/python" -m pip install -q -e ".[$EXTRAS]"
+    echo "$wanted" > "$STAMP"
 }
 
 case "${1:-}" in

@@ -402,8 +402,10 @@ def load_api_token(api: ApiSection, environ: Any = os.environ) -> str | None:
     elif environ.get("CREDENTIALS_DIRECTORY"):
         path = Path(environ["CREDENTIALS_DIRECTORY"]) / API_TOKEN_CREDENTIAL
         token = read_secret_file("api.token_file", path, missing_ok=True)
-    if token and (len(token) < 16 or not token.isprintable() or " " in token):
-        raise ConfigError("api.token_file", "the token must be at least 16 printable "
+    # ASCII only: the till's header is read as latin-1, so any other token could never match.
+    if token and (len(token) < 16 or not (token.isascii() and token.isprintable())
+                  or " " in token):
+        raise ConfigError("api.token_file", "the token must be at least 16 printable ASCII "
                           "characters without spaces")
     if not token and not is_loopback(host):
         raise ConfigError("api.token_file", f"api.listen = {api.listen!r} is not loopback: "

@@ -30,7 +30,7 @@ class RunningKiosk:
                  token: str | None = None, extra: str = "", kiosk_extra: str = "",
                  api_extra: str = "", listen_host: str = "127.0.0.1",
                  attended: bool = False, verbose: bool = False,
-                 env: dict[str, str] | None = None) -> None:
+                 metrics_port: int = 0, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
@@ -43,7 +43,8 @@ class RunningKiosk:
         self.config = write_kiosk_config(
             folder / "kiosk.toml", sandbox, mode=mode, attended=attended,
             state_dir=folder / "state",
-            kiosk_extra=kiosk_extra, listen=listen, api_extra=api_extra, extra=extra)
+            kiosk_extra=kiosk_extra, listen=listen, api_extra=api_extra, extra=extra,
+            metrics_port=metrics_port)
         env = {**os.environ, "KIOSK_DIIA_ACQUIRER_TOKEN": sandbox.credentials.acquirer_token,
                "KIOSK_DIIA_AUTH_TOKEN": sandbox.credentials.auth_token, **(env or {})}
         env.pop("CREDENTIALS_DIRECTORY", None)

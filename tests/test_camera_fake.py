@@ -7,7 +7,7 @@ from concurrent.futures import CancelledError
 
 import pytest
 
-from tests.fakes.camera import FakeCameraBay
+from tests.fakes.camera import SLOW_PI, FakeCameraBay, WouldHang
 from tests.fakes.clock import FakeClock
 
 
@@ -63,7 +63,7 @@ def test_wait_zero_is_falsy_and_returns_the_job_and_no_wait_blocks_for_ever():
     assert hasattr(job, "get_result")
     cam.cancel_all_and_flush()
     bay.plugged = False
-    with pytest.raises(AssertionError, match="block here for ever"):
+    with pytest.raises(WouldHang, match="block here for ever"):
         cam.capture_request()
 
 
@@ -125,3 +125,69 @@ def test_a_pulled_ribbon_kills_the_stream_until_the_camera_is_started_anew():
     again.start()
     with again.captured_request(wait=2.0) as request:
         assert request.timestamp - again.started_at == pytest.approx(8 / 30, abs=1e-3)  # 30 fps
+
+
+# --- the harsh parts: cost, shutting down, formats, versions --------------------------------
+
+
+def test_the_stack_costs_time_the_manager_once_per_life_and_modes_once_per_object():
+    clock = FakeClock()
+    bay = FakeCameraBay(clock=clock, sleep=clock.sleep, costs=SLOW_PI)
+    cam = bay.backend.Picamera2(0)
+    assert clock.now - 100.0 == pytest.approx(SLOW_PI.manager_s + SLOW_PI.open_s)
+    before = clock.now
+    modes = cam.sensor_modes
+    assert clock.now - before == pytest.approx(3 * SLOW_PI.configure_s)  # one per mode
+    assert cam.sensor_modes is modes and clock.now - before == pytest.approx(0.9)
+    cam.close()
+    assert bay.manager.cameras == {} and bay.manager.made == 1
+    again = bay.backend.Picamera2(0)  # the manager went with the last camera: made anew
+    assert bay.manager.made == 2
+    before = clock.now
+    assert again.sensor_modes == modes  # a new object probes again
+    assert clock.now - before == pytest.approx(0.9)
+
+
+def test_stop_waits_behind_a_capture_that_never_comes_unless_flushed_first():
+    bay, cam, _clock = started()
+    bay.plugged = False
+    cam.capture_request(wait=False)
+    with pytest.raises(WouldHang, match="cancel_all_and_flush"):
+        cam.stop()
+    cam.cancel_all_and_flush()
+    cam.stop()
+    cam.close()
+    assert not bay.leaked() and bay.manager.cameras == {}
+
+
+def test_a_pulled_webcam_fails_to_stop_and_close_leaving_it_registered_and_its_pipe_open():
+    bay, cam, _clock = started("uvc")
+    bay.plugged = False
+    with pytest.raises(RuntimeError, match="No such device"):
+        cam.stop()
+    with pytest.raises(RuntimeError, match="No such device"):
+        cam.close()
+    assert bay.manager.cameras == {0: cam} and bay.leaked() == [cam]
+    assert bay.backend.Picamera2.global_camera_info() == []
+    bay.plugged = True  # a new device to libcamera: it opens although the old one is stuck
+    again = bay.backend.Picamera2(0)
+    assert bay.manager.cameras == {0: again} and bay.leaked() == [cam]
+
+
+def test_mapped_array_refuses_nv12_and_reshape_false_gives_the_raw_bytes():
+    bay, cam, _clock = started("uvc", formats=("MJPEG", "NV12"))
+    assert cam.camera_config["main"]["format"] == "NV12"  # fourcc order: 'NV12' < 'MJPG'
+    with cam.captured_request(wait=1.0) as request:
+        with pytest.raises(RuntimeError, match="Format NV12 not supported"), \
+                bay.backend.MappedArray(request, "main"):
+            pass
+        with bay.backend.MappedArray(request, "main", reshape=False) as mapped:
+            assert mapped.array.shape == (1280 * 720 * 3 // 2,)
+
+
+def test_before_0_3_20_there_is_no_flush_and_a_number_as_wait_blocks_for_ever():
+    bay, cam, _clock = started(version="0.3.19")
+    assert not hasattr(bay.backend.Picamera2, "cancel_all_and_flush")
+    bay.plugged = False
+    with pytest.raises(WouldHang):
+        cam.capture_request(wait=0.5)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import itertools
+import queue
 import sys
 
 import numpy as np
 import pytest
 
 from kiosk.app import Kiosk, frame_readings
-from kiosk.bootstrap import FaultRelay
 from kiosk.decoding import code_images
 from kiosk.decoding.decode import ZxingDecoder
+from kiosk.loop import FaultChanged
 from kiosk.model import Fault, Frame, Phase
 from kiosk.sources.camera import (
     CameraFrames,
@@ -24,6 +25,7 @@ from kiosk.sources.camera import (
 from tests.fakes.camera import (
     IMX219_MODES,
     IMX708_MODES,
+    SLOW_PI,
     AeConstraintModeEnum,
     AeMeteringModeEnum,
     AfModeEnum,
@@ -189,7 +191,7 @@ def test_slow_frame_rates_get_a_long_enough_first_wait(fps):
     frame = first_frames(source.frames())[0]
     assert source.first_wait_s >= 8 / fps + 0.4  # the start-up frames, with room to spare
     assert source.opened == 1 and faults == []
-    assert frame.timestamp - 100.0 == pytest.approx(8 / fps, abs=0.3)
+    assert frame.timestamp - bay.cameras[0].started_at == pytest.approx(8 / fps, abs=0.01)
 
 
 def test_a_single_slow_frame_is_not_a_lost_camera_and_leaves_no_job_behind():
@@ -367,7 +369,11 @@ def test_close_stops_the_frames_and_releases_the_camera():
 def test_the_kiosk_keeps_ticking_and_shows_the_camera_banner_while_the_camera_is_lost():
     clock = FakeClock()
     bay = bay_on(clock)
-    relay = FaultRelay(Fault.CAMERA)
+    inbox: queue.SimpleQueue = queue.SimpleQueue()  # the loop's, as bootstrap hands it over
+
+    def relay(lost: bool) -> None:
+        inbox.put(FaultChanged(Fault.CAMERA, lost, clock()))
+
     source = CameraFrames(backend=bay.backend, on_fault=relay, clock=clock, sleep=clock.sleep)
 
     def script():
@@ -382,8 +388,8 @@ def test_the_kiosk_keeps_ticking_and_shows_the_camera_banner_while_the_camera_is
             yield reading
 
     signals = RecordingSignals()
-    kiosk = Kiosk(readings=script(), checker=None, signals=[signals], result_seconds=0)
-    relay.attach(kiosk)
+    kiosk = Kiosk(readings=script(), checker=None, signals=[signals], result_seconds=0,
+                  inbox=inbox)
     kiosk.run()
     banners = [Fault.CAMERA in s.faults for s in signals.states]
     assert banners.count(True) >= 1 and banners[-1] is False
@@ -428,3 +434,98 @@ def test_a_bad_camera_size_is_a_config_error():
 
     with pytest.raises(ConfigError, match=r"camera\.size"):
         parse_config({"camera": {"size": "big"}})
+
+
+# --- a slow stack, odd formats, a pulled webcam, an old picamera2 -------------------------
+
+
+def frames_within(stream, clock: FakeClock, seconds: float) -> list[Frame]:
+    start, got = clock.now, []
+    while clock.now - start < seconds:
+        item = next(stream)
+        if item is not None and item.timestamp - start <= seconds:
+            got.append(item)
+    return got
+
+
+@pytest.mark.parametrize("fps", [15.0, 5.0])
+def test_a_slow_camera_stack_starts_first_time_and_is_never_reopened(fps):
+    clock = FakeClock()
+    bay = bay_on(clock, costs=SLOW_PI)  # a 1 s manager, 0.3 s a configure
+    source, _, faults = camera(bay, CameraSettings(fps=fps))
+    frames = frames_within(source.frames(), clock, 8.0)
+    cam = bay.cameras[0]
+    assert source.opened == 1 and bay.calls.count("open") == 1 and faults == []
+    # Creating, probing and configuring took over 2 s; the window began at start().
+    assert cam.started_at - 100.0 > 2.0
+    assert frames[0].timestamp - cam.started_at == pytest.approx(8 / fps, abs=0.01)
+    assert len(frames) >= int((100.0 + 8.0 - frames[0].timestamp) * fps) - 1
+
+
+def test_the_chosen_sensor_mode_is_kept_so_a_reopen_configures_once():
+    clock = FakeClock()
+    bay = bay_on(clock, costs=SLOW_PI)
+    source, _, faults = camera(bay)
+    stream = source.frames()
+    first_frames(stream)
+    bay.plugged = False
+    until_none = clock.now
+    while source.opened < 2 and clock.now - until_none < 30:
+        if next(stream) is None and not bay.plugged and clock.now - until_none > 3:
+            bay.plugged = True
+    until_frame(stream, clock)
+    second = bay.cameras[-1]
+    opened_at = max(i for i, call in enumerate(bay.calls) if call == "open")
+    assert bay.calls[opened_at:].count("configure") == 1  # no second probe of the modes
+    assert second.config["sensor"] == {"output_size": (2304, 1296)}  # still the full view
+    assert faults == [True, False]
+
+
+def test_an_nv12_webcam_is_read_from_its_y_plane():
+    bay = bay_on(FakeClock(), "uvc", formats=("MJPEG", "NV12"), stride=1344)
+    scene = np.random.default_rng(4).integers(0, 256, (720, 1280), dtype=np.uint8)
+    bay.show(scene)
+    source, _, faults = camera(bay)
+    frames = first_frames(source.frames(), 3)
+    assert bay.cameras[0].config["main"]["format"] == "NV12"
+    assert all(np.array_equal(f.pixels, scene) for f in frames)
+    assert frames[0].pixels.flags.c_contiguous
+    assert source.opened == 1 and faults == []
+
+
+def test_a_webcam_pulled_and_put_back_three_times_gives_frames_and_leaks_nothing():
+    clock = FakeClock()
+    bay = bay_on(clock, "uvc")
+    source, _, faults = camera(bay)
+    stream = source.frames()
+    first_frames(stream)
+    for _ in range(3):
+        bay.plugged = False
+        for _ in range(30):
+            assert next(stream) is None
+        bay.plugged = True
+        back = clock.now
+        assert until_frame(stream, clock).timestamp - back < 3.0
+    live = bay.cameras[-1]
+    assert bay.leaked() == [] and bay.manager.cameras == {0: live}
+    assert all(cam.closed for cam in bay.cameras if cam is not live)
+    assert source.opened == 4 and faults == [True, False] * 3
+
+
+def test_picamera2_before_0_3_20_is_refused_with_the_doctors_words():
+    from kiosk.ops.doctor import Doctor
+
+    bay = bay_on(FakeClock(), version="0.3.19")
+    with pytest.raises(CameraUnavailable) as refused:
+        camera(bay)
+    assert "picamera2 0.3.19 is older than 0.3.20" in str(refused.value)
+    doctor = Doctor({}, version_of=lambda name: "0.3.19", has_module=lambda name: True)
+    assert doctor.picamera2_finding("0.3.19").detail in str(refused.value)
+    assert bay.calls == []  # refused before any camera was touched: nothing to hang on
+
+
+def test_a_picamera2_without_flush_is_refused_even_when_its_version_is_unknown():
+    bay = bay_on(FakeClock(), version="0.3.19")
+    bay.backend.version = None
+    with pytest.raises(CameraUnavailable, match="cancel_all_and_flush"):
+        camera(bay)

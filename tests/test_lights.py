@@ -6,8 +6,10 @@ compares within 50 ms. It zips the lists, so every check also asserts the number
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
+import types
 from collections.abc import Iterator
 from math import isclose
 
@@ -270,6 +272,34 @@ def test_a_pin_already_in_use_raises_lights_error() -> None:
         GpioSignals(GREEN, GREEN, AMBER, BUZZER, pin_factory=factory)
     # the LED opened before the failure was released again
     GpioSignals(GREEN, RED, AMBER, BUZZER, pin_factory=factory).close()
+
+
+def test_a_pin_another_process_holds_is_a_lights_error_not_a_crash(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # lgpio's own exception (lgpio.py: `class error(Exception)`, raised by _u2i on a negative
+    # status such as LG_GPIO_BUSY): neither GPIOZeroError nor OSError. gpiozero's lgpio pin
+    # lets it through from gpio_claim_*; lgpio is imported then, so it is in sys.modules.
+    lgpio = types.ModuleType("lgpio")
+
+    class error(Exception):
+        pass
+
+    lgpio.error = error  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "lgpio", lgpio)
+
+    class ClaimedElsewhere(MockPWMPin):
+        def __init__(self, factory: MockFactory, info: object) -> None:
+            if RED in info.names:  # type: ignore[attr-defined]
+                raise lgpio.error("GPIO busy")  # type: ignore[attr-defined]
+            super().__init__(factory, info)
+
+    factory = MockFactory(pin_class=ClaimedElsewhere)
+    with pytest.raises(LightsError, match="GPIO busy"):
+        GpioSignals(GREEN, RED, AMBER, BUZZER, pin_factory=factory)
+    config = parse_config({"signals": {"gpio": "mock", "screen": "off", "events": "off"}})
+    assert build_signals(config, pin_factory=factory) == []  # the kiosk runs on without LEDs
+    factory.reset()
 
 
 # -- RGB LED ---------------------------------------------------------------------------------

@@ -73,6 +73,17 @@ def test_build_info_names_the_version_and_process_metrics_share_the_registry() -
     assert "process_start_time_seconds" not in names and "kiosk_build_info" in names
 
 
+def test_every_verdict_is_exported_at_zero_before_it_first_happens() -> None:
+    # A series born at 1 hides its first verdict from the centre's rate() and increase().
+    metrics = Metrics()
+    for reason in Reason:
+        labels = {"outcome": str(reason.outcome), "reason": str(reason), "cached": "false"}
+        assert value(metrics, "kiosk_verdicts_total", labels) == 0, reason
+    assert value(metrics, "kiosk_diia_errors_total", {"reason": "timeout"}) == 0
+    samples = [s.name for family in metrics.registry.collect() for s in family.samples]
+    assert not [name for name in samples if name.endswith("_created")]
+
+
 def test_every_exported_name_is_in_the_readme_table() -> None:
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     for family in Metrics().registry.collect():
@@ -143,8 +154,8 @@ def test_no_flags_off_a_pi(tmp_path: Path) -> None:
     assert PowerReader(tmp_path).read() is None
 
 
-def test_get_throttled_bits_now_and_latched(tmp_path: Path) -> None:
-    root = pi_sysfs(tmp_path, throttled="50005")  # under-voltage + throttled, now and since
+def test_get_throttled_bits_now_and_latched_where_there_is_no_hwmon(tmp_path: Path) -> None:
+    root = pi_sysfs(tmp_path, throttled="50005", alarm=None)  # under-voltage + throttled
     reader = PowerReader(root)
     flags = reader.read()
     assert flags.raw == 0x50005
@@ -158,7 +169,7 @@ def test_get_throttled_bits_now_and_latched(tmp_path: Path) -> None:
 
 
 def test_sticky_bits_alone_count_as_seen(tmp_path: Path) -> None:
-    flags = PowerReader(pi_sysfs(tmp_path, throttled="80000")).read()  # soft temp occurred
+    flags = PowerReader(pi_sysfs(tmp_path, throttled="80000", alarm=None)).read()  # soft temp
     assert flags.seen["soft_temperature_limit"] and not flags.now["soft_temperature_limit"]
 
 
@@ -174,9 +185,23 @@ def test_the_hwmon_alarm_is_under_voltage_in_the_last_poll_not_now(tmp_path: Pat
 
 
 def test_under_voltage_now_comes_from_get_throttled_bit_0_only(tmp_path: Path) -> None:
-    # Occurred (bit 16, and the hwmon alarm that mirrors it) but not now (bit 0 clear).
-    flags = PowerReader(pi_sysfs(tmp_path, throttled="10000", alarm="1")).read()
+    # Occurred (bit 16) but not now (bit 0 clear).
+    flags = PowerReader(pi_sysfs(tmp_path, throttled="10000", alarm=None)).read()
     assert not flags.now["under_voltage"] and flags.seen["under_voltage"]
+
+
+def test_hwmon_is_preferred_and_get_throttled_never_read_where_both_exist(
+    tmp_path: Path,
+) -> None:
+    # The first read of get_throttled logs a one-time kernel WARNING and taints the kernel
+    # (drivers/firmware/raspberrypi.c, "deprecated, use hwmon sysfs instead").
+    root = pi_sysfs(tmp_path, throttled="50005", alarm="0")
+    flags = PowerReader(root).read()
+    assert flags.raw is None and not any(flags.now.values()) and not any(flags.seen.values())
+    (root / "class/hwmon/hwmon1/in0_lcrit_alarm").write_text("1\n")
+    assert PowerReader(root).read().seen == {"under_voltage": True, "frequency_capped": False,
+                                              "throttled": False,
+                                              "soft_temperature_limit": False}
 
 
 def test_kiosk_run_wiring_feeds_metrics_and_the_audit_log(sandbox, tmp_path: Path) -> None:

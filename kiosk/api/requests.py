@@ -40,8 +40,8 @@ def json_object(raw: bytes) -> dict[str, Any]:
         return {}
     try:
         body = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise BadField("body", "not JSON in UTF-8") from None
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise BadField("body", "not JSON in UTF-8, or nested too deep") from None
     if not isinstance(body, dict):
         raise BadField("body", "must be a JSON object")
     return body

@@ -103,8 +103,8 @@ class NameFile:
             if not isinstance(data, dict):
                 raise InvalidName("not a JSON object")
             name = HolderName.parse(data)
-        except (InvalidName, ValueError) as exc:  # the message never holds a name
-            reason = exc if isinstance(exc, InvalidName) else "not JSON in UTF-8"
+        except (InvalidName, ValueError, RecursionError) as exc:  # never holds a name
+            reason = exc if isinstance(exc, InvalidName) else "not JSON in UTF-8, or too deep"
             log.warning("name file %s refused: %s", self._path, reason)
             return None
         self._read = (stat.st_ino, stat.st_mtime_ns, name)

@@ -149,7 +149,7 @@ def response_json(response: httpx.Response) -> Any:
     """The body as JSON, or None when it is not JSON."""
     try:
         return response.json()
-    except ValueError:  # JSONDecodeError and UnicodeDecodeError both are
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested absurdly deep
         return None
 
 

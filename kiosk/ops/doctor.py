@@ -34,11 +34,9 @@ from kiosk.config import (
 )
 from kiosk.config_files import NO_CONFIG_ADVICE
 from kiosk.diia.transport import resolve_within
+from kiosk.sources.camera_stack import UPGRADE_ADVICE, too_old
 
 OK, WARN, FAIL, ABSENT, SKIP = "ok", "warn", "FAIL", "absent", "skip"
-# picamera2 0.3.20 brought capture timeouts (`wait=`) and `cancel_all_and_flush()`, without
-# which a camera that stops delivering cannot be let go of and opened again.
-PICAMERA2_MINIMUM = (0, 3, 20)
 
 
 # A failed login, by its reason: what to look at first.
@@ -54,11 +52,6 @@ def module_version(name: str) -> str | None:
         return importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:
         return None
-
-
-def version_tuple(text: str) -> tuple[int, ...]:
-    """(0, 3, 36) from "0.3.36", "0.3.36-1" or "0.3.36+rpt1"."""
-    return tuple(int(part) for part in re.findall(r"[0-9]+", text.split("-")[0].split("+")[0]))
 
 
 def zbar_error() -> str | None:
@@ -218,18 +211,18 @@ class Doctor:
         if not self.has_module("picamera2"):
             return Finding(FAIL, "camera", "picamera2 is not importable",
                            "sudo apt install python3-picamera2; venv with --system-site-packages")
-        version = self.version_of("picamera2")
+        return self.picamera2_finding(self.version_of("picamera2"), len(nodes))
+
+    def picamera2_finding(self, version: str | None, nodes: int = 0) -> Finding:
+        """The camera line for this picamera2; refused in the camera's own words."""
         if version is None:
-            return Finding(WARN, "camera", f"{len(nodes)} camera device nodes; picamera2 "
+            return Finding(WARN, "camera", f"{nodes} camera device nodes; picamera2 "
                            "present but its version is unknown (0.3.20 or later is needed)",
-                           "sudo apt-get install --only-upgrade python3-picamera2 "
-                           "python3-libcamera")
-        if version_tuple(version) < PICAMERA2_MINIMUM:
-            return Finding(FAIL, "camera", f"picamera2 {version} is older than 0.3.20: no "
-                           "capture timeouts, a lost camera is never opened again",
-                           "sudo apt update && sudo apt-get install --only-upgrade "
-                           "python3-picamera2 python3-libcamera (install.sh does)")
-        return Finding(OK, "camera", f"{len(nodes)} camera device nodes, picamera2 {version}")
+                           UPGRADE_ADVICE)
+        why = too_old(version)
+        if why is not None:
+            return Finding(FAIL, "camera", why, UPGRADE_ADVICE)
+        return Finding(OK, "camera", f"{nodes} camera device nodes, picamera2 {version}")
 
     def decoder(self, config: Config) -> Iterator[Finding]:
         """zxing-cpp always (frames); zbar for the second look or as the chosen backend."""

@@ -10,6 +10,11 @@ drivers/firmware/raspberrypi.c):
   within the last ~2 s: sticky, not "now", so it counts as seen (and as `recent`).
 Everything that occurred is latched for as long as the kiosk runs.
 
+hwmon is read where it exists, and then `get_throttled` never is: the first read of that
+attribute logs a one-time kernel WARNING ("deprecated, use hwmon sysfs instead") and taints
+the kernel. So a Pi with hwmon reports under-voltage only (as seen), not "now" nor the
+frequency and temperature flags; `get_throttled` is read only where hwmon is missing.
+
 On anything but a Pi neither exists, and `read()` says so (None) instead of guessing.
 """
 
@@ -61,6 +66,8 @@ class PowerReader:
                     break
             except OSError:
                 continue
+        if self._alarm is not None:
+            return  # never touch get_throttled where hwmon answers
         found = sorted(
             self._sysfs.glob("bus/platform/drivers/raspberrypi-firmware/*/get_throttled")
         )

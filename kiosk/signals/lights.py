@@ -29,6 +29,7 @@ pitch). Patterns play in background threads, so `show` returns at once. The hard
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -158,6 +159,14 @@ def mock_pin_factory() -> MockFactory:
     return MockFactory(pin_class=BoundedMockPWMPin)
 
 
+def _lgpio_errors() -> tuple[type[Exception], ...]:
+    """lgpio's own exception, raised through gpiozero when a pin is busy ("GPIO busy"): a
+    plain Exception. Looked up only if gpiozero's lgpio factory imported lgpio (importing
+    it here would leave its notify FIFO in the working directory for nothing)."""
+    error = getattr(sys.modules.get("lgpio"), "error", None)
+    return (error,) if isinstance(error, type) and issubclass(error, Exception) else ()
+
+
 class _Player:
     """Plays steps on one output in a daemon thread: a loop for lights, once for sound."""
 
@@ -283,7 +292,9 @@ class GpioSignals:
             if relay_pin is not None:
                 self._relay = opened(DigitalOutputDevice(
                     relay_pin, active_high=relay_active_high, pin_factory=pin_factory))  # fmt: skip
-        except (GPIOZeroError, OSError) as exc:
+        except Exception as exc:
+            if not isinstance(exc, (GPIOZeroError, OSError, *_lgpio_errors())):
+                raise
             self._close()
             raise LightsError(f"cannot open GPIO pins: {exc}") from exc
         self._light = _Player(light, "leds")

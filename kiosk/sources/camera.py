@@ -18,8 +18,15 @@ What it asks of the camera, and why:
 USB webcams (UVC) go through the same picamera2 path, which drives them through libcamera
 since picamera2 0.3.6: no extra library, the same error handling. The kiosk asks them for
 YUYV; libcamera silently swaps in a format the webcam has (MJPEG, decoded by picamera2 to an
-RGB array), so the format is read back after configuring and converted to gray whatever it
-is. Controls the webcam lacks (autofocus, frame rate) are left out.
+RGB array; or NV12, which picamera2's `MappedArray` refuses up to 0.3.36, so its Y plane is
+read from the raw buffer), so the format is read back after configuring and converted to
+gray whatever it is. Controls the webcam lacks (autofocus, frame rate) are left out.
+
+Starting can be slow on a Pi 4: making libcamera's camera manager, opening the camera,
+probing the sensor modes (one reconfigure each) and configuring can take seconds. None of
+that counts against the first frame's wait, which starts when `start()` returns, and the
+mode chosen for a camera (by its libcamera id) is kept, so a re-open does not probe again.
+picamera2 older than 0.3.20 is refused (`camera_stack`): it cannot let go of a lost camera.
 
 The camera can vanish (a loose ribbon cable, a pulled USB plug) and picamera2 then just stops
 delivering, with no error. Frames are waited for with a deadline (see `CameraFrames`); when
@@ -34,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -44,6 +52,7 @@ import numpy as np
 from PIL import Image
 
 from kiosk.model import Frame
+from kiosk.sources.camera_stack import UPGRADE_ADVICE, installed_picamera2, too_old
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +89,8 @@ class CameraSettings:
 
 
 def load_picamera2() -> SimpleNamespace:
-    """picamera2's `Picamera2` and `MappedArray`, and libcamera's `controls`."""
+    """picamera2's `Picamera2` and `MappedArray`, libcamera's `controls`, and picamera2's
+    version (None when its package metadata is missing)."""
     try:
         from libcamera import controls
         from picamera2 import MappedArray, Picamera2
@@ -89,7 +99,8 @@ def load_picamera2() -> SimpleNamespace:
             f"picamera2 cannot be imported ({exc}). On Raspberry Pi OS: "
             "sudo apt install python3-picamera2, and make the venv with --system-site-packages"
         ) from exc
-    return SimpleNamespace(Picamera2=Picamera2, MappedArray=MappedArray, controls=controls)
+    return SimpleNamespace(Picamera2=Picamera2, MappedArray=MappedArray, controls=controls,
+                           version=installed_picamera2())
 
 
 def full_view_mode(
@@ -119,20 +130,25 @@ def full_view_mode(
     return min(fitting, key=lambda s: s[0] * s[1]) if fitting else None
 
 
-YUV_PLANAR = ("YUV420", "YVU420", "NV12", "NV21")  # Y first: h rows of `stride` bytes
+YUV_PLANAR = ("YUV420", "YVU420")  # Y first: h rows of `stride` bytes
+# Y first too, then interleaved chroma; picamera2 up to 0.3.36 cannot shape them
+# ("Format NV12 not supported"), so they are mapped unshaped and cut here.
+YUV_SEMIPLANAR = ("NV12", "NV21")
 # Packed 4:2:2 as picamera2 shapes it, (h, stride/2, 2): which of the two bytes is Y.
 YUV_PACKED_Y = {"YUYV": 0, "YVYU": 0, "UYVY": 1, "VYUY": 1}
 # Colour arrays, (h, w, 3 or 4), by the byte order PIL unpacks them in: picamera2's "RGB888"
 # is B, G, R in memory (its PIL mode is "BGR"); MJPEG is decoded by PIL to R, G, B.
 RGB_ORDER = {"MJPEG": "RGB", "BGR888": "RGB", "XBGR8888": "RGBX",
              "RGB888": "BGR", "XRGB8888": "BGRX"}
-READABLE_FORMATS = (*YUV_PLANAR, *YUV_PACKED_Y, *RGB_ORDER)
+READABLE_FORMATS = (*YUV_PLANAR, *YUV_SEMIPLANAR, *YUV_PACKED_Y, *RGB_ORDER)
+STARTUP_FRAMES = 8  # libcamera's start-up frames (imx708: 6 + 1), dropped, then the first kept
+FIRST_FRAME_MARGIN = 4  # frame periods of slack: stream-on, a long first exposure
 
 
 def first_frame_wait(fps: float) -> float:
-    """How long the first frame after `start()` may take: libcamera's start-up frames (about
-    7, dropped by picamera2) come at the configured rate, so slow rates need longer."""
-    return max(2.0, 10.0 / fps)
+    """How long the first frame may take, counted from when `start()` returns: the start-up
+    frames come at the configured rate, so slow rates need longer; never under 2 s."""
+    return max(2.0, (STARTUP_FRAMES + FIRST_FRAME_MARGIN) / fps)
 
 
 def frame_wait(fps: float) -> float:
@@ -140,14 +156,20 @@ def frame_wait(fps: float) -> float:
     return max(0.5, 3.0 / fps)
 
 
-def y_plane(array: np.ndarray, pixel_format: str, size: tuple[int, int]) -> np.ndarray:
+def y_plane(array: np.ndarray, pixel_format: str, size: tuple[int, int],
+            stride: int | None = None) -> np.ndarray:
     """A contiguous gray copy of a mapped buffer of `pixel_format`, `size` = (w, h).
 
-    YUV420: Y is the first h rows (the rows may be wider than w: the stride). YUYV and kin:
+    YUV420: Y is the first h rows (the rows may be wider than w: the stride). NV12/NV21 come
+    unshaped (1-D, mapped with `reshape=False`): Y is the first h rows of `stride` bytes.
+    YUYV and kin:
     picamera2 gives (h, stride/2, 2), or (h, stride) as plain bytes. Colour (an MJPEG
     webcam, or RGB formats): luma from the three channels (BT.601 weights).
     """
     width, height = size
+    if pixel_format in YUV_SEMIPLANAR and array.ndim == 1:
+        rows = stride or width
+        return array[: height * rows].reshape(height, rows)[:, :width].copy()
     if pixel_format in YUV_PACKED_Y:
         which = YUV_PACKED_Y[pixel_format]
         if array.ndim == 3:
@@ -193,6 +215,10 @@ class CameraFrames:
     ) -> None:
         self.settings = settings or CameraSettings()
         self._backend = backend if backend is not None else load_picamera2()
+        why = too_old(getattr(self._backend, "version", None),
+                      hasattr(self._backend.Picamera2, "cancel_all_and_flush"))
+        if why is not None:  # it would hang on the first lost camera: refuse it now
+            raise CameraUnavailable(f"{why}; {UPGRADE_ADVICE}")
         self._on_fault = on_fault or (lambda lost: None)
         fps = self.settings.fps
         self.first_wait_s = first_frame_wait(fps)
@@ -206,6 +232,8 @@ class CameraFrames:
         self._job: Any = None
         self._format = "YUV420"
         self._size = self.settings.size
+        self._stride: int | None = None
+        self._modes: dict[str, tuple[int, int] | None] = {}  # camera id -> mode chosen
         self._lost = False
         self._lost_since = 0.0
         self._last_frame = self._due = 0.0  # when the last frame came; when the next is due
@@ -223,14 +251,17 @@ class CameraFrames:
                 yield from self._pause(next_try - self._clock())
                 if self._closed:
                     return
-                tried_at = self._clock()
-                next_try = tried_at + self._next_retry()
                 try:
                     self._open()
                 except Exception as exc:  # libcamera raises anything; retry all
                     self._fault(f"cannot open the camera: {exc}")
                     continue
-                self._last_frame, self._due = tried_at, tried_at + self.first_wait_s
+                finally:  # the pause counts from the end of a try, however long it took
+                    next_try = self._clock() + self._next_retry()
+                # The first frame's wait starts now that start() has returned: making,
+                # probing and configuring the camera may have taken seconds already.
+                started = self._clock()
+                self._last_frame, self._due = started, started + self.first_wait_s
                 self._slow = False
             now = self._clock()
             try:
@@ -273,14 +304,15 @@ class CameraFrames:
         camera = self._backend.Picamera2(s.index)
         try:
             available = dict(camera.camera_controls)
-            usb = self._is_usb(s.index)
+            camera_id = self._camera_id(s.index)
+            usb = "/usb" in camera_id  # libcamera names USB cameras by their USB path
             kwargs: dict[str, Any] = {
                 "main": {"size": tuple(s.size), "format": "YUYV" if usb else "YUV420"},
                 "controls": self._controls(available),
                 "buffer_count": 4,
                 "queue": False,  # never hand out a frame that waited in a queue
             }
-            sensor = None if usb else self._full_view(camera)
+            sensor = None if usb else self._full_view(camera, camera_id)
             if sensor is not None:
                 kwargs["sensor"] = {"output_size": sensor}
             camera.configure(camera.create_video_configuration(**kwargs))
@@ -288,6 +320,7 @@ class CameraFrames:
             # MJPEG, another size) and picamera2 only logs it: read back what was set.
             main = camera.camera_config["main"]
             self._format, self._size = str(main["format"]), tuple(main["size"])
+            self._stride = main.get("stride")
             if self._format not in READABLE_FORMATS:
                 raise CameraError(f"the camera delivers {self._format}, which the kiosk "
                                   "cannot read (it needs YUV420, YUYV, RGB or MJPEG)")
@@ -296,25 +329,29 @@ class CameraFrames:
                             "expect fewer frames a second (a YUYV webcam is faster)")
             camera.start()
         except Exception:
-            _quietly(camera.close)
+            _close(camera)
             raise
         self._camera = camera
         self._job = None
         self.opened += 1
         log.info("camera %d open: %dx%d %s at %g fps", s.index, *self._size, self._format, s.fps)
 
-    def _full_view(self, camera: Any) -> tuple[int, int] | None:
+    def _full_view(self, camera: Any, camera_id: str) -> tuple[int, int] | None:
+        if camera_id in self._modes:  # probed at an earlier open: a reconfigure per mode
+            return self._modes[camera_id]
         try:
             modes = camera.sensor_modes  # picamera2 probes the modes: it can fail
         except Exception as exc:  # then libcamera chooses, perhaps a crop, but frames come
             log.warning("cannot list the sensor modes (%s); the view may be cropped", exc)
             return None
-        return full_view_mode(modes, self.settings.size, self.settings.fps)
+        chosen = self._modes[camera_id] = full_view_mode(modes, self.settings.size,
+                                                         self.settings.fps)
+        return chosen
 
-    def _is_usb(self, index: int) -> bool:
-        # libcamera names USB cameras by their USB path; Pi cameras by their I2C/CSI one.
+    def _camera_id(self, index: int) -> str:
+        """libcamera's id of camera `index`: its I2C/CSI path, or its USB path."""
         cameras = self._backend.Picamera2.global_camera_info()
-        return index < len(cameras) and "/usb" in str(cameras[index].get("Id", ""))
+        return str(cameras[index].get("Id", "")) if index < len(cameras) else ""
 
     def _controls(self, available: dict[str, Any]) -> dict[str, Any]:
         """The libcamera controls to set, limited to those this camera has."""
@@ -351,9 +388,10 @@ class CameraFrames:
         except TimeoutError:
             return None  # the job stays queued and takes the next frame
         self._job = None
+        shaped = self._format not in YUV_SEMIPLANAR  # picamera2 cannot shape NV12/NV21
         try:
-            with self._backend.MappedArray(request, "main") as mapped:
-                return y_plane(mapped.array, self._format, self._size)
+            with self._backend.MappedArray(request, "main", reshape=shaped) as mapped:
+                return y_plane(mapped.array, self._format, self._size, self._stride)
         finally:
             request.release()
 
@@ -376,7 +414,7 @@ class CameraFrames:
             # The order picamera2's own docs give for a camera whose cable came loose.
             _quietly(camera.cancel_all_and_flush)
             _quietly(camera.stop)
-            _quietly(camera.close)
+            _close(camera)
 
     def _fault(self, why: str) -> None:
         if not self._lost:
@@ -397,8 +435,33 @@ class CameraFrames:
             yield None
 
 
-def _quietly(action: Callable[[], object]) -> None:
+def _quietly(action: Callable[[], object]) -> bool:
     try:
         action()
     except Exception as exc:  # tidying up a camera that is already gone
         log.debug("ignored while closing the camera: %r", exc)
+        return False
+    return True
+
+
+def _close(camera: Any) -> None:
+    """Close `camera`; if picamera2 cannot, release by hand what its `close()` would have.
+
+    A USB webcam pulled out is gone for libcamera: `stop()` fails (ENODEV), and picamera2's
+    `close()` raises there, before it takes the camera out of its process-wide camera
+    manager and closes its notify pipe; each replug would leak them, and the manager's
+    listener thread would never stop. What `close()` does after stopping is done here
+    instead (picamera2 0.3.20-0.3.38 `Picamera2.close`), each step on its own. The
+    libcamera camera itself cannot be released (it refuses with ENODEV too); it goes when
+    picamera2's object does.
+    """
+    if _quietly(camera.close) or not getattr(camera, "is_open", False):
+        return
+    manager = getattr(type(camera), "_cm", None)
+    index = getattr(camera, "camera_idx", None)
+    if manager is not None and getattr(manager, "cameras", {}).get(index) is camera:
+        _quietly(lambda: manager.cleanup(index))
+    camera.is_open = False  # its finaliser must not try (and fail) again
+    _quietly(camera.notifymeread.close)
+    _quietly(lambda: os.close(camera.notifyme_w))
+    log.info("the camera was gone: released what picamera2 could not")

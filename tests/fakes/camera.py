@@ -30,17 +30,36 @@ libcamera's Raspberry Pi and UVC pipelines. What it keeps, because the adapter d
   boot), but a running stream delivers nothing more, even once the ribbon is back, until the
   camera is stopped and started anew; starting while the ribbon is out fails (`start_fails`)
   or silently delivers nothing. A USB webcam pulled out vanishes from the camera list, and
-  `Picamera2(n)` then fails with IndexError as picamera2's list lookup does. A camera not
+  `Picamera2(n)` then fails with RuntimeError ("No camera number 0 found"). A camera not
   found at boot (`present=False`) is never listed. `stall(s)` drops the frames of the next
   `s` seconds (one slow frame), and opening a camera that another object still holds fails.
+- Cost. Making libcamera's camera manager (at the first `global_camera_info()` or
+  `Picamera2()`, and again after the last camera is closed, as picamera2 drops it then),
+  opening a camera, each `configure()` and each sensor mode probed by the first read of
+  `sensor_modes` (picamera2 configures once per mode) take the bay's `StackCosts`; `SLOW_PI`
+  is a Pi 4 on a bad day (a 1 s manager, 0.3 s a configure).
+- Shutting down (picamera2 0.3.20-0.3.38 `close()`, `stop()`, `cancel_all_and_flush()`).
+  `stop()` is a job queued behind the capture jobs: while one waits for a frame that never
+  comes, stop never returns (`WouldHang`) unless `cancel_all_and_flush()` went first. A USB
+  webcam pulled out is gone for libcamera: `stop()` raises ENODEV ("Failed to stop camera:
+  No such device"), so `close()` raises before it releases the camera, leaving it in
+  picamera2's camera manager (`Picamera2._cm`) with its notify pipe (real file descriptors)
+  open. A bay made with `version` below 0.3.20 has no `cancel_all_and_flush()`, and a number
+  passed as `wait=` counts as True (blocks for ever).
+- Formats. `MappedArray` refuses NV12/NV21 ("Format NV12 not supported", picamera2 up to
+  0.3.36); `reshape=False` gives the raw bytes of the buffer (Y plane, then the chroma; for
+  MJPEG the compressed JPEG). A UVC webcam's formats are kept in fourcc order, as libcamera
+  lists them, so an adjusted format is the first of those.
 """
 
 from __future__ import annotations
 
 import io
 import math
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from enum import IntEnum
 from types import SimpleNamespace
 from typing import Any
@@ -79,7 +98,36 @@ UVC_FPS = 30.0  # a webcam without FrameDurationLimits runs at its mode's rate
 KNOWN_FORMATS = frozenset(ISP_FORMATS) | {"MJPEG", "YVYU", "VYUY", "NV12", "NV21",
                                           "RGB161616", "BGR161616"}
 STARTUP_FRAMES = {"imx708": 7, "imx219": 7, "uvc": 0}  # dropped after every start()
-OPEN_S, CONFIGURE_S = 0.15, 0.03  # what opening and configuring cost (a guess; L)
+ENODEV = "Failed to stop camera: No such device"  # libcamera's binding: std::system_error
+
+
+@dataclass(frozen=True)
+class StackCosts:
+    """What the camera stack's calls take, in seconds (guesses, not measured on a Pi: L)."""
+
+    manager_s: float = 0.1  # libcamera's CameraManager: enumerate, load the IPA modules
+    open_s: float = 0.15  # Picamera2(n): acquire, make the default configurations
+    configure_s: float = 0.03  # each configure(), and each mode `sensor_modes` probes
+    start_s: float = 0.02
+
+
+FAST = StackCosts()
+SLOW_PI = StackCosts(manager_s=1.0, open_s=0.2, configure_s=0.3, start_s=0.05)
+
+
+class WouldHang(BaseException):
+    """The real call would never return. A BaseException, so that no `except Exception`
+    in the code under test can swallow it: the test fails where the kiosk would hang."""
+
+
+def version_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
+
+
+def fourcc(name: str) -> int:
+    """libcamera's PixelFormat order: the little-endian fourcc (MJPEG is 'MJPG')."""
+    code = {"MJPEG": "MJPG"}.get(name, name)[:4].ljust(4)
+    return int.from_bytes(code.encode(), "little")
 
 
 class AfModeEnum(IntEnum):
@@ -130,15 +178,21 @@ class FakeCameraBay:
         present: bool = True,
         formats: tuple[str, ...] | None = None,
         start_fails: bool = True,
+        costs: StackCosts = FAST,
+        version: str = "0.3.36",
     ) -> None:
         import time
 
         self.model = model
+        self.costs = costs
+        self.version = version
         self.stride = stride
         self.clock = clock or time.monotonic
         self.sleep = sleep or time.sleep
         self.present = present
         self.formats = formats or (UVC_FORMATS if model == "uvc" else ISP_FORMATS)
+        if model == "uvc":
+            self.formats = tuple(sorted(self.formats, key=fourcc))
         self.start_fails = start_fails  # starting with the ribbon out raises (else: silence)
         self.startup_frames = STARTUP_FRAMES[model]
         self.scene = np.zeros((720, 1280), np.uint8)
@@ -148,18 +202,23 @@ class FakeCameraBay:
         self.modes_fail = False  # listing sensor modes fails (picamera2 probes by configuring)
         self._plug_log: list[tuple[float, bool]] = []  # (when, plugged) in time order
         self._stalls: list[tuple[float, float]] = []
+        self.manager = FakeCameraManager(self)
         bay = self
+        old = version_tuple(version) < (0, 3, 20)
 
-        class Picamera2(FakePicamera2):
+        class Picamera2(FakePicamera2 if old else FlushingPicamera2):  # type: ignore[misc]
+            _cm = bay.manager  # picamera2's global camera manager, one per process
+
             def __init__(self, camera_num: int = 0) -> None:
                 super().__init__(bay, camera_num)
 
             @staticmethod
             def global_camera_info() -> list[dict[str, Any]]:
+                bay.manager.cms  # noqa: B018  (made on first use, at its cost)
                 return bay.listed()
 
         self.backend = SimpleNamespace(
-            Picamera2=Picamera2, MappedArray=FakeMappedArray, controls=CONTROLS
+            Picamera2=Picamera2, MappedArray=FakeMappedArray, controls=CONTROLS, version=version
         )
 
     # --- what the test does to the world ------------------------------------------------
@@ -179,6 +238,23 @@ class FakeCameraBay:
         """The ribbon (or USB plug) goes out (False) or back in (True) at `when`."""
         self._plug_log.append((when, value))
         self._plug_log.sort(key=lambda event: event[0])
+
+    def device_at(self, when: float) -> int:
+        """Which plugging-in of the device is there at `when` (a USB webcam put back is a new
+        device to libcamera; a ribbon is not)."""
+        return sum(1 for at, value in self._plug_log if at <= when and value)
+
+    def gone(self, camera: FakePicamera2) -> bool:
+        """A USB webcam pulled out (or replaced by a new plugging-in) since `camera` opened."""
+        now = self.clock()
+        return self.model == "uvc" and (not self.plugged_at(now)
+                                        or self.device_at(now) != camera.device)
+
+    def leaked(self) -> list[FakePicamera2]:
+        """Cameras no longer in use whose notify pipe is still open (picamera2's close()
+        releases it last, after stopping)."""
+        live = [cam for cam in self.cameras if cam.is_open and not self.gone(cam)]
+        return [cam for cam in self.cameras if cam not in live and cam.pipe_open()]
 
     def plugged_at(self, when: float) -> bool:
         state = True
@@ -213,6 +289,34 @@ class FakeCameraBay:
         return [{"Model": self.model, "Id": where, "Num": 0}]
 
 
+class FakeCameraManager:
+    """picamera2's `CameraManager` (`Picamera2._cm`): the cameras open in this process by
+    libcamera index, and libcamera's manager, made on first use and dropped with the last
+    camera."""
+
+    def __init__(self, bay: FakeCameraBay) -> None:
+        self.bay = bay
+        self.cameras: dict[int, FakePicamera2] = {}
+        self._cms: object | None = None
+        self.made = 0
+
+    @property
+    def cms(self) -> object:
+        if self._cms is None:
+            self.bay.sleep(self.bay.costs.manager_s)
+            self._cms = object()
+            self.made += 1
+        return self._cms
+
+    def add(self, index: int, camera: FakePicamera2) -> None:
+        self.cameras[index] = camera
+
+    def cleanup(self, index: int) -> None:
+        del self.cameras[index]
+        if not self.cameras:
+            self._cms = None
+
+
 class FakeJob:
     """picamera2's Job: a queued wish for the next completed frame, and its future. Once its
     frame has come the request is the job's until someone fetches and releases it: a job
@@ -231,7 +335,8 @@ class FakeJob:
             raise CancelledError
         now = bay.clock()
         if timeout is None:
-            assert self.frame_time < math.inf, "the real picamera2 would block here for ever"
+            if self.frame_time == math.inf:
+                raise WouldHang("the real picamera2 would block here for ever")
         elif self.frame_time > now + timeout:
             bay.sleep(timeout)
             raise TimeoutError  # concurrent.futures.TimeoutError is the builtin since 3.11
@@ -243,40 +348,76 @@ class FakeJob:
 
 
 class FakePicamera2:
+    _cm: FakeCameraManager
+
     def __init__(self, bay: FakeCameraBay, camera_num: int) -> None:
         bay.calls.append("open")
+        self.is_open = False  # picamera2 sets it first: a failed open leaves nothing to close
         # picamera2 looks the number up in the camera list before anything else.
-        num = bay.listed()[camera_num]["Num"]
-        if any(cam.camera_num == num and not cam.closed for cam in bay.cameras):
-            raise RuntimeError("Camera __init__ sequence did not complete.")
-        bay.sleep(OPEN_S)
+        cameras = type(self).global_camera_info()  # type: ignore[attr-defined]
+        if camera_num >= len(cameras):
+            raise RuntimeError(f"No camera number {camera_num} found - use "
+                               '"rpicam-hello --list-cameras" to check connected cameras')
+        num = cameras[camera_num]["Num"]
+        self.device = bay.device_at(bay.clock())
+        if any(cam.camera_num == num and cam.is_open and not bay.gone(cam)
+               for cam in bay.cameras):
+            raise RuntimeError("Camera __init__ sequence did not complete.")  # EBUSY
+        bay.sleep(bay.costs.open_s)
+        # picamera2's notify pipe, real: closing it is part of what close() must do.
+        r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.notifymeread = os.fdopen(r, "rb")
+        self.notifyme_w = w
+        self._pipe = (os.fstat(r).st_ino, w)
         self.bay = bay
-        self.camera_num = num
+        self.camera_num = self.camera_idx = num
         self.camera_config: dict[str, Any] = {}
         self.started = False
-        self.closed = False
         self.controls_set: dict[str, Any] = {}
         self.jobs: list[FakeJob] = []
         self.held: list[FakeCompletedRequest] = []  # handed out, not yet released
         self._stream_start = math.inf
         self._last_frame = -math.inf  # the last frame any job took
+        self._sensor_modes: list[dict[str, Any]] = []
         bay.cameras.append(self)
+        bay.manager.add(num, self)
+        self.is_open = True
         table = {"imx708": (IMX708_MODES, IMX708_CONTROLS),
                  "imx219": (IMX219_MODES, IMX219_CONTROLS), "uvc": ([], UVC_CONTROLS)}
         self._modes, self.camera_controls = table[bay.model]
 
     @property
+    def closed(self) -> bool:
+        return not self.is_open
+
+    @property
     def config(self) -> dict[str, Any]:
         return self.camera_config
+
+    def pipe_open(self) -> bool:
+        """Whether this object's notify pipe is still open (an fd number may be reused by
+        then, so the write end counts as open only while it is still this pipe)."""
+        inode, w = self._pipe
+        try:
+            return not self.notifymeread.closed or os.fstat(w).st_ino == inode
+        except OSError:
+            return False
 
     @property
     def sensor_modes(self) -> list[dict[str, Any]]:
         if self.bay.model == "uvc":
             return [{"format": name} for name in self.bay.formats]
-        if self.bay.modes_fail:
-            raise RuntimeError("Failed to configure the camera")
-        self.bay.sleep(CONFIGURE_S * len(self._modes))  # one configure per mode, first time
-        return self._modes
+        if self._sensor_modes:  # picamera2 keeps them, per Picamera2 object
+            return self._sensor_modes
+        if self.started:
+            raise RuntimeError("Camera must be stopped before configuring")
+        for _mode in self._modes:  # one configure per mode
+            self.bay.calls.append("configure")
+            self.bay.sleep(self.bay.costs.configure_s)
+            if self.bay.modes_fail:
+                raise RuntimeError("Failed to configure camera")
+        self._sensor_modes = [dict(mode) for mode in self._modes]
+        return self._sensor_modes
 
     def create_video_configuration(
         self, main: dict[str, Any] | None = None, lores: Any = None, raw: Any = None,
@@ -320,7 +461,7 @@ class FakePicamera2:
         for name in config.get("controls", {}):
             if name not in self.camera_controls and name != "FrameRate":
                 raise RuntimeError(f"Control {name} is not advertised by libcamera")
-        self.bay.sleep(CONFIGURE_S)
+        self.bay.sleep(self.bay.costs.configure_s)
         # libcamera's validate(): adjust, never refuse, what the camera cannot do.
         if fmt not in self.bay.formats:
             fmt = self.bay.formats[0]
@@ -344,8 +485,9 @@ class FakePicamera2:
             raise RuntimeError("Camera has not been configured")
         if self.started:
             return
+        self.bay.sleep(self.bay.costs.start_s)
         now = self.bay.clock()
-        if self.bay.start_fails and not self.bay.plugged_at(now):
+        if (self.bay.start_fails and not self.bay.plugged_at(now)) or self.bay.gone(self):
             raise RuntimeError("Failed to start camera: Input/output error")
         self.started = True
         self.started_at = self._stream_start = now
@@ -405,6 +547,8 @@ class FakePicamera2:
         if wait is None:
             wait = signal_function is None
         timeout = None if wait is True else wait
+        if wait and version_tuple(self.bay.version) < (0, 3, 20):
+            timeout = None  # before 0.3.20 a number counts as True
         return job.get_result(timeout=timeout) if wait else job
 
     @contextmanager
@@ -415,16 +559,24 @@ class FakePicamera2:
         finally:
             request.release()
 
-    def cancel_all_and_flush(self) -> None:
-        self.bay.calls.append("flush")
-        now = self.bay.clock()
-        for job in self.jobs:
-            job.cancelled = job.frame_time > now  # a job whose frame came is done already
-        self.jobs = [job for job in self.jobs if not job.cancelled]
-        self._last_frame = min(self._last_frame, now)
-
     def stop(self) -> None:
         self.bay.calls.append("stop")
+        self._stop_job()
+
+    def _stop_job(self) -> None:
+        if not self.started:
+            return
+        # stop() is a job queued behind the capture jobs, run when they are done.
+        now = self.bay.clock()
+        waiting = [job.frame_time for job in self.jobs
+                   if not job.cancelled and job.frame_time > now]
+        if waiting:
+            if max(waiting) == math.inf:
+                raise WouldHang("stop() waits behind a capture job whose frame never comes: "
+                                "cancel_all_and_flush() first")
+            self.bay.sleep(max(waiting) - now)
+        if self.bay.gone(self):
+            raise RuntimeError(ENODEV)  # and picamera2 still counts the camera as started
         self._stop()
 
     def _stop(self) -> None:
@@ -436,11 +588,26 @@ class FakePicamera2:
 
     def close(self) -> None:
         self.bay.calls.append("close")
-        if self.closed:
+        if not self.is_open:
             return
-        self._stop()
-        self.closed = True
+        self._stop_job()  # raises for a webcam pulled out: nothing below is done then
+        self._cm.cleanup(self.camera_idx)
+        self.is_open = False
         self.camera_config = {}
+        self.notifymeread.close()
+        os.close(self.notifyme_w)
+
+
+class FlushingPicamera2(FakePicamera2):
+    """picamera2 0.3.20 and later."""
+
+    def cancel_all_and_flush(self) -> None:
+        self.bay.calls.append("flush")
+        now = self.bay.clock()
+        for job in self.jobs:
+            job.cancelled = job.frame_time > now  # a job whose frame came is done already
+        self.jobs = [job for job in self.jobs if not job.cancelled]
+        self._last_frame = min(self._last_frame, now)
 
 
 class FakeCompletedRequest:
@@ -469,7 +636,7 @@ class FakeCompletedRequest:
         grey = np.zeros((height, width), np.uint8)
         h, w = min(height, self.scene.shape[0]), min(width, self.scene.shape[1])
         grey[:h, :w] = self.scene[:h, :w]
-        if fmt in ("YUV420", "YVU420"):
+        if fmt in ("YUV420", "YVU420", "NV12", "NV21"):
             out = np.full((height * 3 // 2, stride), 128, np.uint8)  # U, V: neutral grey
             out[:height, :width] = grey
             out[:height, width:] = 255  # padding past the width: must never reach a frame
@@ -489,6 +656,14 @@ class FakeCompletedRequest:
             return np.array(Image.open(io.BytesIO(encoded.getvalue())))
         raise RuntimeError("Format " + fmt + " not supported")
 
+    def raw(self) -> np.ndarray:
+        """The buffer's bytes as `MappedArray(..., reshape=False)` maps them: 1-D uint8."""
+        if self.config["main"]["format"] == "MJPEG":
+            encoded = io.BytesIO()
+            Image.fromarray(self.buffer()).save(encoded, "JPEG", quality=90)
+            return np.frombuffer(encoded.getvalue(), np.uint8)
+        return np.ascontiguousarray(self.buffer()).reshape(-1)
+
 
 class FakeMappedArray:
     def __init__(self, request: FakeCompletedRequest, stream: str, reshape: bool = True,
@@ -497,9 +672,17 @@ class FakeMappedArray:
             raise KeyError(stream)
         assert request.request is not None, "the request was already released"
         self._request = request
+        self._reshape = reshape
         self.array: np.ndarray | None = None
 
     def __enter__(self) -> FakeMappedArray:
+        if not self._reshape:
+            self.array = self._request.raw()
+            return self
+        if self._request.config["main"]["format"] in ("NV12", "NV21"):
+            # picamera2's _make_array_shared up to 0.3.36 has no branch for them.
+            raise RuntimeError("Format " + self._request.config["main"]["format"]
+                               + " not supported")
         self.array = self._request.buffer()
         return self
 

@@ -403,7 +403,7 @@ def test_the_kernel_clock_check_runs_under_the_units_syscall_filter(box: Box,
                        *props, *probe).stdout.strip()
 
     assert under(filters) in ("True", "False")  # the kernel answered
-    without = [f for f in filters if f != "SystemCallFilter=adjtimex clock_adjtime"]
+    without = [f for f in filters if not f.startswith("SystemCallFilter=adjtimex ")]
     assert under(without) == "None"  # EPERM: the allow line is what makes it work
 
 

@@ -29,16 +29,16 @@ and a web page open in that developer's browser must not be able to drive it:
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import json
 import math
 from collections.abc import Sequence
 from typing import Any, Protocol
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from kiosk.diia.sandbox.http_server import Reply, Request
 from kiosk.diia.sandbox.rules import CODE_LIFETIME_S, DEFAULT_HOLDER, Holder
 from kiosk.diia.types import Credentials, PersonName
+from kiosk.diia.web_guard import browser_refusal
 
 
 class DiiaSandbox(Protocol):
@@ -84,52 +84,20 @@ class _BadInput(ValueError):
     pass
 
 
-def _is_local_name(host: str) -> bool:
-    """`localhost` or an IP literal: names no DNS-rebinding page can stand behind."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
-def _host_name(host_header: str) -> str:
-    """The host of a `Host` header, without port or brackets."""
-    if host_header.startswith("["):
-        return host_header[1:].partition("]")[0]
-    return host_header.rpartition(":")[0] if host_header.count(":") == 1 else host_header
-
-
-def _refusal(request: Request) -> Reply | None:
-    """The 403/415 for a request a web page could have sent, else None."""
-    if not _is_local_name(_host_name(request.headers.get("host", ""))):
-        return Reply(403, {"error": "the admin API answers only to Host: localhost or an IP "
-                                    "address"})
-    origin = request.headers.get("origin")
-    if origin is not None:
-        origin_host = urlsplit(origin).hostname or ""
-        try:
-            local = origin_host == "localhost" or ipaddress.ip_address(origin_host).is_loopback
-        except ValueError:
-            local = False
-        if not local:
-            return Reply(403, {"error": "cross-site requests to the admin API are refused"})
-    if request.headers.get("sec-fetch-site", "").lower() == "cross-site":
-        return Reply(403, {"error": "cross-site requests to the admin API are refused"})
-    if request.method == "POST":
-        media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-        if media_type != "application/json":
-            return Reply(415, {"error": "the admin API takes Content-Type: application/json"})
-    return None
+def refusal(request: Request) -> Reply | None:
+    """The 403/415 for a request a web page could have sent (kiosk.diia.web_guard), else None."""
+    refused = browser_refusal(request.method, request.headers)
+    if refused is None:
+        return None
+    return Reply(refused.status, {"error": f"{refused.header}: {refused.message} by the "
+                                           "admin API"})
 
 
 def respond(sandbox: DiiaSandbox, request: Request) -> Reply:
     """The admin API's answer to `request` (its path starts with /sandbox)."""
-    refusal = _refusal(request)
-    if refusal is not None:
-        return refusal
+    refused = refusal(request)
+    if refused is not None:
+        return refused
     route = (request.method, request.path.rstrip("/") or "/")
     if route not in ROUTES:
         known = [f"{m} {p}" for m, p in ROUTES]
@@ -146,7 +114,7 @@ def _json_object(raw: bytes) -> dict[str, Any]:
         return {}
     try:
         body = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise _BadInput("the body must be JSON") from None
     if not isinstance(body, dict):
         raise _BadInput("the body must be a JSON object")

@@ -271,7 +271,9 @@ class DiiaSandbox:
 
     def respond(self, request: Request) -> Reply:
         if request.path == "/sandbox" or request.path.startswith("/sandbox/"):
-            return self.share.admin(request) or admin.respond(self, request)
+            # The share desk's admin routes are guarded like every other admin route.
+            return admin.refusal(request) or self.share.admin(request) or admin.respond(
+                self, request)
         with self._lock:
             latency_s = self._latency_s
         self._wait(latency_s)
@@ -332,7 +334,7 @@ class DiiaSandbox:
     def _check(self, raw: bytes, *, age_check: bool) -> Reply:
         try:
             body = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             body = None
         if not isinstance(body, dict):
             return validation([("object", "The body must be a JSON object.", "body")])
@@ -398,7 +400,7 @@ class DiiaSandbox:
             return  # the admin API is not Diia's: tests count Diia requests
         body = None
         if request.method == "POST":
-            with contextlib.suppress(ValueError):
+            with contextlib.suppress(ValueError, RecursionError):
                 parsed = json.loads(request.body)
                 body = parsed if isinstance(parsed, dict) else None
         entry = RecordedRequest(
