@@ -133,3 +133,37 @@ def test_the_tills_health_reads_the_live_diia_after_a_reload(
     finally:
         done.set()
         run.join(10)
+
+
+def test_a_share_waiting_for_its_holder_keeps_the_watchdog_fed_and_stops_at_once(
+    sandbox: DiiaSandbox, tmp_path: Path
+) -> None:
+    """A share waits up to `share.wait_s` for its holder. The watchdog pings go on all that
+    time (the check's own deadline includes the wait: 35 s in, past 3 × diia.timeout_s + 30,
+    it is not stuck), and a stop (SIGTERM, as systemd sends) ends the wait at once."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
+        notify.bind(str(tmp_path / "notify"))
+        sandbox.share.set_policy("ignore")  # the holder never answers
+        env = {"NOTIFY_SOCKET": str(tmp_path / "notify"), "WATCHDOG_USEC": "2000000"}
+        with RunningKiosk(sandbox, tmp_path / "kiosk", env=env,
+                          extra="[share]\nwait_s = 120.0\npoll_s = 1.0\n") as kiosk:
+            check = kiosk.arm(mode="share")["id"]
+            kiosk.scan(sandbox.mint("valid"))
+            kiosk.wait_state(check, ("checking",))
+            pings: list[float] = []
+            started = time.monotonic()
+            notify.settimeout(0.5)
+            while time.monotonic() - started < 35.0:
+                try:
+                    lines = notify.recv(4096).decode().split("\n")
+                except TimeoutError:
+                    continue
+                if "WATCHDOG=1" in lines:
+                    pings.append(time.monotonic() - started)
+            assert kiosk.http.get(f"/v1/checks/{check}").json()["state"] == "checking"
+            gaps = [b - a for a, b in zip([0.0, *pings], pings, strict=False)]
+            assert pings and pings[-1] > 33.0 and max(gaps) < 5.0, pings
+            stopping = time.monotonic()
+            kiosk.process.terminate()
+            kiosk.process.wait(timeout=30)
+            assert time.monotonic() - stopping < 5.0  # not the 85 s the share had left

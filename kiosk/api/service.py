@@ -77,10 +77,12 @@ class TillService:
     _commands: queue.SimpleQueue[Command] = field(init=False)
     _arming: dict[str, threading.Event] = field(init=False)  # armed, not yet taken by the loop
     _lock: threading.Lock = field(init=False)
+    _shown: threading.Condition = field(init=False)  # `state` changed
 
     def __post_init__(self) -> None:
         self._arming = {}
         self._lock = threading.Lock()
+        self._shown = threading.Condition()
         self.registry = CheckRegistry(self.clock)
         self.events = EventLog(clock=self.clock)
         self._commands = queue.SimpleQueue()
@@ -107,11 +109,16 @@ class TillService:
 
     def staff(self, command: StaffCommand) -> None:
         """Hand a staff command to the loop; raises `StaffRefused` when, by what the kiosk
-        shows now, it would change nothing."""
-        refusal = staff_refusal(command, self.state)
+        shows now, it would change nothing. Returns once the loop shows what it changed
+        (after `arm_wait_s` regardless), so the till's next command is judged by that."""
+        with self._shown:
+            shown = self.state
+        refusal = staff_refusal(command, shown)
         if refusal is not None:
             raise StaffRefused(*refusal)
         self._commands.put(Staff(command))
+        with self._shown:
+            self._shown.wait_for(lambda: self.state is not shown, timeout=self.arm_wait_s)
 
     def health(self) -> dict[str, Any]:
         """`GET /v1/health`: what the loop shows (or "armed"), the config version, clock
@@ -160,7 +167,9 @@ class TillService:
     # -- an output: what the loop shows, for /v1/health and the staff answers ------------
 
     def show(self, state: State) -> None:
-        self.state = state
+        with self._shown:
+            self.state = state
+            self._shown.notify_all()
 
     def tick(self, now: float) -> None:
         pass
