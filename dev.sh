@@ -17,8 +17,9 @@ EXTRAS="test,zbar"
 # matches, setup touches neither pip nor the network (a second run is quiet and works offline).
 STAMP=$VENV/.installed-from
 # For the tests only: Debian's Prometheus (promtool, a real server on loopback) and
-# Alertmanager (amtool), for the fleet's rules, alerts and dashboard (deploy/fleet/).
-TEST_APT_PACKAGES=(prometheus prometheus-alertmanager)
+# Alertmanager (amtool) for the fleet's rules, alerts and dashboard, and the journal
+# uploader and receiver (deploy/fleet/).
+TEST_APT_PACKAGES=(prometheus prometheus-alertmanager systemd-journal-remote)
 
 need_apt() {
     local missing=()
@@ -44,7 +45,8 @@ need_test_apt() {
     # The tests want the binaries, not the services these packages just enabled here.
     local sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo systemctl disable --now "${APT_PACKAGES[@]}" prometheus-node-exporter >/dev/null 2>&1 || true
+    $sudo systemctl disable --now prometheus prometheus-alertmanager prometheus-node-exporter \
+        systemd-journal-remote.socket systemd-journal-upload >/dev/null 2>&1 || true
 }
 
 setup() {

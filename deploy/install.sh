@@ -7,7 +7,8 @@
 #                                       (apt-get, useradd, pip, systemctl) instead of running them
 #
 # What it does: system packages from apt (camera, GPIO, pygame with KMSDRM, zbar, fonts), with
-# the camera stack upgraded even when present (picamera2 >= 0.3.20 is needed), a system user
+# the camera stack upgraded even when present (picamera2 >= 0.3.20 is needed) if apt's plan
+# for that removes and adds nothing (else: do the full upgrade, it says), a system user
 # "kiosk" with just the device groups it needs, a venv in /opt/kiosk/venv that sees apt's
 # camera bindings, the package with everything the default config uses (pyzbar: the
 # decoder's zbar second look), /etc/kiosk (config) and /etc/kiosk/credentials (Diia secrets,
@@ -35,7 +36,6 @@ APT_PACKAGES=(
     python3-numpy          # the distro build picamera2 is compiled against (no numpy 2 on Bookworm)
     python3-evdev          # HID barcode scanners
     python3-serial         # USB-CDC barcode scanners
-    python3-cryptography   # Ed25519 signatures on remote config
     python3-prometheus-client  # the health endpoint
     libzbar0               # zbar, for pyzbar (the decoder's second look), pip-installed
     fonts-dejavu-core      # screen text in Ukrainian
@@ -100,9 +100,40 @@ install_packages() {
     fi
     # An older image keeps its old picamera2 otherwise: before 0.3.20 every capture with a
     # timeout raises TypeError, and a lost camera can never be opened again.
-    act env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --only-upgrade \
-        python3-picamera2 python3-libcamera
+    upgrade_camera_stack
     check_picamera2
+}
+
+# What a planned upgrade (`apt-get -s` output on stdin) does besides upgrading what is
+# installed: a line for each package it would remove or newly install.
+partial_upgrade() {
+    awk '$1 == "Remv" { print "remove " $2 } $1 == "Inst" && $3 !~ /^\[/ { print "install " $2 }'
+}
+
+# The camera stack upgraded alone only when that is like for like. libcamera's packages pin
+# each other, and `--only-upgrade -y` can pull in a new libcamera or remove rpicam-apps while
+# the kernel and firmware stay old; apt simulates first, and such a plan is refused in favour
+# of Raspberry Pi's documented full upgrade.
+upgrade_camera_stack() {
+    local packages=(python3-picamera2 python3-libcamera) plan changes
+    if [ -n "$ROOT" ]; then
+        act apt-get -s install --only-upgrade "${packages[@]}"
+        act env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --only-upgrade \
+            "${packages[@]}"
+        return 0
+    fi
+    if ! plan=$(LC_ALL=C apt-get -s install --only-upgrade "${packages[@]}" 2>&1); then
+        say "cannot plan an upgrade of the camera stack (apt-get -s failed): left as it is"
+        return 0
+    fi
+    changes=$(printf '%s\n' "$plan" | partial_upgrade | paste -sd, -)
+    if [ -n "$changes" ]; then
+        say "NOT upgrading the camera stack alone: it would ${changes//,/, } while the kernel"
+        say "  and firmware stay as they are; upgrade the whole system instead:"
+        say "  sudo apt update && sudo apt full-upgrade, reboot, then run this again"
+        return 0
+    fi
+    env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --only-upgrade "${packages[@]}"
 }
 
 check_picamera2() {
@@ -179,13 +210,11 @@ install_config() {
 }
 
 install_system_files() {
-    # The CDC-ACM and USB-serial drivers must be loaded when the unit starts, or
-    # DeviceAllow=char-ttyACM / char-ttyUSB find no such device class and a scanner plugged
-    # in later stays locked out.
+    # The drivers whose device classes the unit allows (display, camera, serial scanners)
+    # must be loaded when the unit starts, or DeviceAllow= finds no such class and their
+    # devices stay locked out: see the file.
     mkdir -p "$ROOT/etc/modules-load.d"
-    printf '# Diia kiosk: serial barcode scanners (see kiosk.service DeviceAllow)\n%s\n%s\n' \
-        cdc_acm usbserial >"$ROOT/etc/modules-load.d/kiosk.conf"
-    chmod 0644 "$ROOT/etc/modules-load.d/kiosk.conf"
+    install -m 0644 "$SRC/deploy/modules-load.conf" "$ROOT/etc/modules-load.d/kiosk.conf"
     # ModemManager probes new ttyACM devices with AT commands and garbles a scanner.
     mkdir -p "$ROOT/etc/udev/rules.d"
     cat >"$ROOT/etc/udev/rules.d/70-kiosk-scanner.rules" <<'EOF'
@@ -240,4 +269,7 @@ main() {
     say "done; check with: sudo /opt/kiosk/venv/bin/kiosk doctor"
 }
 
-main
+# Run, unless sourced (the tests call its functions on their own).
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    main
+fi

@@ -154,7 +154,7 @@ class Kiosk:
         require_arming: bool = False,
         check_seconds: float = 30.0,
         share_seconds: float = 150.0,
-        stopping: threading.Event | None = None,
+        end_waits: threading.Event | None = None,
         inbox: queue.SimpleQueue[Input] | None = None,
         till: TillPort | None = None,
         on_output_error: Callable[[str, str], None] | None = None,
@@ -180,9 +180,11 @@ class Kiosk:
         self._check: tuple[Future[Verdict], StartCheck | StartOffer] | None = None
         self._check_began = 0.0  # when the check in flight left the queue for the checker
         self._offer_stops: dict[str, threading.Event] = {}  # online shares in flight
-        # Set when the run ends: a share waiting for its holder stops at once (the checker
-        # built with the same event polls it).
-        self.stopping = stopping or threading.Event()
+        self._stop_reason = ""  # set by `stop`: the run ends once nothing is in flight
+        self._stop_told = False
+        # Set once the kiosk stops: a share waiting for its holder ends at once (the
+        # checker built with the same event waits on it).
+        self._end_waits = end_waits or threading.Event()
 
     # -- what others may read or hand in ------------------------------------------------
 
@@ -230,6 +232,16 @@ class Kiosk:
         """Hand the loop an input from any thread; it is taken at the next turn."""
         self._inbox.put(event)
 
+    def stop(self, reason: str) -> None:
+        """End `run` soon, from any thread or a signal handler: no further code is taken, a
+        check in flight finishes (a Diia check within its deadline) and its verdict reaches
+        every output first; online shares in flight are stopped."""
+        self._stop_reason = self._stop_reason or reason
+
+    @property
+    def stopping(self) -> bool:
+        return bool(self._stop_reason)
+
     def close_outputs(self) -> None:
         self._outputs.close()
 
@@ -244,6 +256,8 @@ class Kiosk:
                 self._perform(effects, pool)
                 while True:
                     self._turn(pool)
+                    if self._stop_reason and self._stopped():
+                        return
                     if self._loop.wants_readings:
                         reading = next(readings, None)
                         if reading is None:
@@ -254,9 +268,20 @@ class Kiosk:
                     else:
                         self._rest()
             finally:  # before the pool waits for its worker: a waiting share ends now
-                self.stopping.set()
+                self._end_waits.set()
                 for stop in self._offer_stops.values():
                     stop.set()
+
+    def _stopped(self) -> bool:
+        """On a stop: whether nothing is in flight any more. Said once, when first asked."""
+        if not self._stop_told:
+            self._stop_told = True
+            log.info("stopping (%s)%s", self._stop_reason,
+                     ": the check in flight finishes first" if self._check else "")
+            self._end_waits.set()  # a share waiting for its holder: amber now, not in minutes
+            for stop in self._offer_stops.values():
+                stop.set()
+        return self._check is None
 
     def _turn(self, pool: ThreadPoolExecutor) -> None:
         """Everything but the readings: inputs from elsewhere, the time, the outputs' beat."""

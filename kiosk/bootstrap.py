@@ -30,6 +30,7 @@ from kiosk.config import (
 )
 from kiosk.decoding.decode import make_decoder
 from kiosk.diia.client import DiiaClient, Exchange
+from kiosk.diia.transport import ProxySettingError
 from kiosk.loop import FaultChanged, Input, Reading, TillPort
 from kiosk.model import Fault
 from kiosk.ops.reach import DiiaReach
@@ -167,20 +168,23 @@ def build_client(
     d = config.diia
     if d.ca_file and not Path(d.ca_file).is_file():
         raise ConfigError("diia.ca_file", f"{d.ca_file} is not a readable file")
-    return DiiaClient(
-        d.base_url,
-        credentials,
-        d.branch_id,
-        timeout_s=d.timeout_s,
-        qr_field=d.qr_field,
-        age_field=d.age_field,
-        last_name_field=d.last_name_field,
-        first_name_field=d.first_name_field,
-        middle_name_field=d.middle_name_field,
-        ca_file=d.ca_file,
-        transport=transport,
-        on_exchange=on_exchange,
-    )
+    try:
+        return DiiaClient(
+            d.base_url,
+            credentials,
+            d.branch_id,
+            timeout_s=d.timeout_s,
+            qr_field=d.qr_field,
+            age_field=d.age_field,
+            last_name_field=d.last_name_field,
+            first_name_field=d.first_name_field,
+            middle_name_field=d.middle_name_field,
+            ca_file=d.ca_file,
+            transport=transport,
+            on_exchange=on_exchange,
+        )
+    except ProxySettingError as exc:  # the environment is configuration too: exit 2, named
+        raise ConfigError(f"${exc.variable}", exc.problem) from None
 
 
 def build_names(config: Config) -> NameSource | None:
@@ -421,7 +425,7 @@ def bootstrap(
                 observe(exchange)
 
     clock_trusted = ops.clock_trusted if ops else None
-    stopping = threading.Event()  # set when the loop ends: a waiting share stops at once
+    end_waits = threading.Event()  # set when the kiosk stops: a waiting share ends at once
     rebuild = None
     if checker is None:
         secrets = credentials
@@ -434,7 +438,7 @@ def bootstrap(
             assert fresh is not None
             if till is not None:  # armed checks are checked on the till's terms
                 return build_till_checker(new, fresh, till, names or build_names(new),
-                                          clock_trusted, stopping), fresh
+                                          clock_trusted, end_waits), fresh
             return build_checker(new, fresh, names, clock_trusted=clock_trusted), fresh
 
         checker, client = rebuild(config, None)
@@ -467,7 +471,7 @@ def bootstrap(
         require_arming=config.kiosk.require_arming,
         check_seconds=check_budget_s(config),
         share_seconds=share_budget_s(config),
-        stopping=stopping,
+        end_waits=end_waits,
         inbox=inbox,
         till=till_port,
         on_output_error=ops.metrics.observe_output_error if ops else None,

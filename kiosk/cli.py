@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kiosk import __version__
 from kiosk.config import DECODER_BACKENDS, LANGUAGES, ConfigError, config_path
@@ -50,7 +50,7 @@ def _setup_logging(verbose: bool) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from kiosk.bootstrap import bootstrap, use_headless_display_if_needed
-    from kiosk.ops.runtime import Operations, RestartRequested, stop_on_sigterm
+    from kiosk.ops.runtime import Operations, RestartRequested, stop_on_signals
     from kiosk.sources.images import SourceError
 
     path = config_path(args.config, os.environ)
@@ -64,7 +64,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         appliance = bootstrap(config, ops=ops)
     except SourceError as exc:  # an image folder that is not there is a wrong setting
         raise ConfigError("source.path", str(exc)) from exc
-    stop_on_sigterm()
+    stop_on_signals(appliance.kiosk)  # SIGTERM, SIGINT, SIGHUP: the verdict in flight first
     log.info("kiosk %s running: mode %s, source %s (config %s)",
              __version__, config.kiosk.mode, config.source.kind, path)
     ops.attach(appliance)  # READY=1 for systemd
@@ -75,7 +75,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_OK
     finally:
         ops.close(f"stopped after {appliance.kiosk.verdicts_said}")
-    log.info("source ended after %s", appliance.kiosk.verdicts_said)
+    ended = "stopped" if appliance.kiosk.stopping else "source ended"
+    log.info("%s after %s", ended, appliance.kiosk.verdicts_said)
     return EXIT_OK
 
 
@@ -125,6 +126,15 @@ def cmd_decode(args: argparse.Namespace) -> int:
     except SourceError as exc:
         print(f"kiosk decode: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    try:
+        return _decode_each(paths, decoder, args.all)
+    except BrokenPipeError:  # `| head -1`: the reader has what it wanted
+        return EXIT_OK
+
+
+def _decode_each(paths: Sequence[Path], decoder: Any, every_code: bool) -> int:
+    from kiosk.sources.images import ImageFrames
+
     for path in paths:
         frame = ImageFrames.load(path)
         if frame is None:
@@ -133,7 +143,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         codes: list[dict[str, object]]
         try:
-            if args.all:
+            if every_code:
                 codes = [
                     {"format": read.format, "text": read.text, "diia": read.diia}
                     for read in decoder.read_all(frame)
@@ -303,11 +313,25 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--port", type=int, default=8790, help="default 8790; 0 = any free port")
     sandbox.set_defaults(handler=cmd_sandbox)
 
-    from kiosk.ops import configtool, doctor  # light modules: heavy imports wait for the run
+    from kiosk.ops import configtool, doctor, fleettool  # light: heavy imports wait for the run
 
     doctor.add_parser(sub)
     configtool.add_parser(sub)
+    fleettool.add_parser(sub)
+    _describe_commands(parser)
     return parser
+
+
+def _describe_commands(parser: argparse.ArgumentParser) -> None:
+    """Each command's own --help opens with the line the list of commands shows for it
+    (argparse keeps `help=` for the list only)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for listed in action._choices_actions:
+                command = action.choices[listed.dest]
+                if command.description is None and listed.help:
+                    command.description = f"{listed.help[0].upper()}{listed.help[1:]}."
+                _describe_commands(command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -322,6 +346,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_OK
+    except BrokenPipeError:  # whoever read our output went away: nothing to tell them
+        return EXIT_FAILURE
     except Exception as exc:  # the last word: one clear line, the traceback only with -v
         log.debug("unhandled error", exc_info=True)
         print(f"kiosk: {type(exc).__name__}: {exc}", file=sys.stderr)

@@ -7,7 +7,6 @@ names, and their values never appear in an error.
 
 from __future__ import annotations
 
-import base64
 import difflib
 import ipaddress
 import os
@@ -68,6 +67,11 @@ class KioskSection:
     require_arming: bool = False
     """A code is checked only while the till has armed a check through the API ([api]): at
     a checkout, where a product's EAN-13 can look exactly like a Diia barcode."""
+    id: str = ""
+    """This kiosk's name in the fleet: its remote config is kiosks/<id>.toml; "" = the host
+    name."""
+    store: str = ""
+    """The store it stands in: its remote config layer stores/<store>.toml; "" = none."""
 
 
 @dataclass(frozen=True)
@@ -192,13 +196,15 @@ class SignalsSection:
 @dataclass(frozen=True)
 class RemoteSection:
     url: str = ""
-    """HTTPS URL of the signed config, fetched at start and every interval_s; "" = off."""
+    """HTTPS base URL of the fleet's TUF repository (metadata/ and targets/ under it),
+    asked at start and every interval_s; "" = off."""
+    root_file: str = "/etc/kiosk/root.json"
+    """The repository's trusted root metadata, installed with the kiosk (`kiosk fleet init`
+    writes it); every other file must chain up to it."""
     interval_s: float = field(default=900.0, metadata={"min": 10.0, "max": 86400.0})
     """Seconds between fetches."""
     timeout_s: float = field(default=10.0, metadata={"min": 0.5, "max": 120.0})
-    """Deadline for one fetch."""
-    public_key: str = ""
-    """Ed25519 public key (base64, from `kiosk config keygen`) the config must be signed with."""
+    """Deadline for one whole fetch (every file it asks for)."""
     allow_http_loopback: bool = False
     """Accept plain http:// when the host is loopback (tests, a local relay); never otherwise."""
 
@@ -300,6 +306,14 @@ def _shown(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
 
 
+# Keys a past release had, with what replaced them: a clearer error than "unknown key".
+RETIRED_KEYS = {
+    "remote.public_key": "retired with the single-key signed file: remote config is now a TUF "
+                         "repository whose trusted root is remote.root_file (README, "
+                         "\"Rolling out a config\"; the fleet playbook migrates a kiosk)",
+}
+
+
 def _build_section(name: str, cls: type, table: Any) -> Any:
     if not isinstance(table, dict):
         raise ConfigError(name, "expected a table")
@@ -307,6 +321,8 @@ def _build_section(name: str, cls: type, table: Any) -> Any:
     known = {f.name: f for f in fields(cls)}
     values = {}
     for key, value in table.items():
+        if f"{name}.{key}" in RETIRED_KEYS:
+            raise ConfigError(f"{name}.{key}", RETIRED_KEYS[f"{name}.{key}"])
         if key not in known:
             raise _unknown_key(f"{name}.", key, list(known))
         values[key] = _coerce(f"{name}.{key}", value, hints[key], dict(known[key].metadata))
@@ -356,7 +372,7 @@ def _check_cross_keys(config: Config) -> None:
                           "since the kiosk grabs the device it opens")
     _check_pins(config.signals)
     _check_urls(config)
-    _check_remote(config.remote)
+    _check_names(config.kiosk)
     if config.api.listen:
         parse_listen(config.api.listen)
     if config.kiosk.require_arming and not config.api.listen:
@@ -480,7 +496,7 @@ def _check_urls(config: Config) -> None:
     if problem:
         raise ConfigError("diia.base_url", problem)
     if config.remote.url:
-        problem = url_problem(config.remote.url, allow_query=True,
+        problem = url_problem(config.remote.url,  # a base: metadata/ and targets/ go after it
                               allow_http_loopback=config.remote.allow_http_loopback)
         if problem and "not allowed here" in problem:
             problem += " (plain http to loopback needs remote.allow_http_loopback = true)"
@@ -488,17 +504,22 @@ def _check_urls(config: Config) -> None:
             raise ConfigError("remote.url", problem)
 
 
-def _check_remote(remote: RemoteSection) -> None:
-    """A remote config needs the key it must be signed with."""
-    if not remote.url:
-        return
-    try:
-        key = base64.b64decode(remote.public_key, validate=True)
-    except ValueError:
-        key = b""
-    if len(key) != 32:
-        raise ConfigError("remote.public_key", "expected the base64 Ed25519 public key "
-                          "printed by `kiosk config keygen`")
+NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+
+
+def name_problem(name: str) -> str | None:
+    """Why `name` cannot be a kiosk or store name (a piece of a target path), or None."""
+    if not 0 < len(name) <= 64 or not set(name) <= NAME_CHARS or name.startswith("."):
+        return "expected 1-64 of A-Z a-z 0-9 . _ - (not starting with a dot)"
+    return None
+
+
+def _check_names(kiosk: KioskSection) -> None:
+    for key in ("id", "store"):
+        value = getattr(kiosk, key)
+        problem = value and name_problem(value)
+        if problem:
+            raise ConfigError(f"kiosk.{key}", f"{_shown(value)}: {problem}")
 
 
 def config_path(cli_path: str | None, environ: dict[str, str] | os._Environ[str]) -> Path:

@@ -86,6 +86,10 @@ def check_paths(config: Config) -> None:
         check_ca_file("diia.ca_file", config.diia.ca_file)
     if config.source.kind == "images" and not Path(config.source.path).exists():
         raise ConfigError("source.path", f"{config.source.path} does not exist")
+    if config.remote.url:
+        from kiosk.ops.tuf_client import load_root  # python-tuf: only for a fleet's kiosk
+
+        load_root(config.remote.root_file)
 
 
 def _check_file_to_write(key: str, path: Path) -> None:

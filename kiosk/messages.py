@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from kiosk.config import LANGUAGES
-from kiosk.model import Fault, Phase, Reason, State
+from kiosk.model import RESULT_PHASES, CodeKind, Fault, Phase, Reason, State, Verdict
 
 DEFAULT_LANGUAGE = LANGUAGES[0]
 
@@ -20,7 +20,7 @@ PHASES: dict[str, dict[Phase, tuple[str, str]]] = {
     "uk": {
         Phase.IDLE: (
             "Покажіть код з Дії",
-            "Відкрийте документ у Дії та покажіть штрихкод або QR-код камері",
+            "Відкрийте документ у Дії та покажіть його код камері",
         ),
         Phase.READING: ("Тримайте нерухомо", "Зчитуємо код з телефона…"),
         Phase.CHECKING: ("Перевіряємо…", "Це займе кілька секунд"),
@@ -35,7 +35,7 @@ PHASES: dict[str, dict[Phase, tuple[str, str]]] = {
     "en": {
         Phase.IDLE: (
             "Show the code from Diia",
-            "Open the document in Diia and show its barcode or QR code to the camera",
+            "Open the document in Diia and show it to the camera",
         ),
         Phase.READING: ("Hold the phone still", "Reading the code…"),
         Phase.CHECKING: ("Checking…", "This takes a few seconds"),
@@ -92,6 +92,8 @@ SHARE_SCAN: dict[str, tuple[str, str]] = {
 }
 
 # Verdict reason → one line of explanation; every reason in both languages (a test checks).
+# An unknown verdict's reason stands under "ask staff", each on a line of its own: kept short
+# enough for one line on the smallest panel at its reading distance (tests/test_screen.py).
 REASONS: dict[str, dict[Reason, str]] = {
     "uk": {
         Reason.VALID: "Перевірено в Дії",
@@ -107,14 +109,14 @@ REASONS: dict[str, dict[Reason, str]] = {
         Reason.DIIA_UNAVAILABLE: "Дія тимчасово недоступна",
         Reason.TIMEOUT: "Дія не відповіла вчасно",
         Reason.NETWORK: "Немає зв’язку з Дією",
-        Reason.BAD_RESPONSE: "Незрозуміла відповідь від Дії",
-        Reason.CLOCK_UNTRUSTED: "Годинник кіоску не синхронізовано",
-        Reason.QR_NOT_SUPPORTED: "Перемкніть Дію на штрихкод",
+        Reason.BAD_RESPONSE: "Незрозуміла відповідь Дії",
+        Reason.CLOCK_UNTRUSTED: "Кіоск не знає точного часу",
+        Reason.QR_NOT_SUPPORTED: "Увімкніть штрихкод у Дії",
         Reason.NAME_MISSING: "Немає імені із замовлення",
         Reason.SHARED: "Передачу підтверджено",
         Reason.SHARE_REFUSED: "Передачу відхилено",
         Reason.SHARE_EXPIRED: "Запит прострочено",
-        Reason.SHARE_TIMEOUT: "Запит не підтверджено вчасно",
+        Reason.SHARE_TIMEOUT: "Запит не підтверджено",
     },
     "en": {
         Reason.VALID: "Checked with Diia",
@@ -123,15 +125,15 @@ REASONS: dict[str, dict[Reason, str]] = {
         Reason.NAME_MISMATCH: "The name does not match the document",
         Reason.EXPIRED: "The code has expired — refresh it in Diia",
         Reason.USED: "The code was already used — refresh it in Diia",
-        Reason.USED_AFTER_FAILED_ATTEMPT: "The connection to Diia broke mid-check",
-        Reason.NOT_FOUND: "Diia does not know this code — open the document in Diia",
-        Reason.BAD_REQUEST: "Diia did not accept the request",
-        Reason.AUTH_FAILED: "The kiosk could not sign in to Diia",
-        Reason.DIIA_UNAVAILABLE: "Diia is temporarily unavailable",
+        Reason.USED_AFTER_FAILED_ATTEMPT: "The connection to Diia broke",
+        Reason.NOT_FOUND: "Not a Diia code — open the document in Diia",
+        Reason.BAD_REQUEST: "Diia refused the request",
+        Reason.AUTH_FAILED: "The kiosk could not sign in",
+        Reason.DIIA_UNAVAILABLE: "Diia is unavailable for now",
         Reason.TIMEOUT: "Diia did not answer in time",
         Reason.NETWORK: "No connection to Diia",
         Reason.BAD_RESPONSE: "Unexpected answer from Diia",
-        Reason.CLOCK_UNTRUSTED: "The kiosk clock is not synchronised",
+        Reason.CLOCK_UNTRUSTED: "Kiosk clock not synchronised",
         Reason.QR_NOT_SUPPORTED: "Switch to the barcode in Diia",
         Reason.NAME_MISSING: "No order details for the name",
         Reason.SHARED: "Sharing confirmed",
@@ -141,12 +143,21 @@ REASONS: dict[str, dict[Reason, str]] = {
     },
 }
 
+# Faults a customer can act on (wait, or ask staff: their code cannot be checked now) are
+# told on the screen's banner. The others are for staff only, who see them as a mark in the
+# screen's corner, on the LEDs and in the till's `GET /v1/health`: a customer can do nothing
+# about a rejected setting, an unsynchronised clock (its verdicts say why they are amber) or
+# a failed output.
+CUSTOMER_FAULTS = frozenset({Fault.CAMERA, Fault.NETWORK})
+
 FAULTS: dict[str, dict[Fault, str]] = {
     "uk": {
         Fault.CAMERA: "Камера недоступна",
         Fault.NETWORK: "Немає зв’язку з Дією",
         Fault.CLOCK: "Годинник не синхронізовано",
         Fault.CONFIG: "Налаштування відхилено",
+        Fault.CONFIG_STALE: "Налаштування застаріли",
+        Fault.STORAGE: "Пам’ять заповнена",
         Fault.OUTPUT: "Збій одного з виходів — див. журнал",
     },
     "en": {
@@ -154,6 +165,8 @@ FAULTS: dict[str, dict[Fault, str]] = {
         Fault.NETWORK: "No connection to Diia",
         Fault.CLOCK: "Clock not synchronised",
         Fault.CONFIG: "Settings rejected",
+        Fault.CONFIG_STALE: "Settings out of date",
+        Fault.STORAGE: "Storage full",
         Fault.OUTPUT: "An output failed — see the log",
     },
 }
@@ -208,9 +221,23 @@ def hint_for(state: State, language: str = DEFAULT_LANGUAGE) -> str | None:
     return STAFF_HINTS[_language(language)] if state.awaiting_staff else None
 
 
+def verdict_texts(language: str = DEFAULT_LANGUAGE) -> set[tuple[str, str]]:
+    """Every (headline, detail) a verdict can show: what the screen keeps room for."""
+    modes = (*PASS_HEADLINES[_language(language)], "share_online")
+    return {text_for(State(RESULT_PHASES[reason.outcome], Verdict(reason, mode, CodeKind.QR,
+                                                                   "")), language)
+            for reason in Reason for mode in modes}
+
+
+def staff_faults(faults: Iterable[Fault]) -> frozenset[Fault]:
+    """The faults in `faults` that are for staff only (no banner: a mark in the corner)."""
+    return frozenset(faults) - CUSTOMER_FAULTS
+
+
 def banner_for(faults: Iterable[Fault], language: str = DEFAULT_LANGUAGE) -> str | None:
-    """The fault banner's text, faults in a fixed order; None when there is nothing wrong."""
+    """The fault banner's text for the customer, faults in a fixed order; None when nothing
+    they can act on is wrong (`staff_faults` are left out)."""
     lang = _language(language)
-    present = set(faults)
+    present = set(faults) & CUSTOMER_FAULTS
     parts = [text for fault, text in FAULTS[lang].items() if fault in present]
     return _BANNER_SEPARATOR.join(parts) if parts else None

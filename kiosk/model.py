@@ -133,6 +133,8 @@ class Fault(StrEnum):
     NETWORK = "network"
     CLOCK = "clock"
     CONFIG = "config"
+    CONFIG_STALE = "config_stale"  # the fleet's repository is past its expiry: a freeze?
+    STORAGE = "storage"  # the state directory is full: a new config waits for room
     OUTPUT = "output"  # an output (events, screen, LEDs, ...) failed; the others carry on
 
 

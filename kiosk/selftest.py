@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from kiosk.config import Config, ConfigError, gpio_pins
-from kiosk.messages import banner_for, text_for
+from kiosk.messages import FAULTS, banner_for, text_for
 from kiosk.model import (
     RESULT_PHASES,
     Code,
@@ -42,9 +42,9 @@ SCREEN_LOOKS: dict[Phase, str] = {
     Phase.IDLE: "dark slate, a phone with a barcode, a red line sweeping it",
     Phase.READING: "slate blue, the phone inside viewfinder corners",
     Phase.CHECKING: "blue, a ring of dots turning",
-    Phase.PASS: "green, a check mark",
-    Phase.FAIL: "red, a cross",
-    Phase.UNKNOWN: "amber, an exclamation mark",
+    Phase.PASS: "dark teal, a check mark",
+    Phase.FAIL: "deep red, a cross",
+    Phase.UNKNOWN: "bright amber, an exclamation mark",
     Phase.ATTENDED_WAIT: "purple, a member of staff",
 }
 _REASONS = {Outcome.PASS: Reason.VALID, Outcome.FAIL: Reason.EXPIRED,
@@ -79,12 +79,17 @@ def expectation(step: Step, language: str, relay_seconds: float | None) -> str:
     """What the installer should see and hear during `step`."""
     state = step.state
     headline, _ = text_for(state, language)
-    words = banner_for(state.faults, language) if state.faults else headline
+    banner = banner_for(state.faults, language)
     lights = describe(PATTERNS[pattern_of(state)], relay_seconds)
-    if state.faults:
-        screen = f"a dark strip on top, «{words}», over the {state.phase} screen"
+    if banner:
+        screen = f"a dark strip on top, «{banner}», over the {state.phase} screen"
+    elif state.faults:  # for staff only: no words for the customer
+        said = " · ".join(FAULTS[language if language in FAULTS else "uk"][f]
+                          for f in sorted(state.faults))
+        screen = (f"the {state.phase} screen with a small warning sign in its top right "
+                  f"corner, no words (for staff: {said})")
     else:
-        screen = f"{SCREEN_LOOKS[state.phase]}: «{words}»"
+        screen = f"{SCREEN_LOOKS[state.phase]}: «{headline}»"
     if state.awaiting_staff:
         screen += ", a staff note at the foot"
     return f"{lights}; screen {screen}"

@@ -32,6 +32,7 @@ class RunningKiosk:
                  attended: bool = False, verbose: bool = False,
                  metrics_port: int = 0, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
+        self.metrics_port = metrics_port
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         if token is not None:

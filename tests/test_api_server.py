@@ -151,6 +151,29 @@ def test_staff_commands_that_do_something_are_accepted(
     assert service.take() == [Staff(StaffCommand.ARM), Staff(StaffCommand.ACKNOWLEDGE)]
 
 
+def test_a_second_acknowledgement_sent_at_once_is_refused_not_queued(
+    http: httpx.Client, service: TillService
+) -> None:
+    service.state, service.arm_wait_s = State(Phase.PASS, awaiting_staff=True), 2.0
+    stop = threading.Event()
+
+    def loop() -> None:  # what the kiosk's loop does with an acknowledgement, turn by turn
+        while not stop.wait(0.03):
+            for command in service.take():
+                if command == Staff(StaffCommand.ACKNOWLEDGE):
+                    service.show(State(Phase.ATTENDED_WAIT))  # the service is an output
+
+    turning = threading.Thread(target=loop)
+    turning.start()
+    try:
+        first, second = http.post("/v1/staff/ack"), http.post("/v1/staff/ack")
+    finally:
+        stop.set()
+        turning.join()
+    assert first.status_code == 202
+    assert second.status_code == 409 and second.json()["error"] == "nothing_to_acknowledge"
+
+
 @pytest.mark.parametrize(("shown", "armed", "required", "state"), [
     (State(Phase.IDLE), 1, False, "armed"),  # the till armed a check
     (State(Phase.IDLE), 0, True, "armed"),  # staff armed: unarmed shows attended_wait

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from kiosk.app import Kiosk, scanner_readings
 from kiosk.decoding.codes import to_code
 from kiosk.loop import ArmCheck, CheckStatus, CheckUpdate, Reading
@@ -187,3 +189,15 @@ def test_a_till_that_fails_does_not_stop_the_loop() -> None:
     checker = ScriptedChecker()
     kiosk, _ = run(held(A, 3), checker, till=FakeTill(broken=True))
     assert kiosk.verdicts == 1
+
+
+def test_a_code_scanned_while_nothing_is_armed_is_logged_not_dropped_silently(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    checker = ScriptedChecker()
+    till = FakeTill()
+    with caplog.at_level("INFO", logger="kiosk.app"):
+        run([Reading([A], [A], 0.0), Reading([], [], 0.0)], checker, gone_frames=0,
+            require_arming=True, till=till)
+    assert checker.calls == []  # not armed: never sent
+    assert "scanned while the kiosk was not armed" in caplog.text

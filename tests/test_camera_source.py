@@ -529,3 +529,19 @@ def test_a_picamera2_without_flush_is_refused_even_when_its_version_is_unknown()
     bay.backend.version = None
     with pytest.raises(CameraUnavailable, match="cancel_all_and_flush"):
         camera(bay)
+
+
+def test_camera_nodes_refused_by_the_device_policy_end_the_source_for_a_restart():
+    from pathlib import Path
+
+    from kiosk.ops.devices import DeviceDenied
+
+    clock = FakeClock()
+    bay = bay_on(clock, present=False)  # libcamera skips nodes it may not open: no camera
+    answers = [[], [], [Path("/dev/video0")]]  # the node appears, its driver too late
+    source, _, faults = camera(bay, refused_nodes=lambda: answers.pop(0) if answers else [])
+    stream = source.frames()
+    with pytest.raises(DeviceDenied, match=r"/dev/video0 refused .* \(EPERM\)"):
+        while True:
+            assert next(stream) is None
+    assert bay.calls.count("open") == 3 and faults == [True]  # two ordinary retries first

@@ -155,15 +155,19 @@ def test_install_into_a_scratch_root_writes_the_appliance(tmp_path: Path) -> Non
     config = load_config(config_file)
     assert config.signals.fullscreen and config.source.kind == "camera"
     modules = (tmp_path / "etc/modules-load.d/kiosk.conf").read_text().split()
-    assert {"cdc_acm", "usbserial"} <= set(modules)  # DeviceAllow's ttyACM, ttyUSB classes
+    # DeviceAllow's classes exist before the unit starts: drm, video4linux, media, ttyACM,
+    # ttyUSB (their majors belong to these modules' cores).
+    assert {"drm", "videodev", "mc", "cdc_acm", "usbserial"} <= set(modules)
+    assert "systemd-modules-load.service" in values("After")
     ran = actions(tmp_path)
     apt = next(a for a in ran if "install" in a and "apt-get" in a)
     assert {"python3-picamera2", "python3-libcamera", "python3-lgpio", "libzbar0",
             "fonts-dejavu-core", "python3-pygame"} <= set(apt)
     # An old image's picamera2 (< 0.3.20) is upgraded even though it is installed.
-    upgrade = next(a for a in ran if "--only-upgrade" in a)
+    simulated, upgrade = (a for a in ran if "--only-upgrade" in a)
     assert {"python3-picamera2", "python3-libcamera"} <= set(upgrade)
-    assert ran.index(upgrade) > ran.index(apt)
+    assert ran.index(upgrade) > ran.index(simulated) > ran.index(apt)
+    assert simulated[:2] == ["apt-get", "-s"]  # planned first: no partial upgrade
     # Everything the default config uses: pyzbar is the decoder's second look.
     pip = next(a for a in ran if a[1:4] == ["-m", "pip", "install"])
     assert pip[-1].endswith("[zbar]") and pip[0] == str(tmp_path / "opt/kiosk/venv/bin/python")
@@ -177,6 +181,44 @@ def test_install_into_a_scratch_root_writes_the_appliance(tmp_path: Path) -> Non
     assert ["systemctl", "enable", "kiosk.service"] in ran
     assert ["systemctl", "restart", "kiosk.service"] not in ran  # no secrets yet
     assert "diia-acquirer-token" in result.stderr  # tells the operator where they go
+
+
+# `apt-get -s` plans for `install --only-upgrade python3-picamera2 python3-libcamera` on an
+# old image (the shape of apt's simulation output: Inst name [old] (new ...), Remv name [old]).
+LIKE_FOR_LIKE = """\
+Inst python3-picamera2 [0.3.17-1] (0.3.25-1 Raspberry Pi Foundation:stable [all])
+Inst python3-libcamera [0.2.0+rpt20240215-1] (0.2.0+rpt20240418-1 Raspberry Pi:stable [arm64])
+Conf python3-picamera2 (0.3.25-1 Raspberry Pi Foundation:stable [all])
+"""
+PARTIAL = """\
+Remv rpicam-apps [1.4.2-1]
+Inst libcamera0.3 (0.3.0+rpt20240617-1 Raspberry Pi:stable [arm64])
+Inst python3-libcamera [0.2.0+rpt20240215-1] (0.3.0+rpt20240617-1 Raspberry Pi:stable [arm64])
+Inst python3-picamera2 [0.3.17-1] (0.3.25-1 Raspberry Pi Foundation:stable [all])
+"""
+
+
+@pytest.mark.parametrize(("plan", "upgraded"), [(LIKE_FOR_LIKE, True), (PARTIAL, False)])
+def test_the_camera_stack_is_upgraded_alone_only_like_for_like(
+    tmp_path: Path, plan: str, upgraded: bool
+) -> None:
+    stub = tmp_path / "bin/apt-get"
+    stub.parent.mkdir()
+    (tmp_path / "plan").write_text(plan)
+    stub.write_text(f'#!/bin/sh\ncase "$*" in -s*) cat {tmp_path}/plan ;; '
+                    f'*) echo "$*" >>{tmp_path}/ran ;; esac\n')
+    stub.chmod(0o755)
+    result = subprocess.run(
+        ["bash", "-c", f"source {DEPLOY / 'install.sh'} && upgrade_camera_stack"],
+        capture_output=True, text=True, check=False,
+        env={"PATH": f"{stub.parent}:/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr
+    ran = (tmp_path / "ran").read_text() if (tmp_path / "ran").exists() else ""
+    assert ("install -y -qq --only-upgrade python3-picamera2 python3-libcamera" in ran) \
+        == upgraded
+    if not upgraded:
+        assert "would remove rpicam-apps, install libcamera0.3" in result.stderr
+        assert "sudo apt full-upgrade" in result.stderr
 
 
 def test_install_twice_keeps_the_operators_config_and_starts_once_secrets_exist(
@@ -218,12 +260,13 @@ def test_install_refuses_unknown_options(tmp_path: Path) -> None:
 
 def test_the_fleet_template_renders_a_valid_config(tmp_path: Path) -> None:
     """deploy/fleet/kiosk.toml.j2 with a host's variables is a config the kiosk accepts."""
-    from kiosk.ops.signing import generate_keypair
+    from kiosk.ops.fleet import FleetRepository
 
+    FleetRepository.create(tmp_path / "fleet", tmp_path / "keys")
     template = (DEPLOY / "fleet" / "kiosk.toml.j2").read_text()
     host = {"inventory_hostname": "kiosk-01", "diia_branch_id": "branch-01",
-            "remote_url": "https://fleet.example/k.toml",
-            "remote_public_key": generate_keypair()[1]}
+            "kiosk_store": "kyiv-01", "remote_url": "https://fleet.example/kiosk",
+            "kiosk_root_file": str(tmp_path / "fleet" / "metadata" / "1.root.json")}
 
     def fill(match: re.Match) -> str:  # just enough Jinja: {{ var }} and | default('x')
         name, default = match.group(1), match.group(3)
@@ -235,6 +278,22 @@ def test_the_fleet_template_renders_a_valid_config(tmp_path: Path) -> None:
     config = load_config(tmp_path / "kiosk.toml")
     assert config.diia.branch_id == "branch-01" and config.remote.url.startswith("https://")
     assert config.diia.base_url == "https://api2.diia.gov.ua" and config.signals.fullscreen
+    assert (config.kiosk.id, config.kiosk.store) == ("kiosk-01", "kyiv-01")
+
+
+def test_the_playbook_migrates_a_kiosk_off_the_single_key_scheme() -> None:
+    """One run: the root before the config that names it, the old state files removed only
+    where the old scheme left them, the config without remote.public_key."""
+    text = (DEPLOY / "fleet" / "kiosk.yml").read_text()
+    tasks = [line.strip()[len("- name: "):] for line in text.splitlines()
+             if line.strip().startswith("- name: ")]
+    root = next(i for i, t in enumerate(tasks) if "trusted root" in t)
+    config = next(i for i, t in enumerate(tasks) if t.startswith("Local config"))
+    retire = next(i for i, t in enumerate(tasks) if t.startswith("Retire"))
+    assert root < config and retire < config
+    assert "dest: /etc/kiosk/root.json" in text and "when: old_scheme.stat.exists" in text
+    assert "accepted.toml" in text and "public_key" not in (
+        DEPLOY / "fleet" / "kiosk.toml.j2").read_text()
 
 
 def test_the_example_config_lists_every_appliance_key() -> None:

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from kiosk import messages
-from kiosk.messages import banner_for, hint_for, reason_text, text_for
+from kiosk.messages import banner_for, hint_for, reason_text, staff_faults, text_for
 from kiosk.model import RESULT_PHASES, CodeKind, Fault, Phase, Reason, State, Verdict
 
 LANGUAGES = ["uk", "en"]
@@ -56,15 +56,23 @@ def test_both_languages_know_the_same_things() -> None:
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
-def test_every_fault_has_a_banner(lang: str) -> None:
+def test_faults_a_customer_can_act_on_have_a_banner_the_others_are_for_staff(
+    lang: str,
+) -> None:
     for fault in Fault:
-        assert banner_for({fault}, lang) == messages.FAULTS[lang][fault]
+        if fault in (Fault.CAMERA, Fault.NETWORK):  # wait, or ask staff: no check now
+            assert banner_for({fault}, lang) == messages.FAULTS[lang][fault]
+            assert not staff_faults({fault})
+        else:  # a rejected setting, the clock, a failed output: nothing for a customer to do
+            assert banner_for({fault}, lang) is None
+            assert staff_faults({fault}) == {fault}
+        assert messages.FAULTS[lang][fault]  # the words: for the log, selftest, the till
 
 
 def test_idle_tells_what_to_show_and_how() -> None:
     assert text_for(State(Phase.IDLE), "uk") == (
         "Покажіть код з Дії",
-        "Відкрийте документ у Дії та покажіть штрихкод або QR-код камері",
+        "Відкрийте документ у Дії та покажіть його код камері",
     )
     assert text_for(State(Phase.IDLE), "en")[0] == "Show the code from Diia"
 
@@ -124,8 +132,8 @@ def test_an_unknown_language_falls_back_to_ukrainian() -> None:
 
 def test_the_banner_lists_faults_in_a_fixed_order_and_is_none_without_faults() -> None:
     assert banner_for(frozenset(), "uk") is None
-    both = banner_for([Fault.CLOCK, Fault.CAMERA], "uk")
-    assert both == "Камера недоступна · Годинник не синхронізовано"
+    both = banner_for([Fault.NETWORK, Fault.CLOCK, Fault.CAMERA], "uk")
+    assert both == "Камера недоступна · Немає зв’язку з Дією"
     assert banner_for({Fault.NETWORK}, "uk") == "Немає зв’язку з Дією"
 
 

@@ -79,3 +79,39 @@ def test_a_link_planted_at_the_audit_log_is_refused_not_followed(tmp_path: Path)
         open_audit_log(tmp_path / "audit" / "verdicts.jsonl", max_bytes=1_000_000,
                        keep_days=90)
     assert victim.read_text() == "precious\n"
+
+
+def test_a_file_rotated_in_this_boot_is_aged_by_the_time_since_boot(tmp_path: Path) -> None:
+    now, boot = [1_800_000_000.0], ["0badc0de", 1000.0]
+    path = tmp_path / "verdicts.jsonl"
+    stream = RotatingFile(path, max_bytes=10_000, keep_days=1, clock=lambda: now[0],
+                          boot=lambda: (boot[0], boot[1]))
+    stream.rotate()
+    (rotated,) = stream.rotated()
+    assert rotated.name.endswith(".0badc0de.1000.jsonl")
+    now[0] += 100 * 86400  # the wall clock leaps 100 days; the kernel's count does not
+    stream.prune()
+    assert rotated.exists()
+    boot[1] += 86400 + 1  # a day and a second of real time in this boot
+    stream.prune()
+    assert not rotated.exists()
+    stream.close()
+
+
+def test_another_boots_files_wait_for_a_trusted_clock(tmp_path: Path) -> None:
+    now, trusted = 1_800_000_000.0, [False]
+    path = tmp_path / "verdicts.jsonl"
+    old = tmp_path / "verdicts-20270101T000000000000Z.feedface.50.jsonl"
+    legacy = tmp_path / "verdicts-20270102T000000000000Z.jsonl"
+    for file in (old, legacy):
+        file.write_text("{}\n")
+        os.utime(file, (now - 31 * 86400, now - 31 * 86400))
+    stream = RotatingFile(path, max_bytes=10_000, keep_days=30, clock=lambda: now,
+                          clock_trusted=lambda: trusted[0], boot=lambda: ("0badc0de", 99.0))
+    log = JsonLinesEvents(stream)
+    show_verdicts(log, 1)
+    assert old.exists() and legacy.exists()  # no trusted age: kept
+    trusted[0] = True
+    show_verdicts(log, 1)  # the next write tries again
+    assert not old.exists() and not legacy.exists()
+    log.close()

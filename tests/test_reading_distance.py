@@ -3,8 +3,10 @@
 Every state is drawn at every panel size in both languages; the capital that starts each
 headline is measured where it was drawn (from its top ink row to the font's baseline), turned
 into millimetres with the panel's pixel pitch, and compared with the design: a cap height of
-1/200 of the reading distance (`kiosk/signals/panels.py`). A verdict's picture must be the
-same size whatever its reason: the unknown one is not the small one.
+1/200 of the reading distance (`kiosk/signals/panels.py`). The line under it (what to do,
+why) is measured the same way on its own capitals and must be at least 1/300 of the
+distance. A verdict's picture must be the same size whatever its reason and whether the note
+to staff shows: the unknown one is not the small one, nor the attended one.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ def states() -> list[State]:
     looks = [State(phase) for phase in Phase if phase not in RESULT_PHASES.values()]
     verdicts = [Verdict(reason, "age", CodeKind.BARCODE, "x") for reason in Reason]
     verdicts += [Verdict(Reason.VALID, mode, CodeKind.BARCODE, "x") for mode in MODES]
-    return looks + [State(RESULT_PHASES[v.outcome], v) for v in verdicts]
+    return looks + [State(RESULT_PHASES[v.outcome], v, awaiting_staff=held)
+                    for v in verdicts for held in (False, True)]
 
 
 def ink_rows(pixels: np.ndarray, box: tuple[int, int, int, int], background: tuple) -> np.ndarray:
@@ -53,14 +56,13 @@ def ink_rows(pixels: np.ndarray, box: tuple[int, int, int, int], background: tup
 
 
 def cap_height_px(pygame_: object, pixels: np.ndarray, layout: Layout, painter: Painter,
-                  background: tuple) -> tuple[float, str]:  # fmt: skip
-    """The drawn height of the headline's first capital: top ink row to the baseline."""
-    line = next(line for line in layout.lines if line.role == "headline")
-    font = painter.font(True, line.px)
-    first = line.text[0]
-    assert first.isupper(), line.text  # a capital is what the rule measures
+                  background: tuple, role: str = "headline") -> tuple[float, str]:  # fmt: skip
+    """The drawn height of the first capital of the `role`'s lines: top ink row to the
+    baseline."""
+    line = next(line for line in layout.lines if line.role == role and line.text[0].isupper())
+    font = painter.font(role == "headline", line.px)
     x, y, _, h = line.box
-    rows = ink_rows(pixels, (x, y, font.size(first)[0], h), background)
+    rows = ink_rows(pixels, (x, y, font.size(line.text[0])[0], h), background)
     baseline = y + font.get_ascent()
     return float(baseline - rows.min()), line.text
 
@@ -82,10 +84,17 @@ def test_every_headline_reads_from_the_panel_s_distance(pg, panel: Panel, langua
         assert cap_mm <= 1.10 * panel.cap_height_mm, what
         headlines = [line for line in layout.lines if line.role == "headline"]
         assert len(headlines) <= 2, what
+        if any(line.role == "detail" for line in layout.lines):
+            colour = PALETTES[shown.phase].detail
+            detail_px, text = cap_height_px(pg, pixels, layout, painter, background, "detail")
+            detail_mm = detail_px * panel.mm_per_px
+            said = f"{panel.size} {language} {shown.phase}: {text!r} {detail_mm:.2f} mm"
+            assert detail_mm >= 0.95 * panel.detail_cap_height_mm, said
+            assert colour != background
         if shown.phase in RESULT_PHASES.values():
             icons.setdefault("verdict", set()).add(layout.icon[2])
     (icon,) = icons["verdict"]  # one size for pass, fail and unknown, whatever the reason
-    assert icon >= 0.3 * min(panel.size)
+    assert icon * panel.mm_per_px >= 10  # a shape told apart at the panel's distance
 
 
 def test_the_cap_share_is_the_font_s(pg) -> None:

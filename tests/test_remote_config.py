@@ -1,75 +1,40 @@
-"""Signed remote config, served by a real HTTP server on loopback to a running kiosk.
+"""Remote config from a real TUF repository (made by `kiosk.ops.fleet`, served on loopback)
+to a running kiosk.
 
-Unsigned, wrongly signed, older, invalid and unreachable configs are each refused while the
-last good config keeps running; a good one is applied without a restart where it can be,
-and one needing a restart is a trial that the next start rolls back if it did not come up.
+Each attack TUF exists for is refused with its reason logged and counted while the last good
+config keeps running: a freeze, a rollback, mix-and-match, a revoked key, a root below its
+threshold, a version fast-forward, a target for another kiosk, huge and slow files. A good
+config is applied without a restart where it can be; one needing a restart is a trial that
+the next start rolls back if it did not come up.
 """
 
 from __future__ import annotations
 
-import http.server
+import logging
 import queue
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from securesystemslib.signer import CryptoSigner
+from tuf.api.metadata import Metadata, Root
 
 from kiosk.bootstrap import bootstrap
-from kiosk.cli import main
 from kiosk.config import Config, ConfigError, parse_config
+from kiosk.config_files import check_paths
 from kiosk.decoding.codes import to_code
 from kiosk.diia.sandbox import DiiaSandbox
 from kiosk.loop import Reading
 from kiosk.model import Fault, Outcome
-from kiosk.ops.remote_config import ConfigStore, changed_keys, merge, needs_restart
+from kiosk.ops.fleet import Keyring
+from kiosk.ops.remote_config import changed_keys, merge, needs_restart
 from kiosk.ops.runtime import Operations, RestartRequested
-from kiosk.ops.signing import RemoteConfigError, generate_keypair, sign_text, verify_text
+from kiosk.ops.tuf_client import MAX_TARGET_BYTES
 from tests.fakes.signals import RecordingSignals
-
-PRIVATE, PUBLIC = generate_keypair()
-OTHER_PRIVATE, _ = generate_keypair()
-
-
-def signed(version: int, body: str, key: bytes = PRIVATE) -> str:
-    return sign_text(f"version = {version}\n{body}", key)
-
-
-# --- the signature and the format --------------------------------------------------------
-
-
-def test_a_signed_config_verifies_and_reads_as_toml() -> None:
-    text = signed(4, "[kiosk]\nmin_age = 21\n")
-    config = verify_text(text, PUBLIC)
-    assert config.version == 4
-    assert config.overlay == {"kiosk": {"min_age": 21}}
-    assert text.startswith("#kiosk-signature: ed25519 ")
-
-
-@pytest.mark.parametrize(
-    ("text", "reason"),
-    [
-        ("version = 4\n[kiosk]\nmin_age = 21\n", "unsigned"),
-        (signed(4, "[kiosk]\nmin_age = 21\n", OTHER_PRIVATE), "bad_signature"),
-        (signed(4, "[kiosk]\nmin_age = 21\n").replace("21", "12"), "bad_signature"),
-        (signed(4, "[kiosk]\nmin_age = 21\n").replace("ed25519 ", "ed25519 x ", 1), "unsigned"),
-        (sign_text("version = 4\n", PRIVATE).replace("version = 4", "version = 5"),
-         "bad_signature"),
-    ],
-    ids=["unsigned", "other key", "tampered", "garbled line", "version bumped"],
-)
-def test_anything_but_our_signature_over_these_bytes_is_refused(text: str, reason: str) -> None:
-    with pytest.raises(RemoteConfigError) as err:
-        verify_text(text, PUBLIC)
-    assert err.value.reason == reason
-
-
-def test_signing_refuses_what_the_kiosk_would_refuse() -> None:
-    with pytest.raises(RemoteConfigError, match="version"):
-        sign_text("[kiosk]\nmin_age = 21\n", PRIVATE)
-    with pytest.raises(RemoteConfigError, match=r"\[remote\]"):
-        sign_text("version = 2\n[remote]\nurl = 'https://evil.example'\n", PRIVATE)
+from tests.fleet_repo import ServedRepository, copy_keys
 
 
 def test_the_overlay_replaces_keys_not_whole_sections() -> None:
@@ -88,72 +53,7 @@ def test_which_changes_need_a_restart() -> None:
     assert needs_restart({"diia.auth_token_file"})  # a secret is read once, at start
 
 
-# --- the state directory -----------------------------------------------------------------
-
-
-def test_writes_are_atomic_and_private(tmp_path: Path) -> None:
-    store = ConfigStore(tmp_path / "remote", PUBLIC)
-    store.accept(verify_text(signed(1, ""), PUBLIC))
-    files = sorted(p.name for p in (tmp_path / "remote").iterdir())
-    assert files == ["accepted.toml"]  # no temporary file left behind
-    assert (tmp_path / "remote" / "accepted.toml").stat().st_mode & 0o777 == 0o600
-    assert store.accepted().version == 1
-
-
-def test_a_trial_that_did_not_come_up_is_rolled_back_for_good(tmp_path: Path) -> None:
-    store = ConfigStore(tmp_path, PUBLIC)
-    store.accept(verify_text(signed(1, ""), PUBLIC))
-    store.stage_trial(verify_text(signed(2, ""), PUBLIC))
-    assert store.begin_start().version == 2  # its one start
-    again = ConfigStore(tmp_path, PUBLIC)  # the next process: the trial never confirmed
-    assert again.begin_start().version == 1
-    assert again.rolled_back == 2
-    assert again.is_rejected(2) and not again.is_rejected(1)
-
-
-def test_a_trial_that_came_up_becomes_the_accepted_config(tmp_path: Path) -> None:
-    store = ConfigStore(tmp_path, PUBLIC)
-    store.stage_trial(verify_text(signed(2, ""), PUBLIC))
-    assert store.begin_start().version == 2
-    assert store.confirm_start()
-    assert ConfigStore(tmp_path, PUBLIC).begin_start().version == 2
-
-
-def test_a_stored_config_signed_by_a_key_no_longer_trusted_is_ignored(tmp_path: Path) -> None:
-    ConfigStore(tmp_path, PUBLIC).accept(verify_text(signed(3, ""), PUBLIC))
-    _, new_public = generate_keypair()
-    assert ConfigStore(tmp_path, new_public).accepted() is None
-
-
-# --- a running kiosk and a real server ---------------------------------------------------
-
-
-class ConfigServer:
-    """Serves one file at /kiosk.toml over plain HTTP on loopback; `stop()` for unreachable."""
-
-    def __init__(self) -> None:
-        self.body = ""
-        self.status = 200
-        owner = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                data = owner.body.encode()
-                self.send_response(owner.status)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_port}/kiosk.toml"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+# --- a running kiosk and a real repository -----------------------------------------------
 
 
 class Scans:
@@ -212,6 +112,9 @@ class LiveKiosk:
         """Let the loop turn a few times so housekeeping sees what the poller fetched."""
         time.sleep(0.1)
 
+    def faults(self) -> frozenset[Fault]:
+        return self.appliance.kiosk.state.faults
+
     def rejected(self, reason: str) -> float:
         return self.ops.metrics.registry.get_sample_value(
             "kiosk_config_rejected_total", {"reason": reason}) or 0.0
@@ -222,7 +125,8 @@ class LiveKiosk:
         self.ops.close()
 
 
-def local_config(path: Path, sandbox: DiiaSandbox, server: ConfigServer, state: Path) -> Path:
+def local_config(path: Path, sandbox: DiiaSandbox, fleet: ServedRepository, state: Path,
+                 *, timeout_s: float = 5.0) -> Path:
     path.write_text(f"""
 [kiosk]
 mode = "age"
@@ -230,6 +134,8 @@ min_age = 18
 attended = false
 result_seconds = 0
 state_dir = "{state}"
+id = "k1"
+store = "s1"
 
 [diia]
 base_url = "{sandbox.base_url}"
@@ -245,9 +151,10 @@ screen = "off"
 events = "off"
 
 [remote]
-url = "{server.url}"
+url = "{fleet.url}"
+root_file = "{fleet.root_file}"
 interval_s = 3600
-public_key = "{PUBLIC}"
+timeout_s = {timeout_s}
 allow_http_loopback = true
 
 [metrics]
@@ -260,142 +167,364 @@ require_sync = false
 
 
 @pytest.fixture
-def server() -> Iterator[ConfigServer]:
-    running = ConfigServer()
-    yield running
-    running.stop()
+def fleet(tmp_path: Path) -> Iterator[ServedRepository]:
+    served = ServedRepository(tmp_path / "fleet")
+    served.publish("fleet.toml", "[kiosk]\nmin_age = 21\n")  # before the kiosk starts
+    yield served
+    served.stop()
 
 
 @pytest.fixture
-def live(tmp_path: Path, sandbox: DiiaSandbox, server: ConfigServer) -> Iterator[LiveKiosk]:
-    server.body = signed(1, "[kiosk]\nmin_age = 21\n")  # served before the kiosk starts
-    path = local_config(tmp_path / "kiosk.toml", sandbox, server, tmp_path / "state")
+def live(tmp_path: Path, sandbox: DiiaSandbox, fleet: ServedRepository) -> Iterator[LiveKiosk]:
+    path = local_config(tmp_path / "kiosk.toml", sandbox, fleet, tmp_path / "state",
+                        timeout_s=1.0)
     kiosk = LiveKiosk(path, sandbox)
     yield kiosk
     kiosk.close()
 
 
-def wait_for_version(live: LiveKiosk, version: int) -> None:
+def wait_for(live: LiveKiosk, min_age: int) -> None:
     deadline = time.monotonic() + 5
-    while live.ops.version != version and time.monotonic() < deadline:
+    while live.ops.config.kiosk.min_age != min_age and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert live.ops.version == version
+    assert live.ops.config.kiosk.min_age == min_age
 
 
-def test_a_good_config_is_applied_without_a_restart(live: LiveKiosk, server) -> None:
-    wait_for_version(live, 1)  # fetched at start, applied live: min_age 18 → 21
+def refresh(live: LiveKiosk) -> None:
+    assert live.ops.poller is not None
+    live.ops.poller.fetch_once()
+    live.settle()
+
+
+def test_a_good_config_is_applied_without_a_restart(live: LiveKiosk, fleet) -> None:
+    wait_for(live, 21)  # fetched at start, applied live: min_age 18 → 21
     assert live.verdict_for_age(19) == (Outcome.FAIL, "underage")
     assert live.thread.is_alive() and live.error is None
-    assert live.ops.metrics.registry.get_sample_value("kiosk_config_version") == 1
-    server.body = signed(2, "[kiosk]\nmin_age = 16\n")
-    assert live.ops.poller.fetch_once() is not None
-    wait_for_version(live, 2)
+    first = live.ops.version
+    assert live.ops.metrics.registry.get_sample_value("kiosk_config_version") == first > 0
+    fleet.publish("fleet.toml", "[kiosk]\nmin_age = 16\n")
+    refresh(live)
+    wait_for(live, 16)
     assert live.verdict_for_age(17) == (Outcome.PASS, "valid")
-    stored = (live.ops.state_dir / "remote" / "accepted.toml").read_text()
-    assert stored == server.body  # kept for the next start, exactly as signed
+    assert live.ops.version > first
+    stored = (live.ops.state_dir / "remote" / "accepted.json").read_text()
+    assert "min_age = 16" in stored  # kept for the next start
+    assert not any(live.rejected(r) for r in ("expired", "rollback", "bad_signature"))
+
+
+def test_layers_merge_broadest_first_and_another_kiosks_file_is_not_ours(
+    live: LiveKiosk, fleet: ServedRepository
+) -> None:
+    wait_for(live, 21)
+    fleet.publish("fleet.toml", "[kiosk]\nmin_age = 21\nresult_seconds = 2\n")
+    fleet.publish("stores/s1.toml", "[kiosk]\nmin_age = 25\n")
+    fleet.publish("stores/s2.toml", "[kiosk]\nmin_age = 60\n")  # another store
+    fleet.publish("kiosks/k2.toml", "[kiosk]\nmin_age = 99\n")  # another kiosk
+    refresh(live)
+    wait_for(live, 25)  # the store's key wins over the fleet's
+    assert live.ops.config.kiosk.result_seconds == 2  # the fleet's other keys stay
+    fleet.publish("kiosks/k1.toml", "[kiosk]\nmin_age = 19\n")
+    refresh(live)
+    wait_for(live, 19)  # and this kiosk's own over both
+    assert live.ops.remote is not None
+    assert [layer.path for layer in live.ops.remote.layers] == [
+        "fleet.toml", "stores/s1.toml", "kiosks/k1.toml"]
+    assert not any("k2" in r or "s2" in r for r in fleet.requests)  # never even fetched
+
+
+def expired_timestamp(fleet: ServedRepository) -> None:
+    fleet.repo.renew_timestamp(expires=timedelta(seconds=-1))
+
+
+def expired_snapshot(fleet: ServedRepository) -> None:
+    fleet.repo._publish_snapshot(fleet.repo.snapshot(), expires=timedelta(seconds=-1))
+
+
+def newest(old: dict[str, bytes], role: str) -> bytes:
+    versions = [int(path.split("/")[-1].split(".")[0]) for path in old
+                if path.endswith(f".{role}.json")]
+    return old[f"/metadata/{max(versions)}.{role}.json"]
+
+
+def old_timestamp(fleet: ServedRepository, old: dict[str, bytes]) -> None:
+    fleet.serve_old(old, "timestamp.json")
+
+
+def old_snapshot_under_the_new_name(fleet: ServedRepository, old: dict[str, bytes]) -> None:
+    version = fleet.repo.timestamp().signed.snapshot_meta.version
+    fleet.replace[f"/metadata/{version}.snapshot.json"] = newest(old, "snapshot")
+
+
+def old_targets_under_the_new_name(fleet: ServedRepository, old: dict[str, bytes]) -> None:
+    version = fleet.repo.snapshot().signed.meta["targets.json"].version
+    fleet.replace[f"/metadata/{version}.targets.json"] = newest(old, "targets")
+
+
+def another_kiosks_file_at_our_url(fleet: ServedRepository, old: dict[str, bytes]) -> None:
+    info = fleet.repo.targets().signed.targets["kiosks/k1.toml"]
+    url = f"/targets/kiosks/{info.hashes['sha256']}.k1.toml"
+    other = fleet.repo.targets().signed.targets["kiosks/k2.toml"]
+    fleet.replace[url] = fleet.files()[f"/targets/kiosks/{other.hashes['sha256']}.k2.toml"]
+
+
+ATTACKS = {
+    # name: (what the attacker or the mirror does, the reason counted, the banner shown)
+    "expired timestamp": (lambda f, old: expired_timestamp(f), "expired", Fault.CONFIG_STALE),
+    "expired snapshot": (lambda f, old: expired_snapshot(f), "expired", Fault.CONFIG_STALE),
+    "old timestamp": (old_timestamp, "rollback", Fault.CONFIG),
+    "old snapshot, new name": (old_snapshot_under_the_new_name, "rollback", Fault.CONFIG),
+    "old targets, new name": (old_targets_under_the_new_name, "rollback", Fault.CONFIG),
+    "another kiosk's file": (another_kiosks_file_at_our_url, "mismatch", Fault.CONFIG),
+}
+
+
+@pytest.mark.parametrize("attack", ATTACKS.values(), ids=ATTACKS.keys())
+def test_an_attack_is_refused_and_the_last_good_config_keeps_running(
+    live: LiveKiosk, fleet: ServedRepository, attack, caplog
+) -> None:
+    act, reason, banner = attack
+    wait_for(live, 21)
+    old = fleet.files()  # an older state of the repository, every file still unexpired
+    fleet.publish("kiosks/k2.toml", "[kiosk]\nmin_age = 12\n")
+    fleet.publish("kiosks/k1.toml", "[kiosk]\nmin_age = 22\n")
+    refresh(live)
+    wait_for(live, 22)
+    fleet.publish("kiosks/k1.toml", "[kiosk]\nmin_age = 23\n")
+    with caplog.at_level(logging.WARNING, logger="kiosk"):
+        act(fleet, old)
+        refresh(live)
+    assert live.ops.config.kiosk.min_age == 22
+    assert live.verdict_for_age(21) == (Outcome.FAIL, "underage")  # min_age 22 still rules
+    assert live.ops.poller.last_rejection == reason
+    assert live.rejected(reason) == 1
+    assert banner in live.faults()
+    assert f"remote config refused ({reason})" in caplog.text
+    assert live.thread.is_alive()
+    fleet.replace.clear()  # the attack ends (the real repository signs a fresh timestamp)
+    fleet.repo.renew_timestamp()
+    refresh(live)
+    wait_for(live, 23)
+    assert banner not in live.faults()
+
+
+def test_a_frozen_mirror_is_noticed_once_the_timestamp_expires(
+    live: LiveKiosk, fleet: ServedRepository
+) -> None:
+    """The mirror serves the very files the kiosk already has, for ever: nothing looks
+    wrong until the timestamp's expiry passes, and then the next refresh says so."""
+    wait_for(live, 21)
+    fleet.repo.renew_timestamp(expires=timedelta(seconds=1))
+    refresh(live)
+    assert live.ops.poller.last_rejection is None
+    frozen = fleet.files()
+    fleet.publish("fleet.toml", "[kiosk]\nmin_age = 30\n")  # what the mirror holds back
+    for path, data in frozen.items():
+        fleet.replace[path] = data
+    time.sleep(1.1)  # the timestamp's expiry passes
+    refresh(live)
+    assert live.ops.poller.last_rejection == "expired"
+    assert Fault.CONFIG_STALE in live.faults() and live.ops.config.kiosk.min_age == 21
+
+
+def forge(fleet: ServedRepository, md: Metadata, keys: Path, keyid: str) -> bytes:
+    """`md` signed with only the private key `keyid` from `keys` (a thief's copy)."""
+    key = Metadata[Root].from_file(str(fleet.root_file)).signed.keys.get(keyid) or (
+        fleet.repo.root().signed.keys[keyid])
+    signer = Keyring(keys).signer(keyid, key)
+    assert signer is not None
+    md.signatures.clear()
+    md.sign(signer)
+    return md.to_bytes()
+
+
+def test_a_revoked_key_signs_nothing(live: LiveKiosk, fleet: ServedRepository,
+                                     tmp_path: Path) -> None:
+    wait_for(live, 21)
+    copy_keys(fleet, "targets", tmp_path / "stolen")
+    old_keyid = fleet.repo.root().signed.roles["targets"].keyids[0]
+    fleet.repo.rotate("targets", old_keyid)  # the leak is found: the key is replaced
+    fleet.publish("fleet.toml", "[kiosk]\nmin_age = 24\n")
+    refresh(live)
+    wait_for(live, 24)  # the new key's work applies: the kiosk followed the new root
+    fleet.publish("fleet.toml", "[kiosk]\nmin_age = 25\n")
+    # The thief, in the middle, serves targets of its own signed with the old key.
+    md = fleet.repo.targets()
+    md.signed.targets.pop("fleet.toml")
+    fleet.replace[f"/metadata/{md.signed.version}.targets.json"] = forge(
+        fleet, md, tmp_path / "stolen", old_keyid)
+    refresh(live)
+    assert live.ops.poller.last_rejection == "bad_signature"
+    assert live.rejected("bad_signature") == 1 and Fault.CONFIG in live.faults()
+    assert live.ops.config.kiosk.min_age == 24
+
+
+def test_a_new_root_needs_the_old_roots_threshold(live: LiveKiosk, fleet: ServedRepository,
+                                                  tmp_path: Path) -> None:
+    wait_for(live, 21)
+    root_keys = fleet.repo.root().signed.roles["root"].keyids
+    fleet.repo.rotate("root", root_keys[0])  # signed by 2 of the old 3 and the new threshold
+    fleet.publish("fleet.toml", "[kiosk]\nmin_age = 26\n")
+    refresh(live)
+    wait_for(live, 26)
+    assert "/metadata/2.root.json" in fleet.requests
+    # One stolen root key makes a root 3 trusting the thief's own timestamp key: refused.
+    copy_keys(fleet, "root", tmp_path / "one")
+    for pem in sorted((tmp_path / "one").glob("*.pem"))[1:]:
+        pem.unlink()
+    thief = CryptoSigner.generate_ed25519()
+    md = fleet.repo.root()
+    md.signed.version += 1
+    for keyid in list(md.signed.roles["timestamp"].keyids):
+        md.signed.revoke_key(keyid, "timestamp")
+    md.signed.add_key(thief.public_key, "timestamp")
+    keyid = sorted((tmp_path / "one").glob("*.pem"))[0].name.split(".")[1]
+    full = next(k for k in md.signed.keys if k.startswith(keyid))
+    fleet.replace["/metadata/3.root.json"] = forge(fleet, md, tmp_path / "one", full)
+    refresh(live)
+    assert live.ops.poller.last_rejection == "bad_signature"
+    assert live.ops.config.kiosk.min_age == 26
+
+
+def test_a_fast_forwarded_timestamp_is_undone_by_rotating_its_key(
+    live: LiveKiosk, fleet: ServedRepository, tmp_path: Path
+) -> None:
+    """The version lock-out: a thief of the online timestamp key signs version 2**31. The
+    kiosk trusts it (it is validly signed), then refuses the real, lower ones; rotating the
+    timestamp key in the root discards the stolen one's work and the kiosk follows again."""
+    wait_for(live, 21)
+    copy_keys(fleet, "timestamp", tmp_path / "stolen")
+    md = fleet.repo.timestamp()
+    md.signed.version = 2**31
+    keyid = fleet.repo.root().signed.roles["timestamp"].keyids[0]
+    fleet.replace["/metadata/timestamp.json"] = forge(fleet, md, tmp_path / "stolen", keyid)
+    refresh(live)
+    fleet.replace.clear()
+    fleet.publish("fleet.toml", "[kiosk]\nmin_age = 27\n")
+    refresh(live)
+    assert live.ops.poller.last_rejection == "rollback"  # locked out, as with any such key
+    fleet.repo.rotate("timestamp", keyid)
+    refresh(live)
+    wait_for(live, 27)
+    assert live.ops.poller.last_rejection is None
+
+
+def test_a_target_larger_than_a_config_is_not_fetched(live: LiveKiosk,
+                                                      fleet: ServedRepository) -> None:
+    wait_for(live, 21)
+    fleet.publish("kiosks/k1.toml", "#" * (MAX_TARGET_BYTES + 1) + "\n")
+    before = len(fleet.requests)
+    refresh(live)
+    assert live.ops.poller.last_rejection == "too_large"
+    assert not any(r.startswith("/targets/kiosks/") for r in fleet.requests[before:])
+    assert live.ops.config.kiosk.min_age == 21
+
+
+def test_a_served_file_longer_than_signed_is_cut_off(live: LiveKiosk,
+                                                     fleet: ServedRepository) -> None:
+    wait_for(live, 21)
+    fleet.publish("kiosks/k1.toml", "[kiosk]\nmin_age = 22\n")
+    info = fleet.repo.targets().signed.targets["kiosks/k1.toml"]
+    fleet.replace[f"/targets/kiosks/{info.hashes['sha256']}.k1.toml"] = b"#" * 50_000_000
+    refresh(live)
+    assert live.ops.poller.last_rejection == "mismatch"
+    assert live.ops.config.kiosk.min_age == 21
+
+
+def test_a_slow_repository_is_given_one_deadline(live: LiveKiosk,
+                                                 fleet: ServedRepository) -> None:
+    wait_for(live, 21)
+    fleet.publish("fleet.toml", "[kiosk]\nmin_age = 22\n" + "#" * 4000 + "\n")
+    fleet.delay_s = 0.05  # 64 bytes every 50 ms: each read is quick, the whole is not
+    started = time.monotonic()
+    refresh(live)
+    assert time.monotonic() - started < 1.0 + 1.0  # the 1 s deadline, and the settle
+    assert live.ops.poller.last_rejection == "unreachable"
+    assert live.ops.config.kiosk.min_age == 21
+    assert Fault.CONFIG not in live.faults()
 
 
 @pytest.mark.parametrize(
-    ("serve", "reason", "banner"),
-    [
-        (lambda s: s.__setattr__("body", "version = 9\n[kiosk]\nmin_age = 12\n"),
-         "unsigned", True),
-        (lambda s: s.__setattr__("body", signed(9, "[kiosk]\nmin_age = 12\n", OTHER_PRIVATE)),
-         "bad_signature", True),
-        (lambda s: s.__setattr__("body", signed(0 + 1, "[kiosk]\nmin_age = 12\n")),
-         None, False),  # the running version again: nothing to do, nothing wrong
-        (lambda s: s.__setattr__("body", signed(9, "[kiosk]\nmin_age = 'twelve'\n")),
-         "invalid", True),
-        (lambda s: s.__setattr__("status", 503), "unreachable", False),
-        (lambda s: s.stop(), "unreachable", False),
-    ],
-    ids=["unsigned", "wrongly signed", "same version", "invalid", "HTTP 503", "server gone"],
-)
-def test_a_bad_config_is_refused_and_the_last_good_one_keeps_running(
-    live: LiveKiosk, server: ConfigServer, serve, reason: str | None, banner: bool
-) -> None:
-    wait_for_version(live, 1)
-    serve(server)
-    assert live.ops.poller.fetch_once() is None
-    live.settle()
-    assert live.ops.version == 1
-    assert live.verdict_for_age(19) == (Outcome.FAIL, "underage")  # min_age 21 still rules
-    assert live.ops.poller.last_rejection == reason
-    if reason:
-        assert live.rejected(reason) == 1
-    assert (Fault.CONFIG in live.appliance.kiosk.state.faults) is banner
-    assert live.thread.is_alive()
+    ("layer", "message"),
+    [("[remote]\nurl = 'https://evil.example'\n", "cannot change [remote]"),
+     ("[kiosk]\nmin_age = 'twelve'\n", "kiosk.min_age"),
+     ("kiosk = 5\n", "expected a table"),
+     ("[kiosk]\nx = " + "[" * 3000 + "]" * 3000 + "\n", "nested too deeply")],
+    ids=["remote", "wrong type", "not a table", "deep"])
+def test_an_invalid_layer_is_refused(live: LiveKiosk, fleet: ServedRepository, layer: str,
+                                     message: str, caplog) -> None:
+    wait_for(live, 21)
+    fleet.repo.add_target("kiosks/k1.toml", layer.encode())  # the API signs what it is given
+    with caplog.at_level(logging.DEBUG, logger="kiosk"):
+        refresh(live)
+    assert live.ops.poller.last_rejection == "invalid"
+    assert message in caplog.text and "Traceback" not in caplog.text
+    assert Fault.CONFIG in live.faults() and live.ops.config.kiosk.min_age == 21
 
 
-def test_an_older_config_is_refused_no_rollback(live: LiveKiosk, server: ConfigServer) -> None:
-    wait_for_version(live, 1)
-    server.body = signed(3, "[kiosk]\nmin_age = 25\n")
-    live.ops.poller.fetch_once()
-    wait_for_version(live, 3)
-    server.body = signed(2, "[kiosk]\nmin_age = 12\n")  # an old file put back on the server
-    assert live.ops.poller.fetch_once() is None
-    live.settle()
-    assert live.ops.version == 3
-    assert live.rejected("not_newer") == 1
-    assert live.verdict_for_age(24) == (Outcome.FAIL, "underage")
+def test_an_unreachable_repository_is_no_banner(live: LiveKiosk,
+                                                fleet: ServedRepository) -> None:
+    wait_for(live, 21)
+    fleet.stop()
+    refresh(live)
+    assert live.ops.poller.last_rejection == "unreachable"
+    assert live.rejected("unreachable") == 1
+    assert not {Fault.CONFIG, Fault.CONFIG_STALE} & live.faults()
+    assert live.verdict_for_age(19) == (Outcome.FAIL, "underage")
 
 
 def test_a_config_needing_a_restart_is_a_trial_rolled_back_if_it_fails(
-    live: LiveKiosk, server: ConfigServer, tmp_path: Path, sandbox: DiiaSandbox
+    live: LiveKiosk, fleet: ServedRepository, tmp_path: Path
 ) -> None:
-    wait_for_version(live, 1)
-    server.body = signed(2, "[kiosk]\nmin_age = 30\n[signals]\nevents = 'stdout'\n")
-    live.ops.poller.fetch_once()
+    wait_for(live, 21)
+    fleet.publish("kiosks/k1.toml", "[kiosk]\nmin_age = 30\n[signals]\nevents = 'stdout'\n")
+    refresh(live)
     live.thread.join(5)
     assert isinstance(live.error, RestartRequested)  # the loop ended for systemd to restart
     config_path = tmp_path / "kiosk.toml"
     first = Operations.start(config_path, {})  # the restart: runs the trial once
-    assert first.version == 2 and first.config.signals.events == "stdout"
+    assert first.config.kiosk.min_age == 30 and first.config.signals.events == "stdout"
     second = Operations.start(config_path, {})  # it died before confirming: roll back
-    assert second.version == 1 and second.config.kiosk.min_age == 21
+    assert second.config.kiosk.min_age == 21 and second.config.signals.events == "off"
     assert second.metrics.registry.get_sample_value(
         "kiosk_config_rejected_total", {"reason": "failed_start"}) == 1
-    assert second.store.is_rejected(2)
+    assert second.remote is not None and first.remote is not None
+    assert second.store is not None and second.store.is_rejected(first.remote)
+    # The same content is never tried again, even at a newer repository version.
+    fleet.repo.renew_timestamp()
+    poller = second.new_poller()
+    assert poller.fetch_once() is None and poller.last_rejection == "failed_start"
 
 
-# --- the operator's commands -------------------------------------------------------------
+def test_a_new_root_file_disowns_stored_configs(live: LiveKiosk, tmp_path: Path) -> None:
+    wait_for(live, 21)
+    live.close()
+    other = ServedRepository(tmp_path / "other")
+    try:
+        config_path = tmp_path / "kiosk.toml"
+        text = config_path.read_text()
+        config_path.write_text(text.replace(str(live.ops.config.remote.root_file),
+                                            str(other.root_file)))
+        again = Operations.start(config_path, {})
+        assert again.remote is None and again.config.kiosk.min_age == 18
+    finally:
+        other.stop()
 
 
-def test_operator_commands_keygen_sign_verify_validate(tmp_path: Path, capsys) -> None:
-    key = tmp_path / "signing.pem"
-    assert main(["config", "keygen", str(key)]) == 0
-    public = capsys.readouterr().out.split('public_key = "')[1].split('"')[0]
-    assert key.stat().st_mode & 0o777 == 0o600
-    assert main(["config", "keygen", str(key)]) == 2  # never overwrites a key
-    plain = tmp_path / "fleet.toml"
-    plain.write_text("version = 5\n[kiosk]\nmin_age = 21\n")
-    out = tmp_path / "fleet.signed.toml"
-    assert main(["config", "sign", "--key", str(key), str(plain), "-o", str(out)]) == 0
-    assert verify_text(out.read_text(), public).version == 5
-    capsys.readouterr()
-    assert main(["config", "verify", "--public-key", public, str(out)]) == 0
-    assert "version 5, sets kiosk.min_age" in capsys.readouterr().out
-    out.write_text(out.read_text().replace("21", "12"))
-    assert main(["config", "verify", "--public-key", public, str(out)]) == 2
-    assert "bad_signature" in capsys.readouterr().err
-    assert main(["config", "validate", str(plain)]) == 0
-    plain.write_text("version = 6\n[kiosk]\nmin_agee = 21\n")
-    assert main(["config", "validate", str(plain)]) == 2
-    assert 'did you mean "min_age"' in capsys.readouterr().err
-    assert main(["config", "sign", "--key", str(key), str(plain)]) == 2
-
-
-def test_production_fetches_over_https_only() -> None:
-    key = {"public_key": PUBLIC}
-    parse_config({"remote": {"url": "https://fleet.example/k.toml", **key}})
+def test_the_remote_settings_are_checked_at_start(tmp_path: Path) -> None:
+    base = {"url": "https://fleet.example/kiosk", "root_file": str(tmp_path / "root.json")}
+    parse_config({"remote": base})  # the file itself: checked with the paths (below)
     with pytest.raises(ConfigError, match="https"):
-        parse_config({"remote": {"url": "http://fleet.example/k.toml", **key}})
+        parse_config({"remote": {**base, "url": "http://fleet.example/kiosk"}})
     with pytest.raises(ConfigError, match="https"):  # loopback, but nobody opted in
-        parse_config({"remote": {"url": "http://127.0.0.1:8000/k.toml", **key}})
-    with pytest.raises(ConfigError, match="https"):  # opted in, but not loopback
-        parse_config({"remote": {"url": "http://10.0.0.1/k.toml", "allow_http_loopback": True,
-                                 **key}})
-    parse_config({"remote": {"url": "http://127.0.0.1:8000/k.toml", "allow_http_loopback": True,
-                             **key}})
-    with pytest.raises(ConfigError, match="public_key"):
-        parse_config({"remote": {"url": "https://fleet.example/k.toml"}})
+        parse_config({"remote": {**base, "url": "http://127.0.0.1:8000/kiosk"}})
+    with pytest.raises(ConfigError, match=r"remote\.root_file"):
+        check_paths(parse_config({"remote": base}))
+    (tmp_path / "root.json").write_text('{"signed": {"_type": "targets"}}')
+    with pytest.raises(ConfigError, match="not TUF root metadata"):
+        check_paths(parse_config({"remote": base}))
+    with pytest.raises(ConfigError, match=r"remote\.public_key: retired"):
+        parse_config({"remote": {**base, "public_key": "AAAA"}})
+    with pytest.raises(ConfigError, match=r"kiosk\.id"):
+        parse_config({"kiosk": {"id": "../fleet"}})
+    with pytest.raises(ConfigError, match=r"kiosk\.store"):
+        parse_config({"kiosk": {"store": "a/b"}})

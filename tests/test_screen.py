@@ -20,6 +20,7 @@ import pytest
 from PIL import Image
 
 from kiosk import messages
+from kiosk.messages import CUSTOMER_FAULTS
 from kiosk.model import CodeKind, Fault, Outcome, Phase, Reason, State, Verdict
 from kiosk.signals import Signals
 from kiosk.signals.display import kmsdrm_card_index, video_environment
@@ -117,7 +118,8 @@ def test_every_state_at_every_size_fits_is_legible_and_has_every_glyph(
         assert pixels.shape == (size[1], size[0], 3)
         background = PALETTES[shown.phase].background
         assert share_of(path, background) > 0.5, what
-        assert_layout_fits(layout, size, banner=bool(shown.faults), hint=shown.awaiting_staff)
+        assert_layout_fits(layout, size, banner=bool(shown.faults & CUSTOMER_FAULTS),
+                           hint=shown.awaiting_staff)  # fmt: skip
         for line in layout.lines:
             bold = line.role in ("banner", "headline")
             metrics = fonts[bold].metrics(line.text)
@@ -168,6 +170,23 @@ def assert_layout_fits(layout: Layout | None, size: tuple[int, int], banner: boo
         else:
             assert y >= iy + isize, f"{line.text!r} overlaps the shape"
             text_bottom = max(text_bottom, y + h)
+
+
+@pytest.mark.parametrize("fault", [Fault.CLOCK, Fault.CONFIG, Fault.OUTPUT])
+def test_a_staff_only_fault_is_a_mark_in_the_corner_not_words_for_the_customer(
+    screen_factory: type[PygameScreen], tmp_path: Path, fault: Fault
+) -> None:
+    screen = screen_factory(size=(480, 320))
+    bare = screen.render_state_png(state(Phase.IDLE), (480, 320), tmp_path / "bare.png")
+    marked = screen.render_state_png(state(Phase.IDLE, frozenset({fault})), (480, 320),
+                                     tmp_path / "marked.png")  # fmt: skip
+    assert marked.banner is None and marked.lines == bare.lines  # no words for it
+    before, after = (np.asarray(Image.open(tmp_path / f"{n}.png").convert("RGB")).astype(int)
+                     for n in ("bare", "marked"))  # fmt: skip
+    changed = np.argwhere(np.abs(after - before).sum(axis=2) > 0)
+    assert len(changed), "no mark drawn"
+    top, right = changed[:, 0].max(), changed[:, 1].min()
+    assert top < 0.15 * 320 and right > 0.8 * 480  # only the top right corner changed
 
 
 def test_a_long_unknown_reason_with_every_fault_still_fits_the_smallest_screen(

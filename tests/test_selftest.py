@@ -108,5 +108,16 @@ def test_the_command_runs_the_test_and_writes_no_event(tmp_path: Path) -> None:
         capture_output=True, text=True, env=env, timeout=60, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "[13/13] fault: output" in result.stdout
+    steps = len(selftest_steps())  # the phases, then each fault banner
+    assert f"[{steps}/{steps}] fault: {list(Fault)[-1]}" in result.stdout
     assert not any(line.startswith("{") for line in result.stdout.splitlines())
+
+
+def test_the_screen_colours_it_names_are_the_readme_s() -> None:
+    from kiosk.selftest import SCREEN_LOOKS
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    for phase in (Phase.PASS, Phase.FAIL, Phase.UNKNOWN, Phase.ATTENDED_WAIT):
+        row = next(line for line in readme.splitlines() if line.startswith(f"| {phase} |"))
+        colour = SCREEN_LOOKS[phase].split(",")[0]  # "dark teal", not "green"
+        assert f"| {colour}, " in row, (phase, colour, row)

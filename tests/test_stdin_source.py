@@ -46,3 +46,21 @@ def test_non_ascii_digits_typed_are_refused() -> None:
     fullwidth = "".join(chr(0xFF10 + int(d)) for d in CODE)
     arabic = "".join(chr(0x0660 + int(d)) for d in CODE)
     assert texts(f"{fullwidth}\n{arabic}\n{CODE}\n".encode()) == [CODE]
+
+
+def test_lines_read_straight_from_a_descriptor_match_the_buffered_reading() -> None:
+    import os
+
+    from kiosk.sources.stdin import DescriptorLines
+
+    data = (b"4006381333931\r\n" + b"9" * (MAX_LINE + 40) + b"\n5901234123457\n\xff\n"
+            + b"3559217693026")
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, data)
+    os.close(write_fd)
+    try:
+        from_fd = [c.text for c in StdinCodes(DescriptorLines(read_fd)).codes()]
+    finally:
+        os.close(read_fd)
+    assert from_fd == [c.text for c in StdinCodes(io.BytesIO(data)).codes()]
+    assert from_fd == ["4006381333931", "5901234123457", "3559217693026"]

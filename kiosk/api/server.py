@@ -7,8 +7,8 @@ standard library's server, uvicorn or hypercorn). The API is small, JSON only, f
 on loopback or the shop's LAN.
 
 Before any thread is spent on it, every request is checked on the front thread:
-- a web page must not drive the kiosk (`kiosk.diia.web_guard`): without a token, `Host` must be
-  `localhost` or an IP address; a cross-site `Origin` or `Sec-Fetch-Site` is refused (403);
+- a web page must not drive the kiosk (`kiosk.diia.web_guard`): without a token, `Host` must
+  be `localhost` or an IP address; a cross-site `Origin` or `Sec-Fetch-Site` is refused (403);
   a body must come as `Content-Type: application/json` (415);
 - with a token configured, every call but the OpenAPI document needs
   `Authorization: Bearer <token>` (401).

@@ -77,15 +77,19 @@ class TillService:
     _commands: queue.SimpleQueue[Command] = field(init=False)
     _arming: dict[str, threading.Event] = field(init=False)  # armed, not yet taken by the loop
     _lock: threading.Lock = field(init=False)
-    _shown: threading.Condition = field(init=False)  # `state` changed
+    _staff_lock: threading.Lock = field(init=False)  # one staff command at a time
+    _acted: list[threading.Event] = field(init=False)  # taken last turn: acted on by now
+    _pending: list[threading.Event] = field(init=False)  # queued, not yet taken
 
     def __post_init__(self) -> None:
         self._arming = {}
         self._lock = threading.Lock()
-        self._shown = threading.Condition()
         self.registry = CheckRegistry(self.clock)
         self.events = EventLog(clock=self.clock)
         self._commands = queue.SimpleQueue()
+        self._staff_lock = threading.Lock()
+        self._acted = []
+        self._pending = []
         self.registry.subscribe(self._check_changed)
 
     # -- from the HTTP handlers ---------------------------------------------------------
@@ -109,16 +113,18 @@ class TillService:
 
     def staff(self, command: StaffCommand) -> None:
         """Hand a staff command to the loop; raises `StaffRefused` when, by what the kiosk
-        shows now, it would change nothing. Returns once the loop shows what it changed
-        (after `arm_wait_s` regardless), so the till's next command is judged by that."""
-        with self._shown:
-            shown = self.state
-        refusal = staff_refusal(command, shown)
-        if refusal is not None:
-            raise StaffRefused(*refusal)
-        self._commands.put(Staff(command))
-        with self._shown:
-            self._shown.wait_for(lambda: self.state is not shown, timeout=self.arm_wait_s)
+        shows now, it would change nothing. Returns once the loop has acted on it (or after
+        `arm_wait_s`), so that the next command is judged by what this one did: a second
+        acknowledgement sent at once is refused, not queued to do nothing."""
+        with self._staff_lock:
+            refusal = staff_refusal(command, self.state)
+            if refusal is not None:
+                raise StaffRefused(*refusal)
+            acted = threading.Event()
+            with self._lock:
+                self._commands.put(Staff(command))
+                self._pending.append(acted)
+            acted.wait(self.arm_wait_s)
 
     def health(self) -> dict[str, Any]:
         """`GET /v1/health`: what the loop shows (or "armed"), the config version, clock
@@ -139,6 +145,10 @@ class TillService:
     # -- the TillPort, on the loop's thread ---------------------------------------------
 
     def take(self) -> list[Command]:
+        with self._lock:  # the staff commands taken last turn have been acted on and shown
+            for acted in self._acted:
+                acted.set()
+            self._acted, self._pending = self._pending, []
         taken: list[Command] = []
         while True:
             try:
@@ -167,9 +177,7 @@ class TillService:
     # -- an output: what the loop shows, for /v1/health and the staff answers ------------
 
     def show(self, state: State) -> None:
-        with self._shown:
-            self.state = state
-            self._shown.notify_all()
+        self.state = state
 
     def tick(self, now: float) -> None:
         pass

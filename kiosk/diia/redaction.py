@@ -1,8 +1,9 @@
-"""Keeping the acquirer token out of logs and error texts.
+"""Keeping the acquirer token and the customer's code out of logs and error texts.
 
-The acquirer token travels in the login URL's path, and httpx logs every request URL at INFO
-(its exceptions carry the request too), so a filter on httpx's and httpcore's loggers masks
-that path segment before any handler sees the record. httpcore's debug trace prints the text
+The acquirer token travels in the login URL's path, a share's status poll carries the code
+in its query (`?barcode=…`), and httpx logs every request URL at INFO (its exceptions carry
+the request too), so a filter on httpx's and httpcore's loggers masks that path segment and
+every query before any handler sees the record. httpcore's debug trace prints the text
 of a failed step's exception, and h11's texts can quote a header (the Basic credential), so
 the filter keeps only the exception's name. Error texts from lower layers are scrubbed of
 URLs before they become our messages.
@@ -15,6 +16,7 @@ import re
 import threading
 
 _ACQUIRER_SEGMENT = re.compile(r"(/auth/acquirer/)[^/?#\s\"'<>]+")
+_QUERY = re.compile(r"\?[^#\s\"'<>]+")  # what follows "?" up to the end of the URL
 _ANY_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
 # httpcore's debug trace prints a failed step's exception with its text, and h11's text can
 # quote a request header (a credential): only the exception's name is kept.
@@ -30,8 +32,10 @@ _install_lock = threading.Lock()
 
 
 def redact(text: str) -> str:
-    """`text` with any acquirer token in a login path replaced by `***`."""
-    return _ACQUIRER_SEGMENT.sub(r"\1***", text)
+    """`text` with any acquirer token in a login path, and any URL's query, replaced by
+    `***` (a query's parameters may be a code: none of ours carries anything else worth a
+    log line)."""
+    return _QUERY.sub("?***", _ACQUIRER_SEGMENT.sub(r"\1***", text))
 
 
 def scrub(text: str) -> str:

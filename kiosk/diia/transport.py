@@ -30,17 +30,20 @@ from __future__ import annotations
 
 import contextvars
 import ipaddress
+import os
 import socket
 import ssl
 import threading
 import time
 import urllib.request
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import httpcore
 import httpx
+
+from kiosk.diia.url_rule import is_loopback_host
 
 MAX_ANSWER_BYTES = 32 * 1024  # a real Diia answer is a few hundred bytes; a login, ~2 KiB
 DEADLINE_MARGIN_S = 0.5  # the stated margin: a verdict comes within timeout_s + this
@@ -319,14 +322,45 @@ def _as_httpx(exc: Exception, request: httpx.Request) -> httpx.TransportError:
     return httpx.TransportError(f"transport failure ({type(exc).__name__})", request=request)
 
 
-def environment_proxy(url: str) -> str | None:
-    """The proxy the environment names for `url` (HTTPS_PROXY, ALL_PROXY, NO_PROXY), if any."""
+class ProxySettingError(ValueError):
+    """A proxy variable of the environment that is not a proxy URL; `variable` names it."""
+
+    def __init__(self, variable: str, message: str) -> None:
+        super().__init__(f"${variable} {message}")
+        self.variable, self.problem = variable, message
+
+
+def environment_proxy(url: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """The proxy the environment names for `url` (`https_proxy`, `all_proxy`, either case,
+    the lower-case one first; `no_proxy`), if any. A loopback host is never proxied: the
+    sandbox's plain http would hand the credentials to the proxy. A malformed proxy URL is a
+    `ProxySettingError` naming the variable, whatever the host."""
+    environ = os.environ if environ is None else environ
     parsed = httpx.URL(url)
-    proxies = urllib.request.getproxies_environment()
-    proxy = proxies.get(parsed.scheme) or proxies.get("all")
-    if not proxy or urllib.request.proxy_bypass(parsed.host):  # NO_PROXY, on Linux
+    for variable in (f"{parsed.scheme}_proxy", f"{parsed.scheme.upper()}_PROXY",
+                     "all_proxy", "ALL_PROXY"):
+        proxy = environ.get(variable, "").strip()
+        if proxy:
+            break
+    else:
         return None
-    return proxy if "://" in proxy else f"http://{proxy}"
+    proxy = proxy if "://" in proxy else f"http://{proxy}"
+    try:
+        proxy_url = httpx.URL(proxy)
+    except httpx.InvalidURL:
+        raise ProxySettingError(variable, "is not a URL") from None
+    if proxy_url.scheme not in ("http", "https") or not proxy_url.host:
+        raise ProxySettingError(variable, "must be an http:// or https:// proxy with a host")
+    # NO_PROXY as urllib reads it (a public function typeshed does not list)
+    bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
+    if is_loopback_host(parsed.host) or bypass(parsed.host, _no_proxy(environ)):
+        return None
+    return proxy
+
+
+def _no_proxy(environ: Mapping[str, str]) -> dict[str, str]:
+    value = environ.get("no_proxy") or environ.get("NO_PROXY") or ""
+    return {"no": value} if value else {}
 
 
 class WallTransport(httpx.BaseTransport):

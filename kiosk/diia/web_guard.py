@@ -1,5 +1,5 @@
-"""What a web page in a browser on the same machine or LAN must not be able to do to the
-kiosk's HTTP servers (the till's API, the sandbox's admin API): drive them.
+"""What a web page in a browser on the same machine or LAN must not be able to do to a
+local HTTP server (the sandbox's admin API here; the kiosk's till API uses it too): drive it.
 
 A page can reach a server on loopback or the LAN in two ways without the server's consent:
 - **DNS rebinding**: its own domain name is made to resolve to the server's address, so the

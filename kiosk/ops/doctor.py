@@ -339,20 +339,21 @@ class Doctor:
     def remote(self, config: Config, ops: Any) -> Finding:
         if not config.remote.url:
             return Finding(SKIP, "remote", "no remote config (remote.url)")
-        from kiosk.ops.remote_config import RemoteConfigPoller
+        import shutil
+        import tempfile
 
         assert ops.store is not None
-        poller = RemoteConfigPoller(config.remote, {}, ops.store,
-                                    running_version=lambda: ops.version)
-        try:
-            candidate = poller.fetch_once()
-        finally:
-            poller.close()
+        with tempfile.TemporaryDirectory(prefix="kiosk-doctor-") as scratch:
+            cache = Path(scratch) / "tuf"  # a copy: the kiosk's own rollback memory stays
+            if (ops.store.dir / "tuf").is_dir():
+                shutil.copytree(ops.store.dir / "tuf", cache, symlinks=True)
+            poller = ops.new_poller(cache=cache)
+            poller.fetch_once()
         if poller.last_rejection:
             return Finding(FAIL, "remote", f"{config.remote.url}: refused "
                            f"({poller.last_rejection}); running version {ops.version}",
-                           "see the log line above; `kiosk config verify` the served file")
-        served = candidate.signed.version if candidate else ops.version
+                           "see the log line above; `kiosk fleet status` on the repository")
+        served = poller.served_version
         return Finding(OK, "remote", f"running version {ops.version}, served {served}")
 
 

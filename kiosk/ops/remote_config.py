@@ -1,24 +1,33 @@
-"""Signed remote config: fetched over HTTPS, applied only when it is proven good.
+"""Remote config from the fleet's TUF repository, applied only when it is proven good.
 
-The file format and its signature are in `kiosk.ops.signing`. Its keys override the local
-/etc/kiosk/kiosk.toml section by section; it may not carry a [remote] section (who signs
-and where it comes from stays with whoever owns /etc/kiosk). A fetched file is applied only
-if the signature verifies with `remote.public_key`, its `version` is newer than the running
-one (no rollback), and the local file merged with it validates whole. Otherwise the last
-good config keeps running and the refusal is logged and counted. Accepted files are written
-atomically to the state directory. One that needs a restart is first a *trial*: if the
-kiosk then fails to come up, the next start rolls back.
+What may be applied is decided by TUF (`kiosk.ops.tuf_client`); what is applied by the
+kiosk's own rules, here. The kiosk's targets are layers, broadest first: `fleet.toml`, then
+`stores/<store>.toml`, then `kiosks/<id>.toml`; each is optional and each later one's keys
+win, section by section, over the local /etc/kiosk/kiosk.toml. (A layered merge rather than
+a fallback to the first found: a chain sets a policy once in fleet.toml, a store or a
+kiosk overrides one key of it without copying the rest.) No layer may carry [remote]
+(where the config comes from and whom it trusts stays with whoever owns /etc/kiosk), and
+the local file with every layer over it must validate whole. Otherwise the last good config
+keeps running and the refusal is logged and counted.
+
+Accepted configs are written atomically to the state directory with the digest of the root
+file they came through. One that needs a restart is first a *trial*: if the kiosk then
+fails to come up, the next start rolls back and that content is never tried again.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import hashlib
 import json
 import logging
 import os
+import ssl
 import stat
 import tempfile
 import threading
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -26,14 +35,37 @@ from typing import Any
 
 import httpx
 
-import kiosk
 from kiosk.config import Config, ConfigError, RemoteSection, parse_config
-from kiosk.diia.transport import WallTransport, environment_proxy
-from kiosk.ops.signing import RemoteConfigError, SignedConfig, verify_text
+from kiosk.ops.tuf_client import (
+    KioskFetcher,
+    Layer,
+    RemoteConfigError,
+    fetch_layers,
+    root_digest,
+)
 
 log = logging.getLogger(__name__)
 
-# --- merging with the local file ---------------------------------------------------------
+# --- layers and merging ----------------------------------------------------------------
+
+
+def parse_layer(path: str, text: str) -> dict[str, Any]:
+    """A config layer's keys: TOML tables, none of them [remote]; else `RemoteConfigError`
+    ("invalid") naming the layer."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RemoteConfigError("invalid", f"{path}: not valid TOML: {exc}") from exc
+    except RecursionError:  # tomllib recurses per level: a body nested thousands deep
+        raise RemoteConfigError("invalid", f"{path}: nested too deeply to be a config") from None
+    if "remote" in data:
+        raise RemoteConfigError("invalid", f"{path}: a remote config cannot change [remote]; "
+                                "that stays in /etc/kiosk")
+    for name, table in data.items():  # `kiosk = 5` is TOML, but sets no keys of [kiosk]
+        if not isinstance(table, dict):
+            raise RemoteConfigError("invalid", f"{path}: {name[:40]}: expected a table "
+                                    f"([{name[:40]}])")
+    return data
 
 
 def merge(local: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
@@ -48,14 +80,38 @@ def merge(local: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def effective_config(local: dict[str, Any], signed: SignedConfig | None) -> Config:
-    """The config to run: the local file with the remote one over it, validated whole."""
-    if signed is None:
+@dataclass(frozen=True)
+class RemoteConfig:
+    """The layers a refresh found for this kiosk, and the repository's snapshot version."""
+
+    version: int
+    layers: tuple[Layer, ...]
+
+    @property
+    def digest(self) -> str:
+        """Names the content: the same layers are the same config, whatever the version."""
+        blob = json.dumps([[layer.path, layer.text] for layer in self.layers])
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def overlay(self) -> dict[str, Any]:
+        merged: dict[str, Any] = {}
+        for layer in self.layers:
+            merged = merge(merged, parse_layer(layer.path, layer.text))
+        return merged
+
+    def describe(self) -> str:
+        paths = ", ".join(layer.path for layer in self.layers) or "no layers"
+        return f"version {self.version} ({paths})"
+
+
+def effective_config(local: dict[str, Any], remote: RemoteConfig | None) -> Config:
+    """The config to run: the local file with the remote layers over it, validated whole."""
+    if remote is None:
         return parse_config(local)
     try:
-        return parse_config(merge(local, signed.overlay))
+        return parse_config(merge(local, remote.overlay()))
     except ConfigError as exc:
-        raise RemoteConfigError("invalid", f"version {signed.version}: {exc}") from exc
+        raise RemoteConfigError("invalid", f"{remote.describe()}: {exc}") from exc
 
 
 # Changes the running kiosk can take without a restart: a new checker (and Diia client).
@@ -79,6 +135,10 @@ def needs_restart(changed: set[str]) -> bool:
         key in RESTART_KEYS or (key not in LIVE_KEYS and key.split(".")[0] not in LIVE_SECTIONS)
         for key in changed
     )
+
+
+def is_disk_full(exc: OSError) -> bool:
+    return exc.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 # --- the state directory -----------------------------------------------------------------
@@ -135,35 +195,63 @@ def _valid_meta(raw: object) -> dict[str, Any] | None:
         return None
     meta = {**_fresh_meta(), **raw}
 
-    def whole(value: object) -> bool:
-        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    def digest(value: object) -> bool:
+        return isinstance(value, str) and len(value) == 64 and value.isalnum()
 
     rejected, starts = meta["rejected"], meta["trial_starts"]
-    if not (isinstance(rejected, list) and all(whole(v) for v in rejected) and whole(starts)):
+    whole = isinstance(starts, int) and not isinstance(starts, bool) and starts >= 0
+    if not (isinstance(rejected, list) and all(digest(v) for v in rejected) and whole):
         return None
     return meta
+
+
+def _as_json(remote: RemoteConfig, root: str) -> str:
+    layers = [{"path": layer.path, "text": layer.text} for layer in remote.layers]
+    return json.dumps({"root": root, "version": remote.version, "layers": layers})
+
+
+def _from_json(text: str, root: str) -> RemoteConfig:
+    """A stored config, if written by this module through the same root; else ValueError."""
+    data = json.loads(text)
+    if not isinstance(data, dict) or data.get("root") != root:
+        raise ValueError("it came through another trusted root (remote.root_file changed)")
+    version, layers = data.get("version"), data.get("layers")
+    if not (isinstance(version, int) and isinstance(layers, list) and all(
+            isinstance(item, dict) and isinstance(item.get("path"), str)
+            and isinstance(item.get("text"), str) for item in layers)):
+        raise ValueError("values of the wrong types")
+    remote = RemoteConfig(version, tuple(Layer(i["path"], i["text"]) for i in layers))
+    remote.overlay()  # the layers still read as layers (RemoteConfigError otherwise)
+    return remote
 
 
 class ConfigStore:
     """Accepted remote configs in `directory` (the state directory's remote/).
 
-    `accepted.toml` is the last good one; `trial.toml` one waiting to prove it can start;
-    `store.json` remembers versions that failed to start and whether the trial had its try.
-    Files are re-verified when read, so a changed public key disowns old ones.
+    `accepted.json` is the last good one; `trial.json` one waiting to prove it can start;
+    `store.json` remembers configs (by digest) that failed to start and whether the trial
+    had its try; `tuf/` is ngclient's cache of verified metadata (its rollback memory).
+    Stored configs carry the digest of the root file they came through: a new
+    `remote.root_file` (another repository) disowns them.
     """
 
-    def __init__(self, directory: str | Path, public_key: str) -> None:
+    def __init__(self, directory: str | Path, root: bytes) -> None:
         self.dir = Path(directory)  # created on the first write, never by a read
-        self._public_key = public_key
-        self.rolled_back: int | None = None  # the version this start rolled back, if any
+        self.root = root
+        self._root_digest = root_digest(root)
+        self.rolled_back: RemoteConfig | None = None  # the trial this start rolled back
 
     @property
     def _accepted(self) -> Path:
-        return self.dir / "accepted.toml"
+        return self.dir / "accepted.json"
 
     @property
     def _trial(self) -> Path:
-        return self.dir / "trial.toml"
+        return self.dir / "trial.json"
+
+    @property
+    def tuf_cache(self) -> Path:
+        return private_dir(self.dir / "tuf")
 
     def _meta(self) -> dict[str, Any]:
         """The bookkeeping; a missing, unreadable or mistyped store.json counts as none
@@ -187,7 +275,7 @@ class ConfigStore:
     def _save_meta(self, meta: dict[str, Any]) -> None:
         write_atomic(self.dir / "store.json", json.dumps(meta))
 
-    def _read(self, path: Path) -> SignedConfig | None:
+    def _read(self, path: Path) -> RemoteConfig | None:
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -197,10 +285,12 @@ class ConfigStore:
                         type(exc).__name__)
             return None
         try:
-            return verify_text(text, self._public_key)
-        except RemoteConfigError as exc:
+            return _from_json(text, self._root_digest)
+        except RecursionError:
+            log.warning("stored remote config %s ignored: nested too deeply", path.name)
+        except (ValueError, RemoteConfigError) as exc:
             log.warning("stored remote config %s ignored: %s", path.name, exc)
-            return None
+        return None
 
     @staticmethod
     def _remove(path: Path) -> None:
@@ -210,52 +300,57 @@ class ConfigStore:
         except OSError as exc:
             log.warning("cannot remove %s (%s): ignored", path, type(exc).__name__)
 
-    def accepted(self) -> SignedConfig | None:
+    def accepted(self) -> RemoteConfig | None:
         return self._read(self._accepted)
 
-    def is_rejected(self, version: int) -> bool:
-        return version in self._meta().get("rejected", [])
+    def is_rejected(self, remote: RemoteConfig) -> bool:
+        return remote.digest in self._meta().get("rejected", [])
 
-    def accept(self, signed: SignedConfig) -> None:
-        write_atomic(self._accepted, signed.text)
+    def accept(self, remote: RemoteConfig) -> None:
+        write_atomic(self._accepted, _as_json(remote, self._root_digest))
 
-    def stage_trial(self, signed: SignedConfig) -> None:
+    def stage_trial(self, remote: RemoteConfig) -> None:
         meta = self._meta()
         meta["trial_starts"] = 0
         self._save_meta(meta)
-        write_atomic(self._trial, signed.text)
+        write_atomic(self._trial, _as_json(remote, self._root_digest))
 
-    def begin_start(self) -> SignedConfig | None:
+    def begin_start(self) -> RemoteConfig | None:
         """The remote config this start runs with: a trial gets exactly one start; a trial
-        still here at the next start did not come up, so it is rolled back and its version
-        is never tried again."""
+        still here at the next start did not come up, so it is rolled back and its content
+        is never tried again. With no room to note the trial's start it waits (the last
+        good config runs), so a full disk never becomes a crash loop."""
         trial = self._read(self._trial)
         if trial is None:
             self._remove(self._trial)
             return self.accepted()
         meta = self._meta()
-        if meta.get("trial_starts", 0) >= 1:
-            meta["rejected"] = sorted({*meta.get("rejected", []), trial.version})
-            meta["trial_starts"] = 0
+        try:
+            if meta.get("trial_starts", 0) >= 1:
+                self._reject(trial, meta)
+                good = self.accepted()
+                log.error("remote config %s did not start: rolled back to %s",
+                          trial.describe(), good.describe() if good else "the local file")
+                return good
+            meta["trial_starts"] = 1
             self._save_meta(meta)
-            self._remove(self._trial)
-            self.rolled_back = trial.version
-            good = self.accepted()
-            log.error("remote config version %d did not start: rolled back to %s",
-                      trial.version, f"version {good.version}" if good else "the local file")
-            return good
-        meta["trial_starts"] = 1
-        self._save_meta(meta)
+        except OSError as exc:
+            log.error("cannot note the trial of remote config %s (%s): running the last "
+                      "good config until the state directory can be written",
+                      trial.describe(), exc.strerror or type(exc).__name__)
+            return self.accepted()
         return trial
 
-    def reject_trial(self, version: int) -> None:
-        """The trial cannot even be read into a config: never try it again."""
-        meta = self._meta()
-        meta["rejected"] = sorted({*meta.get("rejected", []), version})
+    def _reject(self, trial: RemoteConfig, meta: dict[str, Any]) -> None:
+        meta["rejected"] = sorted({*meta.get("rejected", []), trial.digest})[-64:]
         meta["trial_starts"] = 0
         self._save_meta(meta)
         self._remove(self._trial)
-        self.rolled_back = version
+        self.rolled_back = trial
+
+    def reject_trial(self, trial: RemoteConfig) -> None:
+        """The trial cannot even be read into a config: never try it again."""
+        self._reject(trial, self._meta())
 
     def confirm_start(self) -> bool:
         """The kiosk came up: a trial becomes the accepted config. True if there was one."""
@@ -273,21 +368,19 @@ class ConfigStore:
 
 @dataclass(frozen=True)
 class Candidate:
-    """A fetched config that verified, is newer and validates: ready to apply."""
+    """A fetched config TUF verified and that validates: ready to apply."""
 
-    signed: SignedConfig
+    remote: RemoteConfig
     config: Config
 
 
-MAX_REMOTE_CONFIG_BYTES = 256 * 1024  # a signed config is a few KiB
-
-
 class RemoteConfigPoller:
-    """Fetches `settings.url` at start and every `interval_s` on its own thread.
+    """Refreshes from the TUF repository at start and every `interval_s` on its own thread.
 
     Verification and validation happen on that thread too; the main loop only `take()`s a
-    ready `Candidate`. Each refusal is logged and handed to `on_reject(reason)` (metrics).
-    `last_rejection` is the reason the latest fetch was refused, or None.
+    ready `Candidate`. Each refusal is handed to `on_reject(reason)` (metrics) and logged
+    (once while the same reason repeats). `last_rejection` is the latest refresh's reason for
+    refusing, or None; `served_version` the snapshot version it last saw.
     """
 
     def __init__(
@@ -296,33 +389,27 @@ class RemoteConfigPoller:
         local: dict[str, Any],
         store: ConfigStore,
         *,
-        running_version: Callable[[], int],
+        paths: tuple[str, ...],
+        running: Callable[[], RemoteConfig | None],
         on_reject: Callable[[str], None] = lambda reason: None,
-        transport: httpx.BaseTransport | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        cache: Path | None = None,
     ) -> None:
         self._settings = settings
         self._local = local
         self._store = store
-        self._running_version = running_version
+        self._paths = paths
+        self._running = running
         self._on_reject = on_reject
-        if transport is None:  # one wall-clock deadline per fetch, and a size cap
-            transport = WallTransport(
-                ssl_context=httpx.create_ssl_context(trust_env=True),
-                proxy=environment_proxy(settings.url) if settings.url else None,
-                timeout_s=settings.timeout_s,
-                max_bytes=MAX_REMOTE_CONFIG_BYTES,
-            )
-        self._http = httpx.Client(
-            timeout=settings.timeout_s,
-            headers={"User-Agent": f"diia-kiosk/{kiosk.__version__}"},
-            follow_redirects=False,  # the signed file lives at the configured URL, nowhere else
-            transport=transport,
-        )
+        self._cache = cache
+        self._fetcher = KioskFetcher(
+            settings, ssl_context or httpx.create_ssl_context(trust_env=True))
         self._lock = threading.Lock()
         self._ready: Candidate | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_rejection: str | None = None
+        self.served_version: int | None = None
         self.fetches = 0
 
     def start(self) -> None:
@@ -335,14 +422,11 @@ class RemoteConfigPoller:
             self._stop.wait(self._settings.interval_s)
 
     def fetch_once(self) -> Candidate | None:
-        """One fetch; the candidate if it is to be applied (also kept for `take()`)."""
+        """One refresh; the candidate if it is to be applied (also kept for `take()`)."""
         try:
             candidate = self._fetch()
         except RemoteConfigError as exc:
-            self.last_rejection = exc.reason
-            log.warning("remote config refused (%s): %s; keeping version %d",
-                        exc.reason, exc, self._running_version())
-            self._on_reject(exc.reason)
+            self._refused(exc)
             return None
         except Exception as exc:  # a bug here must never take the kiosk down
             log.error("remote config fetch failed: %s", type(exc).__name__)
@@ -350,32 +434,44 @@ class RemoteConfigPoller:
             return None
         finally:
             self.fetches += 1
+        if self.last_rejection is not None:
+            log.info("remote config: the repository answers again (%s before)",
+                     self.last_rejection)
         self.last_rejection = None
         if candidate is not None:
             with self._lock:
                 self._ready = candidate
         return candidate
 
+    def _refused(self, exc: RemoteConfigError) -> None:
+        running = self._running()
+        keeping = running.describe() if running else "the local file"
+        again = exc.reason == self.last_rejection
+        log.log(logging.DEBUG if again else logging.WARNING,
+                "remote config refused (%s): %s; keeping %s", exc.reason, exc, keeping)
+        self.last_rejection = exc.reason
+        self._on_reject(exc.reason)
+
     def _fetch(self) -> Candidate | None:
         try:
-            response = self._http.get(self._settings.url)
-        except httpx.HTTPError as exc:
-            raise RemoteConfigError("unreachable", f"cannot fetch: {type(exc).__name__}") from None
-        if response.status_code != 200:
-            raise RemoteConfigError("unreachable", f"HTTP {response.status_code}")
-        signed = verify_text(response.text, self._settings.public_key)
-        running = self._running_version()
-        if signed.version == running:
+            cache = self._cache or self._store.tuf_cache
+        except OSError as exc:
+            raise RemoteConfigError("disk_full" if is_disk_full(exc) else "state",
+                                    f"{exc.strerror or type(exc).__name__}") from None
+        fetched = fetch_layers(self._settings, self._fetcher, self._store.root, cache,
+                               self._paths)
+        self.served_version = fetched.version
+        remote = RemoteConfig(fetched.version, fetched.layers)
+        running = self._running()
+        if running is not None and (running.version, running.digest) == (
+                remote.version, remote.digest):
             return None  # the usual case: nothing new
-        if signed.version < running:
-            raise RemoteConfigError(
-                "not_newer", f"version {signed.version} is older than the running {running}"
-            )
-        if self._store.is_rejected(signed.version):
-            raise RemoteConfigError(
-                "failed_start", f"version {signed.version} failed to start before"
-            )
-        return Candidate(signed, effective_config(self._local, signed))
+        if running is None and not remote.layers:
+            return None  # nothing served for this kiosk, nothing running
+        if self._store.is_rejected(remote):
+            raise RemoteConfigError("failed_start", f"{remote.describe()} failed to start "
+                                    "before")
+        return Candidate(remote, effective_config(self._local, remote))
 
     def take(self) -> Candidate | None:
         with self._lock:
@@ -386,4 +482,3 @@ class RemoteConfigPoller:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(self._settings.timeout_s + 1)
-        self._http.close()

@@ -11,9 +11,11 @@ applies a new remote config when the kiosk is idle (live, or by a restart).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, MutableMapping
@@ -31,13 +33,15 @@ from kiosk.ops.reach import DiiaReach
 from kiosk.ops.remote_config import (
     Candidate,
     ConfigStore,
+    RemoteConfig,
     RemoteConfigPoller,
     changed_keys,
     effective_config,
+    is_disk_full,
     needs_restart,
 )
-from kiosk.ops.signing import RemoteConfigError
 from kiosk.ops.systemd import LoopWatchdog, Notifier, watchdog_period
+from kiosk.ops.tuf_client import RemoteConfigError, layer_paths, load_root
 
 if TYPE_CHECKING:
     from kiosk.app import Kiosk
@@ -56,31 +60,54 @@ class Parts(Protocol):
 
     def reconfigure(self, config: Config) -> None: ...
 
+
 HOUSEKEEPING_S = 1.0  # banners, gauges and config checks: once a second is plenty
 STUCK_GRACE_S = 30.0  # past a check's own deadline by this much, it is stuck
 SETTLE_S = 30.0  # a trial config that ran this long without dying is accepted
-MY_FAULTS = frozenset({Fault.CLOCK, Fault.CONFIG, Fault.NETWORK})  # others: other parts
+MY_FAULTS = frozenset({Fault.CLOCK, Fault.CONFIG, Fault.CONFIG_STALE, Fault.NETWORK,
+                       Fault.STORAGE})  # others: other parts
+STORAGE_REASONS = frozenset({"disk_full", "state"})  # said once while they last
+QUIET_REASONS = frozenset({"unreachable", "expired"}) | STORAGE_REASONS  # their own banners
 
 
 class RestartRequested(Exception):
     """A new config needs a fresh process; systemd (Restart=always) starts it again."""
 
 
-def stop_on_sigterm() -> None:
-    """systemd stops us with SIGTERM: unwind like Ctrl-C, so the LEDs go dark, the screen
-    closes and STOPPING=1 is sent (Python's default would just die)."""
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _interrupt)
+def stop_on_signals(kiosk: Kiosk) -> None:
+    """SIGTERM (systemd's stop), SIGINT (Ctrl-C) and SIGHUP each end the run cleanly, exit
+    0: no further code is taken, and a check in flight finishes, its verdict reaching every
+    output (events, audit log, the till, LEDs and screen) before the outputs close. A second
+    signal changes nothing: a Diia check ends within its deadline. SIGHUP (`systemctl kill
+    -s HUP kiosk`, a closed terminal) is a restart under systemd: Restart=always starts the
+    kiosk again at once, reading its config afresh."""
+    if threading.current_thread() is not threading.main_thread():
+        return
 
+    def stop(signum: int, frame: object) -> None:
+        kiosk.stop(signal.Signals(signum).name)  # logged by the loop, not in the handler
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, stop)
 
 
 def state_directory(setting: str, environ: MutableMapping[str, str]) -> Path | None:
     """`kiosk.state_dir`, else systemd's $STATE_DIRECTORY (its first entry), else None."""
     chosen = setting or environ.get("STATE_DIRECTORY", "").split(":")[0]
     return Path(chosen) if chosen else None
+
+
+def kiosk_identity(config: Config) -> tuple[str, str]:
+    """(id, store): `kiosk.id`, else the host name; a host name that cannot name a target
+    is a config error asking for kiosk.id."""
+    from kiosk.config import name_problem
+
+    kiosk_id = config.kiosk.id or socket.gethostname()
+    problem = name_problem(kiosk_id)
+    if problem:
+        raise ConfigError("kiosk.id", f"the host name {kiosk_id[:64]!r} cannot name this "
+                          f"kiosk's config ({problem}): set kiosk.id")
+    return kiosk_id, config.kiosk.store
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -95,7 +122,7 @@ class Operations:
         config: Config,
         *,
         local: dict[str, Any] | None = None,
-        version: int = 0,
+        remote: RemoteConfig | None = None,
         store: ConfigStore | None = None,
         state_dir: Path | None = None,
         environ: MutableMapping[str, str] | None = None,
@@ -104,7 +131,7 @@ class Operations:
     ) -> None:
         environ = os.environ if environ is None else environ
         self.config = config
-        self.version = version
+        self.remote = remote  # the remote config running, None = the local file alone
         self.store = store
         self.state_dir = state_dir
         self._local = local if local is not None else {}
@@ -112,9 +139,12 @@ class Operations:
         self.notifier = Notifier.from_environ(environ)
         self.watchdog_period = watchdog_period(environ)
         self.metrics = Metrics()
-        self.metrics.config_version.set(version)
+        self.metrics.config_version.set(self.version)
         if store is not None and store.rolled_back is not None:
             self.metrics.config_rejected.labels("failed_start").inc()
+        self.storage_failing = False  # writing an accepted config failed (a full disk)
+        self.storage_failed_at = 0  # the poller's fetch count when it did
+        self._storage_said = False
         self.power = PowerReader(sysfs)
         self.clock = self._clock_trust(config)
         self.reach = DiiaReach()
@@ -144,24 +174,31 @@ class Operations:
         if state_dir is None:
             raise ConfigError("remote.url", "needs a state directory: set kiosk.state_dir, or "
                               "run under systemd with StateDirectory=")
-        store = ConfigStore(state_dir / "remote", config.remote.public_key)
-        signed = store.accepted() if read_only else store.begin_start()
-        version = 0
-        while signed is not None:
+        kiosk_identity(config)  # a host name that cannot name a target stops here
+        store = ConfigStore(state_dir / "remote", load_root(config.remote.root_file))
+        remote = store.accepted() if read_only else store.begin_start()
+        running = None
+        while remote is not None:
             try:
-                config = effective_config(local, signed)
-                version = signed.version
+                config = effective_config(local, remote)
+                running = remote
                 break
             except RemoteConfigError as exc:  # e.g. the local file changed under it
                 log.error("stored remote config refused: %s; using the local file", exc)
                 if read_only:
                     break
-                store.reject_trial(signed.version)
-                signed = None if signed == store.accepted() else store.accepted()
-        if version:
-            log.info("running remote config version %d over %s", version, path)
-        return cls(config, local=local, version=version, store=store, state_dir=state_dir,
+                with contextlib.suppress(OSError):  # no room to note it: refused again next time
+                    store.reject_trial(remote)
+                remote = None if remote == store.accepted() else store.accepted()
+        if running is not None:
+            log.info("running remote config %s over %s", running.describe(), path)
+        return cls(config, local=local, remote=running, store=store, state_dir=state_dir,
                    environ=environ, **kwargs)
+
+    @property
+    def version(self) -> int:
+        """The repository's snapshot version the running remote config came with; 0 = none."""
+        return self.remote.version if self.remote is not None else 0
 
     # -- pieces for the composition root --------------------------------------------------
 
@@ -224,7 +261,8 @@ class Operations:
                     return out
                 path = self.state_dir / path
             out.append(open_audit_log(path, max_bytes=audit.max_bytes,
-                                      keep_days=audit.keep_days))
+                                      keep_days=audit.keep_days,
+                                      clock_trusted=self.clock_trusted))
         return out
 
     # -- running --------------------------------------------------------------------------
@@ -237,16 +275,49 @@ class Operations:
         self.housekeeping = Housekeeping(self, parts, every_s=every_s)
         self.server = serve_metrics(self.metrics, self.config.metrics.port)
         if self.config.remote.url and self.store is not None:
-            self.poller = RemoteConfigPoller(
-                self.config.remote, self._local, self.store,
-                running_version=lambda: self.version,
-                on_reject=lambda reason: self.metrics.config_rejected.labels(reason).inc(),
-            )
+            self.poller = self.new_poller()
             self.poller.start()
         if not self.clock.trusted():
             # Diia's Date header can vouch for the clock: ask now, not at the first customer.
             threading.Thread(target=self._warm_up, name="diia-warm-up", daemon=True).start()
         self.housekeeping.update(ready=True)
+
+    def new_poller(self, cache: Path | None = None) -> RemoteConfigPoller:
+        """The remote config's poller; `cache` instead of the store's own TUF cache (for
+        `kiosk doctor`, which must leave the kiosk's state as it found it)."""
+        assert self.store is not None
+        return RemoteConfigPoller(
+            self.config.remote, self._local, self.store,
+            paths=layer_paths(*kiosk_identity(self.config)),
+            running=lambda: self.remote, on_reject=self.count_rejection, cache=cache,
+        )
+
+    def count_rejection(self, reason: str) -> None:
+        """kiosk_config_rejected_total; a full (or unwritable) state directory counts once
+        until it is written again."""
+        if reason in STORAGE_REASONS:
+            if self._storage_said:
+                return
+            self._storage_said = True
+        self.metrics.config_rejected.labels(reason).inc()
+
+    def storage_written(self) -> None:
+        """The state directory took a write again: a later failure is said again."""
+        if self._storage_said:
+            log.info("the state directory takes writes again")
+        self.storage_failing = self._storage_said = False
+
+    def storage_failed(self, exc: OSError, what: str) -> None:
+        """A write to the state directory failed: keep running on what runs, say so once.
+        The poller offers the config again at its next refresh."""
+        reason = "disk_full" if is_disk_full(exc) else "state"
+        if not self.storage_failing:
+            log.error("cannot store %s (%s): keeping %s until the state directory takes it",
+                      what, exc.strerror or type(exc).__name__,
+                      self.remote.describe() if self.remote else "the local file")
+        self.storage_failing = True
+        self.storage_failed_at = self.poller.fetches if self.poller is not None else 0
+        self.count_rejection(reason)
 
     def heartbeat(self) -> None:
         """The loop's heartbeat (bootstrap hands it to the kiosk): the housekeeping, once
@@ -262,22 +333,27 @@ class Operations:
 
     def apply(self, parts: Parts, candidate: Candidate) -> None:
         """Run `candidate` now: live when only the checker's settings changed, else by a
-        restart with it as a trial (rolled back at the next start if that start fails)."""
+        restart with it as a trial (rolled back at the next start if that start fails).
+        It is stored first: with no room to store it, nothing changes (see storage_failed)."""
         assert self.store is not None
         changed = changed_keys(self.config, candidate.config)
-        version = candidate.signed.version
-        if needs_restart(changed):
-            self.store.stage_trial(candidate.signed)
-            self.notifier.stopping(f"restarting for config version {version}")
-            raise RestartRequested(
-                f"config version {version} changes {', '.join(sorted(changed))}: restarting"
-            )
+        remote = candidate.remote
+        restart = needs_restart(changed)
+        try:
+            (self.store.stage_trial if restart else self.store.accept)(remote)
+        except OSError as exc:
+            self.storage_failed(exc, f"remote config {remote.describe()}")
+            return
+        self.storage_written()
+        if restart:
+            self.notifier.stopping(f"restarting for config version {remote.version}")
+            raise RestartRequested(f"config {remote.describe()} changes "
+                                   f"{', '.join(sorted(changed))}: restarting")
         if changed:
             self._apply_live(parts, candidate.config)
-        self.store.accept(candidate.signed)
-        self.config, self.version = candidate.config, version
-        self.metrics.config_version.set(version)
-        log.info("config version %d applied without a restart (%s)", version,
+        self.config, self.remote = candidate.config, remote
+        self.metrics.config_version.set(remote.version)
+        log.info("config %s applied without a restart (%s)", remote.describe(),
                  ", ".join(sorted(changed)) or "no effective change")
 
     def _apply_live(self, parts: Parts, new: Config) -> None:
@@ -345,9 +421,7 @@ class Housekeeping:
             ops.metrics.clock_offset.set(clock.diia_offset_s)
         flags = ops.power.read()
         if flags is not None:
-            for name, on in flags.now.items():
-                ops.metrics.power_now.labels(name).set(1 if on else 0)
-                ops.metrics.power_seen.labels(name).set(1 if flags.seen[name] else 0)
+            ops.metrics.observe_power(flags)
         mine = set()
         if not clock.trusted:
             mine.add(Fault.CLOCK)
@@ -357,23 +431,19 @@ class Housekeeping:
         due = ops.reach.doubtful() and now - self._last_probe >= ops.reach.after_s
         if due and ops.probe_diia():  # the banner comes and goes without waiting for a customer
             self._last_probe = now
+        self._remote_config()
         poller = ops.poller
-        if poller is not None and poller.last_rejection not in (None, "unreachable"):
+        refused = poller.last_rejection if poller is not None else None
+        if refused is not None and refused not in QUIET_REASONS:
             mine.add(Fault.CONFIG)
+        if refused == "expired":  # kept running on the last good config; staff should know
+            mine.add(Fault.CONFIG_STALE)
+        if ops.storage_failing or refused in STORAGE_REASONS:
+            mine.add(Fault.STORAGE)
         for fault in MY_FAULTS:
             if (fault in mine) != (fault in kiosk.state.faults):
                 kiosk.set_fault(fault, fault in mine)
         ops.metrics.set_faults((kiosk.state.faults - MY_FAULTS) | mine)
-        if not self._confirmed and self._clock() - self._started >= self._settle_s:
-            self._confirmed = True
-            if ops.store is not None and ops.store.confirm_start():
-                log.info("config version %d has run %.0f s: accepted", ops.version,
-                         self._settle_s)
-        if poller is not None:
-            self._pending = poller.take() or self._pending
-        if self._pending is not None and kiosk.state.phase in (Phase.IDLE, Phase.READING):
-            candidate, self._pending = self._pending, None
-            ops.apply(self._parts, candidate)
         status = self.status_line()
         if ready:
             self._status = status
@@ -381,6 +451,26 @@ class Housekeeping:
         elif status != self._status:
             self._status = status
             ops.notifier.status(status)
+
+    def _remote_config(self) -> None:
+        """Confirm a trial that has settled; apply a fetched config while idle."""
+        ops, kiosk, poller = self._ops, self._parts.kiosk, self._ops.poller
+        if not self._confirmed and self._clock() - self._started >= self._settle_s:
+            self._confirmed = True
+            try:
+                if ops.store is not None and ops.store.confirm_start():
+                    log.info("config version %d has run %.0f s: accepted", ops.version,
+                             self._settle_s)
+            except OSError as exc:  # at worst the next start counts the trial as failed
+                ops.storage_failed(exc, "that the trial config came up")
+        if poller is None:
+            return
+        if poller.last_rejection is None and poller.fetches > ops.storage_failed_at:
+            ops.storage_written()  # a refresh since the failed write found nothing to refuse
+        self._pending = poller.take() or self._pending
+        if self._pending is not None and kiosk.state.phase in (Phase.IDLE, Phase.READING):
+            candidate, self._pending = self._pending, None
+            ops.apply(self._parts, candidate)
 
     def status_line(self) -> str:
         """What `systemctl status kiosk` shows: the gist, in one line a person reads."""

@@ -7,7 +7,7 @@ distance its panel is read from (`panels.py`). The screen (`screen.py`) paints w
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,6 +102,27 @@ def _measure(font: Any) -> Callable[[str], int]:
     return lambda text: font.size(text)[0]
 
 
+def type_sizes(size: tuple[int, int], headline_px: int | None = None,
+               detail_px: int | None = None) -> tuple[int, int]:
+    """The headline's and the detail's type size on a screen of `size` while the text fits:
+    `headline_px` (else HEADLINE_PX of the shorter side); DETAIL_PX, at least `detail_px`."""
+    unit = min(size)
+    head = headline_px if headline_px is not None else round(HEADLINE_PX * unit)
+    return head, max(round(DETAIL_PX * unit), detail_px or MIN_TEXT_PX)
+
+
+def lines_needed(size: tuple[int, int], font_for: Callable[[bool, int], Any],
+                 texts: Iterable[tuple[str, str]], headline_px: int | None = None,
+                 detail_px: int | None = None) -> tuple[int, int]:
+    """The most (headline, detail) lines any of `texts` takes on a screen of `size`: the
+    `reserve_lines` that gives all of them one picture size."""
+    head_px, small_px = type_sizes(size, headline_px, detail_px)
+    width = size[0] - 2 * round(MARGIN * min(size))
+    head, small = _measure(font_for(True, head_px)), _measure(font_for(False, small_px))
+    counted = [(len(wrap(h, width, head)), len(wrap(d, width, small))) for h, d in texts]
+    return max(h for h, _ in counted), max(d for _, d in counted)
+
+
 def plan(
     size: tuple[int, int],
     font_for: Callable[[bool, int], Any],
@@ -111,15 +132,19 @@ def plan(
     hint: str | None = None,
     *,
     headline_px: int | None = None,
+    detail_px: int | None = None,
     reserve_lines: tuple[int, int] = (0, 0),
+    hint_room: str | None = None,
 ) -> Layout:
     """Where the banner, the picture, the words and the hint go on a screen of `size`.
 
     `font_for(bold, px)` gives a pygame font. The headline is `headline_px` (else
-    HEADLINE_PX of min(width, height)). The picture takes what the text leaves, between
+    HEADLINE_PX of min(width, height)); the detail DETAIL_PX, and never under `detail_px`
+    (the reading distance's minimum). The picture takes what the text leaves, between
     ICON_MIN and ICON_MAX of min(width, height), leaving room for at least `reserve_lines`
-    (headline lines, detail lines) whatever the text: screens given the same reserve get the
-    same picture size. Too much text shrinks the detail first, then the headline.
+    (headline lines, detail lines) and for the hint `hint_room` whatever is shown: screens
+    given the same reserve get the same picture size. Too much text shrinks the detail
+    first (down to its minimum), then the headline.
     """
     width, height = size
     unit = min(width, height)
@@ -148,29 +173,33 @@ def plan(
             box = (x, pad + i * line_height, line_width, line_height)
             lines.append(TextLine(line, box, "banner", banner_px))
         top = bar_height + margin
-    if hint:
+    footer = hint or hint_room  # a verdict keeps the staff note's room whether it shows or not
+    if footer:
         hint_px = max(MIN_TEXT_PX, round(HINT_PX * unit))
         font = font_for(False, hint_px)
-        while hint_px > MIN_TEXT_PX and font.size(hint)[0] > text_width:
+        while hint_px > MIN_TEXT_PX and font.size(footer)[0] > text_width:
             hint_px -= 1
             font = font_for(False, hint_px)
-        hinted = wrap(hint, text_width, _measure(font))
+        hinted = wrap(footer, text_width, _measure(font))
         line_height = font.get_linesize()
+        footer_top = height - 2 * pad - len(hinted) * line_height
+        bottom = footer_top - pad
+    if hint:
         y = height - pad - len(hinted) * line_height
         for line in hinted:
             line_width = font.size(line)[0]
             lines.append(TextLine(line, ((width - line_width) // 2, y, line_width,
                                          line_height), "hint", hint_px))  # fmt: skip
             y += line_height
-        footer_top = height - 2 * pad - len(hinted) * line_height
         footer_box = (0, footer_top, width, height - footer_top)
-        bottom = footer_top - pad
     head_scale = detail_scale = 1.0
-    head_base = headline_px if headline_px is not None else round(HEADLINE_PX * unit)
+    head_base, detail_base = type_sizes(size, headline_px, detail_px)
+    detail_least = detail_px or MIN_TEXT_PX
+    detail_floor = detail_least / detail_base if detail_px else DETAIL_FLOOR
     while True:
         head_px = max(MIN_TEXT_PX, round(head_base * head_scale))
-        detail_px = max(MIN_TEXT_PX, round(DETAIL_PX * unit * detail_scale))
-        head_font, detail_font = font_for(True, head_px), font_for(False, detail_px)
+        small_px = max(detail_least, round(detail_base * detail_scale))
+        head_font, detail_font = font_for(True, head_px), font_for(False, small_px)
         head_lines = wrap(headline, text_width, _measure(head_font))
         detail_lines = wrap(detail, text_width, _measure(detail_font))
         head_rows = max(len(head_lines), reserve_lines[0])
@@ -188,7 +217,7 @@ def plan(
             break
         # Too much text for this screen: smaller type, same layout; the headline, read from
         # a distance, gives way last.
-        if detail_scale > DETAIL_FLOOR:
+        if detail_scale > detail_floor:
             detail_scale *= 0.9
         else:
             head_scale *= 0.9
@@ -198,7 +227,7 @@ def plan(
     y += icon + gap
     for role, px, texts in (
         ("headline", head_px, head_lines),
-        ("detail", detail_px, detail_lines),
+        ("detail", small_px, detail_lines),
     ):
         font = font_for(role == "headline", px)
         if role == "detail" and texts:

@@ -2,7 +2,8 @@
 
 A customer reads the answer from where they stand, not with their nose on the glass. The
 rule of thumb for signs is a cap height of about 1/200 of the reading distance (5 mm at
-1 m); the headline is sized for it from each panel's pixel pitch. The physical sizes are
+1 m); the headline is sized for it from each panel's pixel pitch, and the line under it
+(what to do: "refresh the code in Diia") gets at least 1/300 (3.3 mm at 1 m). The physical sizes are
 assumptions about the usual panel of each resolution, written here so that they can be
 checked and changed:
 
@@ -23,12 +24,15 @@ shorter side, which is what the panels above come to.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 CAP_HEIGHT_PER_DISTANCE = 1 / 200
+DETAIL_CAP_PER_DISTANCE = 1 / 300
 # DejaVu Sans Bold's capital height as a share of its pixel size (729/1000 of its em, and
 # pygame's size is the em): measured on the rendered glyphs in tests/test_reading_distance.py.
 BOLD_CAP_SHARE = 0.729
+REGULAR_CAP_SHARE = 0.729  # DejaVu Sans: its capitals are as tall as the bold's
 HEADLINE_SHARE = 0.14
 
 
@@ -52,6 +56,15 @@ class Panel:
         """The bold type size whose capitals are `cap_height_mm` tall on this panel."""
         return round(self.cap_height_mm / self.mm_per_px / BOLD_CAP_SHARE)
 
+    @property
+    def detail_cap_height_mm(self) -> float:
+        return self.distance_m * 1000 * DETAIL_CAP_PER_DISTANCE
+
+    @property
+    def detail_px(self) -> int:
+        """The smallest regular type size whose capitals are `detail_cap_height_mm` tall."""
+        return math.ceil(self.detail_cap_height_mm / self.mm_per_px / REGULAR_CAP_SHARE)
+
 
 PANELS: dict[tuple[int, int], Panel] = {
     panel.size: panel
@@ -70,3 +83,10 @@ def headline_px(size: tuple[int, int]) -> int:
     if panel is not None:
         return panel.headline_px
     return round(HEADLINE_SHARE * min(size))
+
+
+def detail_px(size: tuple[int, int]) -> int | None:
+    """The smallest type size of the line under the headline on a screen of `size`, read
+    from its panel's distance; None for a size of no known panel."""
+    panel = PANELS.get(size)
+    return panel.detail_px if panel is not None else None

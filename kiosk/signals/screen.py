@@ -23,11 +23,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from kiosk.messages import banner_for, hint_for, text_for
+from kiosk.messages import STAFF_HINTS, banner_for, hint_for, staff_faults, text_for, verdict_texts
 from kiosk.model import Phase, State
+from kiosk.ops.devices import SCREEN_NODES, denied, refused
 from kiosk.signals import TICK_S
-from kiosk.signals.layout import MARGIN, MIN_TEXT_PX, Layout, plan
-from kiosk.signals.panels import PANELS, headline_px
+from kiosk.signals.layout import MARGIN, MIN_TEXT_PX, Layout, lines_needed, plan
+from kiosk.signals.panels import PANELS, detail_px, headline_px
 from kiosk.signals.shapes import (
     BLACK,
     RESULTS,
@@ -69,9 +70,9 @@ BANNER_TEXT = rgb("#FFB300")
 # The layouts designed for (one design, scaled): a 3.5" HAT, the official 7" display, a 7"
 # HDMI panel, a 720p monitor; each with its reading distance (`panels`).
 SCREEN_SIZES = tuple(PANELS)
-# A verdict's picture is the same size whatever its words: each leaves room for this many
-# (headline, detail) lines.
-RESULT_LINES = (2, 2)
+# A verdict's picture is the same size whatever its words and whether the note to staff shows:
+# each leaves room for the most lines any verdict's words take, and for the note.
+STAFF_MARK = 0.07  # the corner mark of a staff-only fault, as a share of the shorter side
 ANIMATED = frozenset({Phase.IDLE, Phase.READING, Phase.CHECKING, Phase.ATTENDED_WAIT})
 FRAME_S = TICK_S  # no more than one redraw per loop turn
 QR_QUIET_MODULES = 4
@@ -120,6 +121,7 @@ class Painter:
         self.language = language
         self.sprites = Sprites(pygame)
         self._fonts: dict[tuple[bool, int], Any] = {}
+        self._reserves: dict[tuple[tuple[int, int], int], tuple[int, int]] = {}
 
     def font(self, bold: bool, px: int) -> Any:
         key = (bold, px)
@@ -169,11 +171,13 @@ class Painter:
         palette = PALETTES[state.phase]
         headline_text, detail = text_for(state, self.language)
         size = surface.get_size()
-        reserve = RESULT_LINES if state.phase in RESULTS else (0, 0)
+        head_px, least_px = headline or headline_px(size), detail_px(size)
+        verdict = state.phase in RESULTS
         layout = plan(size, self.font, headline_text, detail,
                       banner_for(state.faults, self.language), hint_for(state, self.language),
-                      headline_px=headline or headline_px(size),
-                      reserve_lines=reserve)  # fmt: skip
+                      headline_px=head_px, detail_px=least_px,
+                      reserve_lines=self._reserve(size, head_px) if verdict else (0, 0),
+                      hint_room=STAFF_HINTS[self.language] if verdict else None)  # fmt: skip
         surface.fill(palette.background)
         if layout.banner is not None:
             surface.fill(BANNER_BACKGROUND, layout.banner)
@@ -195,7 +199,28 @@ class Painter:
             surface.blit(font.render(line.text, True, colours[line.role]), (x, y))
         if icon:
             self.icon(surface, layout, state.phase, 0.0)
+        if staff_faults(state.faults):
+            self._staff_mark(surface, palette, layout)
         return layout
+
+    def _staff_mark(self, surface: Any, palette: Palette, layout: Layout) -> None:
+        """A fault for staff only: a small warning sign in the top right corner, under the
+        banner if there is one; the words are in the log and the till's health."""
+        width = surface.get_width()
+        side = round(STAFF_MARK * min(surface.get_size()))
+        pad = round(0.02 * min(surface.get_size()))
+        top = layout.banner[3] if layout.banner is not None else 0
+        sign = self.sprites.mark("warning", side, palette.detail, palette.background,
+                                 triangle=True)  # fmt: skip
+        surface.blit(sign, (width - side - pad, top + pad))
+
+    def _reserve(self, size: tuple[int, int], head_px: int) -> tuple[int, int]:
+        """The lines every verdict's words may take at `size`: one picture size for all."""
+        key = (size, head_px)
+        if key not in self._reserves:
+            self._reserves[key] = lines_needed(size, self.font, verdict_texts(self.language),
+                                               head_px, detail_px(size))
+        return self._reserves[key]
 
     def icon(self, surface: Any, layout: Layout, phase: Phase, t: float) -> None:
         draw_icon(self._pg, surface, self.sprites, phase, PALETTES[phase], layout.icon, t)
@@ -273,6 +298,11 @@ class PygameScreen:
             self._painter.font(False, 12)
         except (pygame.error, OSError) as exc:
             pygame.display.quit()
+            # KMS/DRM cards refused by the unit's device policy: only a restart cures that.
+            nodes = refused(Path("/dev"), SCREEN_NODES) \
+                if os.environ.get("SDL_VIDEODRIVER", "").lower() == "kmsdrm" else []
+            if nodes:
+                raise denied("the screen", nodes) from exc
             raise ScreenError(_open_error(exc)) from exc
         self.size: tuple[int, int] = self._surface.get_size()
         self.layout: Layout | None = None

@@ -34,7 +34,9 @@ none has come for as long as a start takes, the pending job is cancelled and the
 stopped, closed and made anew, with a growing pause between tries. While no frame comes,
 `frames()` yields None about every 0.2 s, so that the loop keeps drawing the screen and
 feeding the watchdog, and `on_fault(True)` is called once (`False` once the frames are back),
-which shows the camera banner.
+which shows the camera banner. One failure is not retried: camera nodes refused by the
+service's device policy (EPERM, `kiosk.ops.devices`) can only be cured by a restart, so
+`frames()` raises `DeviceDenied` then, and the kiosk exits for systemd to start it again.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -52,6 +55,7 @@ import numpy as np
 from PIL import Image
 
 from kiosk.model import Frame
+from kiosk.ops.devices import CAMERA_NODES, denied, refused
 from kiosk.sources.camera_stack import UPGRADE_ADVICE, installed_picamera2, too_old
 
 log = logging.getLogger(__name__)
@@ -212,8 +216,10 @@ class CameraFrames:
         retry_s: tuple[float, float, float] = (1.0, 2.0, 10.0),
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        refused_nodes: Callable[[], list[Path]] = lambda: refused(Path("/dev"), CAMERA_NODES),
     ) -> None:
         self.settings = settings or CameraSettings()
+        self._refused_nodes = refused_nodes
         self._backend = backend if backend is not None else load_picamera2()
         why = too_old(getattr(self._backend, "version", None),
                       hasattr(self._backend.Picamera2, "cancel_all_and_flush"))
@@ -251,13 +257,15 @@ class CameraFrames:
                 yield from self._pause(next_try - self._clock())
                 if self._closed:
                     return
+                next_try = self._clock() + self._next_retry()
                 try:
                     self._open()
                 except Exception as exc:  # libcamera raises anything; retry all
+                    nodes = self._refused_nodes()  # but not what only a restart cures
+                    if nodes:
+                        raise denied("the camera", nodes) from exc
                     self._fault(f"cannot open the camera: {exc}")
                     continue
-                finally:  # the pause counts from the end of a try, however long it took
-                    next_try = self._clock() + self._next_retry()
                 # The first frame's wait starts now that start() has returned: making,
                 # probing and configuring the camera may have taken seconds already.
                 started = self._clock()
@@ -388,9 +396,10 @@ class CameraFrames:
         except TimeoutError:
             return None  # the job stays queued and takes the next frame
         self._job = None
-        shaped = self._format not in YUV_SEMIPLANAR  # picamera2 cannot shape NV12/NV21
+        # picamera2 up to 0.3.36 cannot shape NV12/NV21: those are mapped as they are.
+        unshaped = {"reshape": False} if self._format in YUV_SEMIPLANAR else {}
         try:
-            with self._backend.MappedArray(request, "main", reshape=shaped) as mapped:
+            with self._backend.MappedArray(request, "main", **unshaped) as mapped:
                 return y_plane(mapped.array, self._format, self._size, self._stride)
         finally:
             request.release()
@@ -462,6 +471,6 @@ def _close(camera: Any) -> None:
     if manager is not None and getattr(manager, "cameras", {}).get(index) is camera:
         _quietly(lambda: manager.cleanup(index))
     camera.is_open = False  # its finaliser must not try (and fail) again
-    _quietly(camera.notifymeread.close)
+    _quietly(lambda: camera.notifymeread.close())
     _quietly(lambda: os.close(camera.notifyme_w))
     log.info("the camera was gone: released what picamera2 could not")

@@ -8,6 +8,7 @@ warning, so a typing slip never reaches Diia.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from typing import BinaryIO
@@ -38,8 +39,9 @@ class StdinCodes:
     read up to `MAX_LINE` bytes, so input without newlines cannot fill the memory.
     """
 
-    def __init__(self, stream: BinaryIO | None = None) -> None:
-        self._stream = stream if stream is not None else sys.stdin.buffer
+    def __init__(self, stream: BinaryIO | DescriptorLines | None = None) -> None:
+        self._stream: BinaryIO | DescriptorLines = (
+            stream if stream is not None else DescriptorLines(sys.stdin.fileno()))
 
     def codes(self) -> Iterator[Code]:
         for line in self._lines():
@@ -62,3 +64,25 @@ class StdinCodes:
                 skipping = True
             else:
                 yield raw.decode("utf-8", errors="replace")
+
+
+class DescriptorLines:
+    """`readline(limit)` straight from a descriptor with `os.read`. Not `sys.stdin.buffer`:
+    the thread that waits for the next line is a daemon, and one blocked inside a buffered
+    reader holds its lock, which the interpreter then cannot take at exit ("Fatal Python
+    error: _enter_buffered_busy", exit -6) after a stop or a restart for a new config."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._pending = b""
+
+    def readline(self, limit: int) -> bytes:
+        while b"\n" not in self._pending and len(self._pending) < limit:
+            chunk = os.read(self._fd, 4096)
+            if not chunk:
+                break
+            self._pending += chunk
+        end = self._pending.find(b"\n", 0, limit)
+        cut = end + 1 if end >= 0 else min(limit, len(self._pending))
+        line, self._pending = self._pending[:cut], self._pending[cut:]
+        return line

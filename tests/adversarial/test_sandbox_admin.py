@@ -81,3 +81,53 @@ def test_the_widest_offset_still_leaves_the_sandbox_answering(sandbox, admin):
                                   {"fault": "slow:100000"}])
 def test_a_wait_that_never_ends_is_refused(admin, body):
     assert admin.post("/sandbox/faults", json=body).status_code == 400
+
+
+SHARE_POLICY = b'{"answer": "confirm", "after_s": 0, "deliver_to": "http://127.0.0.1:9/x"}'
+
+
+@pytest.mark.parametrize("headers", [
+    {"Content-Type": "text/plain", "Origin": "https://evil.example"},
+    {"Content-Type": "text/plain"},
+    {"Content-Type": "application/json", "Sec-Fetch-Site": "cross-site"},
+    {"Content-Type": "application/json", "Host": "rebind.evil.example"},
+])
+def test_the_share_desk_is_guarded_like_every_admin_route(sandbox, admin, headers):
+    answer = admin.post("/sandbox/share", content=SHARE_POLICY, headers=headers)
+    assert answer.status_code in (403, 415)
+    assert sandbox.share.policy.deliver_to is None
+    assert admin.get("/sandbox/shares", headers={"Host": "rebind.evil.example"}
+                     ).status_code == 403
+
+
+@pytest.mark.parametrize("path", ["/sandbox/share", "/sandbox/faults", "/sandbox/codes"])
+def test_json_nested_100000_deep_is_a_400_not_a_dropped_connection(admin, path):
+    answer = admin.post(path, content=b"[" * 100_000, headers=JSON)
+    assert answer.status_code == 400
+    assert admin.get("/sandbox").status_code == 200
+
+
+@pytest.mark.parametrize("length", ["abc", "-1", "1e3", "٣"])
+def test_a_content_length_that_is_no_number_is_a_400(sandbox, length):
+    import socket
+
+    host, port = sandbox.base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(f"POST /sandbox/codes HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+                     f"application/json\r\nContent-Length: {length}\r\n\r\n{{}}".encode())
+        answer = sock.recv(4096)
+    assert answer.startswith(b"HTTP/1.0 400") or answer.startswith(b"HTTP/1.1 400"), answer
+
+
+def test_pending_deliveries_hold_no_thread_each(sandbox, admin):
+    import threading
+
+    policy = b'{"answer": "confirm", "after_s": 3600, "deliver_to": "http://127.0.0.1:9/x"}'
+    assert admin.post("/sandbox/share", content=policy, headers=JSON).status_code == 200
+    before = threading.active_count()
+    with DiiaClient(sandbox.base_url, sandbox.credentials, sandbox.branch_id) as client:
+        for n in range(60):
+            code = Code(sandbox.mint(), CodeKind.BARCODE, "typed")
+            assert client.request_document(code, f"00000000-0000-4000-8000-{n:012d}")
+    # one courier for them all, and the sandbox's thread for the client's connection
+    assert threading.active_count() <= before + 2

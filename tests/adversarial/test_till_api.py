@@ -209,3 +209,28 @@ def test_a_stream_behind_the_expired_events_waits_rather_than_spins() -> None:
             assert got < 1000, f"Last-Event-ID {last_id}: {got} bytes in 1 s"
     finally:
         server.stop()
+
+
+def test_a_token_that_is_not_ascii_stops_the_start_naming_the_key(
+        sandbox: DiiaSandbox, tmp_path: Path) -> None:
+    token_file = tmp_path / "api-token"
+    token_file.write_text("токен-каси-0123456789-abcdef")  # printable; no header can match
+    token_file.chmod(0o600)
+    with pytest.raises(RuntimeError) as stopped:
+        RunningKiosk(sandbox, tmp_path, api_extra=f'token_file = "{token_file}"\n')
+    assert "exited 2" in str(stopped.value) and "api.token_file" in str(stopped.value)
+    assert "токен" not in str(stopped.value)
+
+
+def test_a_name_file_4000_deep_is_one_warning_per_scan_not_a_traceback(
+        sandbox: DiiaSandbox, tmp_path: Path) -> None:
+    names = tmp_path / "names.json"
+    names.write_text("[" * 4000)  # within the file's 4 KiB: the parser recurses before it ends
+    with RunningKiosk(sandbox, tmp_path / "run", mode="name",
+                      kiosk_extra=f'name_file = "{names}"') as kiosk:
+        for _ in range(2):
+            kiosk.scan(sandbox.mint("valid"))
+        status, stdout, stderr = kiosk.stop()
+    assert status == 0 and stdout.count('"event": "verdict"') == 2
+    assert '"outcome": "pass"' not in stdout
+    assert "Traceback" not in stderr and stderr.count("refused") >= 2

@@ -14,8 +14,6 @@ from kiosk.diia.url_rule import is_loopback_host, url_problem
 from kiosk.ops.doctor import FAIL, Doctor
 from tests.adversarial.conftest import CREDENTIALS
 
-REMOTE_KEY = "A" * 43 + "="  # 32 bytes of base64: the shape the rule after the URL wants
-
 REFUSED = [
     "", "   ", "not a url", "api2.diia.gov.ua", "//api2.diia.gov.ua",
     "http://any-host", "http://api2.diia.gov.ua", "http://10.0.0.5:8080", "http://192.0.2.2",
@@ -47,7 +45,7 @@ def test_https_anywhere_and_http_to_loopback_are_accepted(url: str):
 
 @pytest.mark.parametrize("url", REFUSED)
 def test_the_remote_url_follows_the_same_rule(url: str):
-    remote = {"url": url, "public_key": REMOTE_KEY, "allow_http_loopback": True}
+    remote = {"url": url, "allow_http_loopback": True}
     if not url.strip():
         return  # an empty remote.url means "off"
     with pytest.raises(ConfigError) as raised:
@@ -63,12 +61,12 @@ def test_the_fragment_trick_is_seen_as_httpx_sees_it():
 
 def test_plain_http_to_loopback_for_the_remote_config_still_needs_its_switch():
     with pytest.raises(ConfigError, match="allow_http_loopback"):
-        parse_config({"remote": {"url": "http://127.0.0.1:8080/c.toml",
-                                 "public_key": REMOTE_KEY}})
-    accepted = parse_config({"remote": {"url": "http://127.0.0.1:8080/c.toml?v=1",
-                                        "public_key": REMOTE_KEY,
+        parse_config({"remote": {"url": "http://127.0.0.1:8080/fleet"}})
+    accepted = parse_config({"remote": {"url": "http://127.0.0.1:8080/fleet",
                                         "allow_http_loopback": True}})
-    assert accepted.remote.url.endswith("?v=1")
+    assert accepted.remote.url.endswith("/fleet")
+    with pytest.raises(ConfigError, match=r"\?query"):  # a base URL: metadata/ goes after it
+        parse_config({"remote": {"url": "https://fleet.example/kiosk?v=1"}})
 
 
 @pytest.mark.parametrize("url", ACCEPTED + REFUSED)

@@ -13,10 +13,10 @@ boot target. What a Pi takes from apt, the sandbox takes from the test's own env
 the system path through a .pth file (pip finds them installed and downloads nothing; the
 only file it needs, a setuptools wheel to build the package, is fetched before the boot).
 The config (an image-folder source: the codes, then blank frames; the Diia sandbox and a
-signed remote config, both served on the namespace's loopback) and the secrets are put in
-place first, so that install.sh keeps them and starts the unit. The unit is the file from
-deploy/ byte for byte; one drop-in shortens WatchdogSec= to 4 s, only so that the watchdog
-step takes seconds, not half a minute.
+TUF repository made by `kiosk.ops.fleet`, both served on the namespace's loopback), its
+trusted root and the secrets are put in place first, so that install.sh keeps them and
+starts the unit. The unit is the file from deploy/ byte for byte; one drop-in shortens
+WatchdogSec= to 4 s, only so that the watchdog step takes seconds, not half a minute.
 
 Figures (time to READY, verdicts, watchdog restart, stop time, secrets in the journal) are
 printed at the end (`pytest -s tests/system`). The test skips, saying why, where the machine
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import http.server
 import json
 import os
 import re
@@ -37,7 +36,6 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,7 +44,7 @@ import pytest
 
 from kiosk.decoding import code_images
 from kiosk.diia.sandbox import DiiaSandbox
-from kiosk.ops.signing import generate_keypair, sign_text
+from tests.fleet_repo import ServedRepository
 
 REPO = Path(__file__).resolve().parents[2]
 BOOT = Path(__file__).with_name("boot.sh")
@@ -191,11 +189,17 @@ class Box:
 def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Box]:
     tmp = tmp_path_factory.mktemp("system")
     wheels = tmp / "wheels"
+    # cryptography too: apt's (bookworm: 38) is older than securesystemslib needs, so the
+    # venv takes its own, as pip does on a Pi.
+    import cryptography
+
     fetched = subprocess.run(
         [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-         "--dest", str(wheels), "setuptools>=77"], capture_output=True, text=True, check=False)
+         "--dest", str(wheels), "setuptools>=77", f"cryptography=={cryptography.__version__}"],
+        capture_output=True, text=True, check=False)
     if fetched.returncode:
-        pytest.skip(f"no setuptools wheel to build the package offline: {fetched.stderr[-300:]}")
+        pytest.skip(f"no setuptools or cryptography wheel to build the package offline: "
+                    f"{fetched.stderr[-300:]}")
     started = time.monotonic()
     box = Box(tmp)
     try:
@@ -213,43 +217,28 @@ def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Box]:
 
 
 class Served:
-    """The Diia sandbox and a signed remote config, on the box's loopback."""
+    """The Diia sandbox and the fleet's TUF repository, on the box's loopback."""
 
     install_log = ""  # install.sh's messages
     invocation = ""  # the unit's invocation id once restarted by the test
 
-    def __init__(self, box: Box) -> None:
-        private, self.public_key = generate_keypair()
-        self.remote_text = sign_text('version = 2\n[kiosk]\nmin_age = 21\n', private)
-        text = self.remote_text
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = text.encode()
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
+    def __init__(self, box: Box, folder: Path) -> None:
         with in_netns(box.pid1):
             # install.sh starts the kiosk and the timed restart starts it again over the same
             # images: the first run may have checked the valid code already, which a one-time
             # code would then answer "used" in the run the tests read.
             self.diia = DiiaSandbox(one_time_codes=False).__enter__()
-            self.remote = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.remote.serve_forever, daemon=True).start()
+            self.fleet = ServedRepository(folder / "fleet")  # made by the fleet tool
+        self.fleet.publish("kiosks/box-01.toml", "[kiosk]\nmin_age = 21\n")
 
     def close(self) -> None:
-        self.remote.shutdown()
+        self.fleet.stop()
         self.diia.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="module")
-def installed(box: Box) -> Iterator[Served]:
-    served = Served(box)
+def installed(box: Box, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    served = Served(box, tmp_path_factory.mktemp("fleet"))
     sandbox = served.diia
     codes = {"valid": sandbox.mint("valid", age=30), "expired": sandbox.mint("expired"),
              "used": sandbox.mint("used")}
@@ -264,10 +253,12 @@ def installed(box: Box) -> Iterator[Served]:
     (etc / "credentials").mkdir(parents=True, mode=0o700)
     (etc / "credentials/diia-acquirer-token").write_text(sandbox.credentials.acquirer_token)
     (etc / "credentials/diia-auth-token").write_text(sandbox.credentials.auth_token)
+    shutil.copy(served.fleet.root_file, etc / "root.json")  # what the playbook installs
     (etc / "kiosk.toml").write_text(f"""
 [kiosk]
 mode = "validate"
 result_seconds = 0.3
+id = "box-01"
 [diia]
 base_url = "{sandbox.base_url}"
 branch_id = "{sandbox.branch_id}"
@@ -281,9 +272,8 @@ gpio = "off"
 screen = "off"
 events = "stdout"
 [remote]
-url = "http://127.0.0.1:{served.remote.server_address[1]}/kiosk.toml"
+url = "{served.fleet.url}"
 allow_http_loopback = true
-public_key = "{served.public_key}"
 interval_s = 10
 """)
     dropin = box.path("/etc/systemd/system/kiosk.service.d")
@@ -377,16 +367,17 @@ def test_verdicts_come_right_and_the_secrets_only_through_load_credential(
     assert leaked == []
 
 
-def test_a_signed_remote_config_is_applied_under_the_unit(box: Box, installed: Served) -> None:
+def test_a_tuf_remote_config_is_applied_under_the_unit(box: Box, installed: Served) -> None:
     def applied() -> bool:
         out = box.run("journalctl", "--no-pager", "-o", "cat", "-u", "kiosk.service").stdout
-        return "config version 2 applied without a restart" in out
+        return bool(re.search(r"config version \d+ \(kiosks/box-01\.toml\) applied without "
+                              "a restart", out))
 
     assert wait_for(applied, 20, 0.5)
     stored = list(box.path("/var/lib/kiosk").rglob("*"))
     assert any(p.is_file() and "min_age = 21" in p.read_text(errors="replace")
                for p in stored), stored
-    FIGURES["remote config"] = "version 2 applied live, kept in /var/lib/kiosk"
+    FIGURES["remote config"] = "kiosks/box-01.toml from TUF, applied live, kept in /var/lib/kiosk"
 
 
 def test_the_kernel_clock_check_runs_under_the_units_syscall_filter(box: Box,

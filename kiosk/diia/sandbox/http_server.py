@@ -92,9 +92,15 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         started = time.perf_counter()
         responder = self.server.responder
-        length = int(self.headers.get("Content-Length") or 0)
+        raw_length = (self.headers.get("Content-Length") or "0").strip()
+        if not (raw_length.isascii() and raw_length.isdigit()):
+            self.close_connection = True  # where the body ends is unknown: nothing after it
+            self._send_json(400, {"error": "Content-Length must be a whole number"})
+            return
+        length = int(raw_length)
         if length > MAX_BODY_BYTES:
-            self.send_error(413)
+            self.close_connection = True
+            self._send_json(413, {"error": f"the body is larger than {MAX_BODY_BYTES} bytes"})
             return
         target = urlsplit(self.path)
         request = Request(
@@ -114,13 +120,20 @@ class _Handler(BaseHTTPRequestHandler):
             body = reply.body
         else:
             body = json.dumps(reply.body or {}, ensure_ascii=False).encode()
-        self.send_response(reply.status)
-        self.send_header("Content-Type", reply.content_type)
+        self._send(reply.status, body, reply.content_type)
+        # Recorded before the answer leaves, so a client that has it finds it in the log.
+        responder.record(request, reply, (time.perf_counter() - started) * 1000)
+        self.wfile.flush()
+
+    def _send(self, status: int, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
-        # Recorded before the answer leaves, so a client that has it finds it in the log.
-        responder.record(request, reply, (time.perf_counter() - started) * 1000)
+
+    def _send_json(self, status: int, body: dict[str, Any]) -> None:
+        self._send(status, json.dumps(body).encode(), "application/json; charset=utf-8")
         self.wfile.flush()
 
     def _close(self, how: str) -> None:

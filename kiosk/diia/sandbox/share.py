@@ -21,6 +21,7 @@ not publish these values, so they are this project's assumption (README, "Assump
 from __future__ import annotations
 
 import base64
+import heapq
 import json
 import logging
 import re
@@ -97,6 +98,7 @@ class ShareDesk:
         self._shares: OrderedDict[str, Share] = OrderedDict()  # by requestId
         self.policy = SharePolicy()
         self.deliveries: list[dict[str, Any]] = []
+        self._courier = _Courier(self._deliver, clock)
 
     # -- the Diia API -----------------------------------------------------------------------
 
@@ -221,9 +223,7 @@ class ShareDesk:
             while len(self._shares) > MAX_KEPT:
                 self._shares.popitem(last=False)
         if share.kind == "document" and share.answer == "confirm" and share.deliver_to:
-            timer = threading.Timer(share.after_s, self._deliver, args=(share,))
-            timer.daemon = True
-            timer.start()
+            self._courier.send(share.created + share.after_s, share)
 
     def _deliver(self, share: Share) -> None:
         """Diia's delivery of a confirmed share to the partner's endpoint (stand-in parts)."""
@@ -262,3 +262,41 @@ def _invalid(field_name: str, message: str) -> Reply:
     errors = [{"type": "invalid", "message": message, "field": field_name}]
     return Reply(422, error_body("ValidationError", "Parameters validation error!",
                                  data={"errors": errors}))
+
+
+class _Courier:
+    """Deliveries due at their times, made one after another by one thread (started with the
+    first): pending deliveries cost a list entry each, never a thread. At most `MAX_KEPT`
+    wait; beyond that the soonest-due ones are kept and the rest dropped, logged."""
+
+    def __init__(self, deliver: Callable[[Share], None],
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._deliver = deliver
+        self._clock = clock
+        self._due: list[tuple[float, int, Share]] = []  # a heap by due time
+        self._count = 0
+        self._changed = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def send(self, due: float, share: Share) -> None:
+        with self._changed:
+            self._count += 1
+            heapq.heappush(self._due, (due, self._count, share))
+            if len(self._due) > MAX_KEPT:
+                self._due = heapq.nsmallest(MAX_KEPT, self._due)
+                heapq.heapify(self._due)
+                log.warning("sandbox: over %d deliveries pending: the latest dropped", MAX_KEPT)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="sandbox-courier",
+                                                daemon=True)
+                self._thread.start()
+            self._changed.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                while not self._due or self._due[0][0] > self._clock():
+                    wait = self._due[0][0] - self._clock() if self._due else None
+                    self._changed.wait(wait)
+                _, _, share = heapq.heappop(self._due)
+            self._deliver(share)
