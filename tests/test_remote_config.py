@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -368,18 +369,16 @@ def test_a_new_root_needs_the_old_roots_threshold(live: LiveKiosk, fleet: Served
     wait_for(live, 26)
     assert "/metadata/2.root.json" in fleet.requests
     # One stolen root key makes a root 3 trusting the thief's own timestamp key: refused.
-    copy_keys(fleet, "root", tmp_path / "one")
-    for pem in sorted((tmp_path / "one").glob("*.pem"))[1:]:
-        pem.unlink()
-    thief = CryptoSigner.generate_ed25519()
     md = fleet.repo.root()
+    stolen = md.signed.roles["root"].keyids[0]  # a key the current root trusts
+    (tmp_path / "one").mkdir()
+    shutil.copy(next(fleet.keys.glob(f"root.{stolen[:16]}.pem")), tmp_path / "one")
+    thief = CryptoSigner.generate_ed25519()
     md.signed.version += 1
     for keyid in list(md.signed.roles["timestamp"].keyids):
         md.signed.revoke_key(keyid, "timestamp")
     md.signed.add_key(thief.public_key, "timestamp")
-    keyid = sorted((tmp_path / "one").glob("*.pem"))[0].name.split(".")[1]
-    full = next(k for k in md.signed.keys if k.startswith(keyid))
-    fleet.replace["/metadata/3.root.json"] = forge(fleet, md, tmp_path / "one", full)
+    fleet.replace["/metadata/3.root.json"] = forge(fleet, md, tmp_path / "one", stolen)
     refresh(live)
     assert live.ops.poller.last_rejection == "bad_signature"
     assert live.ops.config.kiosk.min_age == 26
