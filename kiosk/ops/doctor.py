@@ -154,20 +154,15 @@ class Doctor:
         yield Finding(OK, "network", f"{host}:{port} reachable")
 
     def diia_login(self, config: Config, credentials: Credentials) -> tuple[Finding, Any]:
-        from dataclasses import replace
-
-        from kiosk.bootstrap import bootstrap
+        from kiosk.bootstrap import build_client
         from kiosk.diia.errors import DiiaError
 
-        # The kiosk's own Diia client, built as `kiosk run` builds it; no source, no outputs,
-        # no staff button: those have their own lines below.
-        unattended = replace(config, kiosk=replace(config.kiosk, attended=False))
+        # The kiosk's own Diia client, built as `kiosk run` builds it, and nothing else: no
+        # source, no outputs, no till's API (a running kiosk holds its port).
         try:
-            client = bootstrap(unattended, credentials=credentials, readings=(),
-                               outputs=()).client
+            client = build_client(config, credentials)
         except ConfigError as exc:
             return Finding(FAIL, "diia", str(exc), "fix the key named"), None
-        assert client is not None  # built from the credentials, as no checker was given
         try:
             client.login()
         except DiiaError as exc:
