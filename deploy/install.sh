@@ -7,7 +7,8 @@
 #                                       (apt-get, useradd, pip, systemctl) instead of running them
 #
 # What it does: system packages from apt (camera, GPIO, pygame with KMSDRM, zbar, fonts), with
-# the camera stack upgraded even when present (picamera2 >= 0.3.20 is needed), a system user
+# the camera stack upgraded even when present (picamera2 >= 0.3.20 is needed) if apt's plan
+# for that removes and adds nothing (else: do the full upgrade, it says), a system user
 # "kiosk" with just the device groups it needs, a venv in /opt/kiosk/venv that sees apt's
 # camera bindings, the package with everything the default config uses (pyzbar: the
 # decoder's zbar second look), /etc/kiosk (config) and /etc/kiosk/credentials (Diia secrets,

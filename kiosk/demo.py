@@ -23,7 +23,7 @@ from kiosk.config import Config, DiiaSection, KioskSection, SignalsSection, Sour
 from kiosk.decoding import code_images
 from kiosk.diia.codes import ean13_check_digit
 from kiosk.diia.sandbox import DiiaSandbox
-from kiosk.messages import one_line, text_for
+from kiosk.messages import CUSTOMER_FAULTS, one_line, text_for
 from kiosk.model import RESULT_PHASES, Fault, Frame, State
 from kiosk.signals.lights import mock_pin_factory
 from kiosk.signals.screen import SCREEN_SIZES
@@ -87,7 +87,8 @@ class NarratedFrames:
             yield from ImageFrames([scene.image], hold_frames=HOLD_FRAMES).frames()
 
 
-# Each fault banner once, over the idle screen. The demo raises and clears them itself, as
+# Each fault once, over the idle screen: a banner for the customer, or for staff only a
+# mark in the corner (`messages.CUSTOMER_FAULTS`). The demo raises and clears them itself, as
 # the camera, the network, the clock check and the remote config would. Fault.OUTPUT is left
 # out: the loop raises and clears it from its outputs' own health, at once.
 FAULT_SCENES: tuple[tuple[Fault, str], ...] = (
@@ -110,7 +111,9 @@ class FaultBanners:
         yield from self._scenes.frames()
         assert self.set_fault is not None
         for fault, what in FAULT_SCENES:
-            self._narration.write(f"fault: {what}: a banner over whatever is shown\n")
+            shown = ("a banner over whatever is shown" if fault in CUSTOMER_FAULTS
+                     else "for staff: a warning sign in the corner, no words")
+            self._narration.write(f"fault: {what}: {shown}\n")
             self.set_fault(fault, True)
             blank = [code_images.phone_photo(BLANK)]
             yield from ImageFrames(blank, hold_frames=HOLD_FRAMES).frames()
