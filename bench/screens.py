@@ -1,9 +1,9 @@
 """A second, independent source of camera frames: phones held to a kiosk camera, modelled by
 other rules than bench/frames.py, which the decoder was tuned against.
 
-Nothing here comes from `kiosk.render` but the symbols' module patterns (encoding is not what
-is being tested). Where bench/frames.py draws the Diia card once and warps the picture, this
-module follows the light:
+Nothing here comes from `kiosk.decoding.code_images` but the symbols' module patterns
+(encoding is not what is being tested). Where bench/frames.py draws the Diia card once and
+warps the picture, this module follows the light:
 
 - **Screens**: four phone models (device pixels, rounded corners, notch or punch hole,
   RGB-stripe or diamond sub-pixels, module widths that may be fractional and anti-aliased),

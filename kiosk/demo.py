@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from PIL import Image
 
-from kiosk.bootstrap import Appliance, bootstrap
+from kiosk.bootstrap import Parts, bootstrap
 from kiosk.config import Config, DiiaSection, KioskSection, SignalsSection, SourceSection
 from kiosk.decoding import code_images
 from kiosk.diia.codes import ean13_check_digit
@@ -173,10 +173,10 @@ BLANK = Image.new("L", (540, 960), 235)
 def run_attended_scene(
     sandbox: DiiaSandbox,
     config: Config,
-    first: Appliance,
+    first: Parts,
     pin_factory: MockFactory,
     narration: TextIO,
-) -> Appliance:
+) -> Parts:
     """The same outputs and checker as the `first` kiosk, now attended, with a cashier at the
     staff button (on the same mock pins as the lights)."""
     attended_config = replace(config, kiosk=replace(config.kiosk, attended=True))
@@ -185,7 +185,7 @@ def run_attended_scene(
                                angle=4.0, blur=0.6)  # fmt: skip
     frames = ArmingFrames(image, lambda: cashier.press("the kiosk is armed"), narration)
     attended = bootstrap(attended_config, frames=frames, checker=first.kiosk.checker,
-                         outputs=first.signals, extra_signals=[cashier],
+                         outputs=first.outputs, extra_signals=[cashier],
                          pin_factory=pin_factory)
     try:
         attended.kiosk.run()
