@@ -140,7 +140,9 @@ class ZxingDecoder(_TrustedAndOthers):
                                                                 symbology):
                 trusted.append((result.text, symbology))
         codes = _keep_diia(trusted, 0.0)
-        if not codes and self.assist is not None:
+        # A frame where the first look read a symbol that is no Diia code gets no second look:
+        # a Diia screen shows one symbol, and the next frame is decoded anyway.
+        if not codes and not done and self.assist is not None:
             check = self.corroborator.zbar_read if self.corroborator is not None else None
             reads = self.assist.read(pixels, self.read_qr, check, done)
             codes = _keep_diia(reads, 0.0)
