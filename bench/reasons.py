@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from kiosk.decoding.assist import _could_be_qr, _grainy, _resized, _within
+from kiosk.decoding.assist import _could_be_qr, _grainy, _resized
 from kiosk.decoding.codes import to_code
 from kiosk.decoding.corroborate import symbol_box
 from kiosk.decoding.decode import ZxingDecoder, _corners
@@ -51,6 +51,8 @@ def why_missed(decoder: ZxingDecoder, pixels: np.ndarray, truth: str, symbology:
                                    linear=sym != "QRCode"))
         else:
             return f"first look read other Diia digits ({sym})"
+    if done:
+        return "first look read a symbol that is no Diia code: no second look"
     if assist is None:
         return "no second look"
     regions = assist.finder.find(pixels)
@@ -65,8 +67,6 @@ def why_missed(decoder: ZxingDecoder, pixels: np.ndarray, truth: str, symbology:
     if not on_symbol:
         return f"patches of {what} found, none on the symbol"
     region = on_symbol[0]
-    if _within(region, done):
-        return "the patch lies where the first look read another symbol"
     small = pixels.shape[1] <= assist.small_width
     if symbology != "QRCode":
         if assist._a_line(region):
