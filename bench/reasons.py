@@ -15,8 +15,7 @@ import numpy as np
 
 from kiosk.decoding.assist import _could_be_qr, _grainy, _resized
 from kiosk.decoding.codes import to_code
-from kiosk.decoding.corroborate import symbol_box
-from kiosk.decoding.decode import ZxingDecoder, _corners
+from kiosk.decoding.decode import ZxingDecoder
 from kiosk.decoding.regions import Region
 from kiosk.decoding.zbar import ZbarScanner
 
@@ -43,14 +42,10 @@ def why_missed(decoder: ZxingDecoder, pixels: np.ndarray, truth: str, symbology:
     texts = [r.text for r in first]
     if truth in texts:
         return "first look read it; no second reading confirmed it"
-    done = []
     for r in first:
-        sym = decoder._symbology[r.format]
-        if to_code(r.text, sym) is None:
-            done.append(symbol_box(_corners(r), r.orientation, pixels.shape,
-                                   linear=sym != "QRCode"))
-        else:
-            return f"first look read other Diia digits ({sym})"
+        if to_code(r.text, decoder._symbology[r.format]) is not None:
+            return f"first look read other Diia digits ({decoder._symbology[r.format]})"
+    done = bool(first)  # what the first look read is no Diia code
     if done:
         return "first look read a symbol that is no Diia code: no second look"
     if assist is None:

@@ -351,7 +351,7 @@ def test_the_assist_is_not_asked_when_zxing_read_a_code(screens: dict[str, Image
         calls = 0
 
         def read(
-            self, pixels: np.ndarray, read_qr: object, check: object, done: object
+            self, pixels: np.ndarray, read_qr: object, check: object
         ) -> list[tuple[str, str]]:
             Counting.calls += 1
             return []
