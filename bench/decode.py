@@ -77,7 +77,7 @@ def make_samples(seed: int, quick: bool, workers: int) -> list[Sample]:
 def decoders() -> dict[str, Callable[[], Decoder]]:
     return {
         "pyzbar": lambda: PyzbarDecoder(corroborate=False),
-        "zxing-cpp alone": lambda: ZxingDecoder(corroborate=False),
+        "zxing-cpp alone": lambda: ZxingDecoder(corroborate=False, rotate=True),
         "default": lambda: make_decoder("zxing", watch_changes=False),
     }
 

@@ -45,7 +45,7 @@ SETS = {"tuning": 600_000, "held-back": 35_795_759, "held-back-2": 157_965_266,
 
 def decoders() -> dict[str, Decoder]:
     return {
-        "zxing-cpp alone": ZxingDecoder(corroborate=False),
+        "zxing-cpp alone": ZxingDecoder(corroborate=False, rotate=True),
         "pyzbar alone": PyzbarDecoder(corroborate=False),
         "default, reads not corroborated": ZxingDecoder(RegionAssist(), corroborate=False),
         "default (corroborated)": ZxingDecoder(RegionAssist()),

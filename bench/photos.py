@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from kiosk.decoding.decode import PyzbarDecoder, ZxingDecoder, make_decoder
 from kiosk.decoding.reads import FullDecoder, Read
@@ -80,7 +81,7 @@ def load_photos() -> list[Photo]:
 def decoders() -> dict[str, Callable[[], FullDecoder]]:
     return {
         "pyzbar": lambda: PyzbarDecoder(corroborate=False),
-        "zxing-cpp alone": lambda: ZxingDecoder(corroborate=False),
+        "zxing-cpp alone": lambda: ZxingDecoder(corroborate=False, rotate=True),
         "default": lambda: make_decoder("zxing", watch_changes=False),
     }
 
@@ -173,6 +174,30 @@ def report(photos: list[Photo], reads: dict[str, list[list[Read]]],
     return leaked
 
 
+def print_reasons(photos: list[Photo], reads: dict[str, list[list[Read]]]) -> None:
+    """Per photo pyzbar read and the default did not: the step of the default's path that
+    lost it."""
+    from pyzbar import pyzbar
+    from reasons import pyzbar_box, why_missed
+
+    default = make_decoder("zxing", watch_changes=False)
+    assert isinstance(default, ZxingDecoder)
+    print("\nPhotos pyzbar read and the default did not: why (bench/reasons.py)\n")
+    print("| photo | symbology | reason |\n| --- | --- | --- |")
+    for i, photo in enumerate(photos):
+        def got(name: str, i: int = i, photo: Photo = photo) -> bool:
+            return any(r.text == photo.expected for r in reads[name][i])
+
+        if not got("pyzbar") or got("default"):
+            continue
+        pixels = photo.frame.pixels
+        found = [r for r in pyzbar.decode(pixels)
+                 if r.data.decode("utf-8", "replace") == photo.expected]
+        where = pyzbar_box(found[0]) if found else (0, 0, pixels.shape[1], pixels.shape[0])
+        reason = why_missed(default, pixels, photo.expected, photo.symbology, where)
+        print(f"| {photo.path.parent.name}/{photo.path.name} | {photo.symbology} | {reason} |")
+
+
 def _reads_of(reads: list[Read], symbology: str) -> list[Read]:
     # A symbol read at two scales is one read.
     return list({r.text: r for r in reads if r.format == symbology}.values())
@@ -181,6 +206,8 @@ def _reads_of(reads: list[Read], symbology: str) -> list[Read]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--passes", type=int, default=5, help="timed passes over the photos")
+    parser.add_argument("--reasons", action="store_true",
+                        help="why the default missed each photo pyzbar read (bench/reasons.py)")
     args = parser.parse_args()
     started = time.perf_counter()
     if hasattr(os, "sched_setaffinity"):
@@ -188,6 +215,8 @@ def main() -> int:
     photos = load_photos()
     reads, ms = run(photos, max(1, args.passes))
     leaked = report(photos, reads, ms, max(1, args.passes))
+    if args.reasons:
+        print_reasons(photos, reads)
     print(f"\n(total {time.perf_counter() - started:.0f} s)")
     return 1 if leaked else 0
 

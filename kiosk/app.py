@@ -152,6 +152,10 @@ class Kiosk:
         staff: StaffInput | None = None,
         arm_seconds: float = 120.0,
         require_arming: bool = False,
+        check_seconds: float = 30.0,
+        share_seconds: float = 150.0,
+        end_waits: threading.Event | None = None,
+        inbox: queue.SimpleQueue[Input] | None = None,
         till: TillPort | None = None,
         on_output_error: Callable[[str, str], None] | None = None,
     ) -> None:
@@ -162,7 +166,8 @@ class Kiosk:
         self.signals = list(signals)
         self.rules = Rules(result_seconds=result_seconds, gone_frames=gone_frames,
                            attended=attended, require_arming=require_arming,
-                           arm_seconds=arm_seconds)  # fmt: skip
+                           arm_seconds=arm_seconds, check_seconds=check_seconds,
+                           share_seconds=share_seconds)  # fmt: skip
         self.heartbeat = heartbeat
         self.clock = clock
         self.sleep = sleep
@@ -170,12 +175,16 @@ class Kiosk:
         self.till = till
         self._outputs = Outputs(self.signals, on_output_error, clock=clock)
         self._loop = LoopState(shown=State(Phase.IDLE, since=clock()))
-        self._inbox: queue.SimpleQueue[Input] = queue.SimpleQueue()  # from other threads
+        # Inputs from other threads (a camera's fault, an online share's link, ...).
+        self._inbox = inbox if inbox is not None else queue.SimpleQueue()
         self._check: tuple[Future[Verdict], StartCheck | StartOffer] | None = None
         self._check_began = 0.0  # when the check in flight left the queue for the checker
         self._offer_stops: dict[str, threading.Event] = {}  # online shares in flight
         self._stop_reason = ""  # set by `stop`: the run ends once nothing is in flight
         self._stop_told = False
+        # Set once the kiosk stops: a share waiting for its holder ends at once (the
+        # checker built with the same event waits on it).
+        self._end_waits = end_waits or threading.Event()
 
     # -- what others may read or hand in ------------------------------------------------
 
@@ -183,6 +192,12 @@ class Kiosk:
     def state(self) -> State:
         """What the outputs show now."""
         return self._loop.shown
+
+    @property
+    def check_deadline(self) -> float | None:
+        """The time (the loop's clock) by which the check in flight is over, or stuck; None
+        with no check in flight. A share's deadline includes waiting for its holder."""
+        return self._loop.check_until
 
     @property
     def verdicts(self) -> int:
@@ -237,20 +252,25 @@ class Kiosk:
         self._loop, effects = start(self.rules, self.clock(), self._loop.shown.faults)
         readings = iter(self.readings)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="check") as pool:
-            self._perform(effects, pool)
-            while True:
-                self._turn(pool)
-                if self._stop_reason and self._stopped():
-                    return
-                if self._loop.wants_readings:
-                    reading = next(readings, None)
-                    if reading is None:
+            try:
+                self._perform(effects, pool)
+                while True:
+                    self._turn(pool)
+                    if self._stop_reason and self._stopped():
                         return
-                    self._feed_reading(reading, pool)
-                elif self._check is not None:
-                    self._wait_for_check(pool)
-                else:
-                    self._rest()
+                    if self._loop.wants_readings:
+                        reading = next(readings, None)
+                        if reading is None:
+                            return
+                        self._feed_reading(reading, pool)
+                    elif self._check is not None:
+                        self._wait_for_check(pool)
+                    else:
+                        self._rest()
+            finally:  # before the pool waits for its worker: a waiting share ends now
+                self._end_waits.set()
+                for stop in self._offer_stops.values():
+                    stop.set()
 
     def _stopped(self) -> bool:
         """On a stop: whether nothing is in flight any more. Said once, when first asked."""
@@ -258,6 +278,7 @@ class Kiosk:
             self._stop_told = True
             log.info("stopping (%s)%s", self._stop_reason,
                      ": the check in flight finishes first" if self._check else "")
+            self._end_waits.set()  # a share waiting for its holder: amber now, not in minutes
             for stop in self._offer_stops.values():
                 stop.set()
         return self._check is None
@@ -342,8 +363,11 @@ class Kiosk:
                 self._check = (pool.submit(self._offer, effect.terms, stop), effect)
             elif isinstance(effect, Record):
                 log.debug("verdict %s (%s)", effect.verdict.outcome, effect.verdict.reason)
+                self._tell_till(effect)
             elif isinstance(effect, CheckUpdate):
-                self._report(effect)
+                if effect.status is CheckStatus.CANCELLED and effect.id in self._offer_stops:
+                    self._offer_stops[effect.id].set()
+                self._tell_till(effect)
 
     def _offer(self, terms: CheckTerms, stop: threading.Event) -> Verdict:
         """An online share, on the worker thread: each deeplink goes back to the loop."""
@@ -355,15 +379,13 @@ class Kiosk:
 
         return self.checker.offer(terms, show, stop)
 
-    def _report(self, update: CheckUpdate) -> None:
-        if update.status is CheckStatus.CANCELLED and update.id in self._offer_stops:
-            self._offer_stops[update.id].set()
+    def _tell_till(self, effect: CheckUpdate | Record) -> None:
         if self.till is None:
             return
         try:
-            self.till.report(update)
+            self.till.report(effect)
         except Exception:  # as with any output: the loop goes on
-            log.exception("the till could not be told about check %s", update.id)
+            log.exception("the till could not be told of %s", type(effect).__name__)
 
     def _mark_failing_outputs(self, pool: ThreadPoolExecutor) -> None:
         """A failing output raises the banner on the others; a recovered one clears it."""

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
+import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,8 +31,9 @@ from kiosk.config import (
 from kiosk.decoding.decode import make_decoder
 from kiosk.diia.client import DiiaClient, Exchange
 from kiosk.diia.transport import ProxySettingError
-from kiosk.loop import Reading, TillPort
+from kiosk.loop import FaultChanged, Input, Reading, TillPort
 from kiosk.model import Fault
+from kiosk.ops.reach import DiiaReach
 from kiosk.signals import Signals
 from kiosk.signals.events import JsonLinesEvents
 from kiosk.sources import FrameSource
@@ -211,26 +215,6 @@ def build_checker(
     )
 
 
-class FaultRelay:
-    """Carries a source's fault (camera lost / back) to the kiosk, which is built after the
-    source; other faults in force are left as they are."""
-
-    def __init__(self, fault: Fault) -> None:
-        self.fault = fault
-        self.kiosk: Kiosk | None = None
-        self.active = False
-
-    def __call__(self, active: bool) -> None:
-        self.active = active
-        if self.kiosk is not None:
-            self.kiosk.set_fault(self.fault, active)
-
-    def attach(self, kiosk: Kiosk) -> None:
-        self.kiosk = kiosk
-        if self.active:
-            self(True)
-
-
 def build_readings(
     config: Config,
     wrap_decoder: Callable[[Any], Any] | None = None,
@@ -306,15 +290,20 @@ CheckerBuilder = Callable[[Config, "DiiaClient | None"], tuple[Checker, "DiiaCli
 
 
 @dataclass
-class Appliance:
-    """A built kiosk with what must be closed after it, and what a live reload rebuilds."""
+class Parts:
+    """A built kiosk: every part, built once by `bootstrap`. A live reload swaps `client`
+    and `checker` here, the one place everyone reads them from (the loop's checker, the
+    housekeeping's Diia probe and clock offset)."""
 
     kiosk: Kiosk
     client: DiiaClient | None  # None when a checker was handed in
-    signals: list[Signals] = field(default_factory=list)
+    checker: Checker
+    outputs: list[Signals] = field(default_factory=list)
     staff: StaffInput | None = None
-    rebuild_checker: CheckerBuilder | None = None
     till: Till | None = None  # the till's API ([api] listen)
+    ops: Operations | None = None
+    reach: DiiaReach = field(default_factory=DiiaReach)  # is Diia answering: its one owner
+    rebuild_checker: CheckerBuilder | None = None
 
     def run(self) -> None:
         try:
@@ -326,10 +315,10 @@ class Appliance:
         """A new config whose changes need no restart (see ops.remote_config): a new checker
         (and Diia client, if its settings changed), handed to the loop between checks."""
         if self.rebuild_checker is None:
-            raise RuntimeError("this appliance was built with a fixed checker")
+            raise RuntimeError("this kiosk was built with a fixed checker")
         old_client = self.client
-        checker, self.client = self.rebuild_checker(config, old_client)
-        self.kiosk.use_checker(checker, result_seconds=config.kiosk.result_seconds)
+        self.checker, self.client = self.rebuild_checker(config, old_client)
+        self.kiosk.use_checker(self.checker, result_seconds=config.kiosk.result_seconds)
         if old_client is not None and self.client is not old_client:
             old_client.close()  # the kiosk is idle: no call is in flight on it
 
@@ -341,6 +330,17 @@ class Appliance:
             self.till.close()
         if self.client is not None:
             self.client.close()
+
+
+def check_budget_s(config: Config) -> float:
+    """The longest one Diia check may take, all its calls (login, check, a retry) together;
+    past it (and a grace) a check is stuck, and the watchdog stops being fed."""
+    return 3 * config.diia.timeout_s
+
+
+def share_budget_s(config: Config) -> float:
+    """The longest a share may take: the holder's `share.wait_s`, and its calls."""
+    return config.share.wait_s + check_budget_s(config)
 
 
 def bootstrap(
@@ -365,10 +365,10 @@ def bootstrap(
     screenshot_dir: Path | None = None,
     screenshot_sizes: Sequence[tuple[int, int]] = (),
     ops: Operations | None = None,
-) -> Appliance:
-    """The kiosk for `config`: the one place its objects are put together.
+) -> Parts:
+    """The kiosk for `config`, put together in one pass: the one place its objects are made.
 
-    Every override replaces one piece the config would otherwise choose:
+    Every override replaces one part the config would otherwise choose:
     `credentials` (default: from the environment or the secret files), `transport` (the
     Diia client's httpx transport), `pin_factory` (gpiozero's; the lights and the staff
     button share it), `frames` (a frame source decoded by the configured decoder) or
@@ -382,8 +382,13 @@ def bootstrap(
     # First what can be wrong in the config: the secrets, the source, the staff button.
     if checker is None and credentials is None:
         credentials = load_credentials(config.diia)
+    loop_clock = clock or time.monotonic
+    inbox: queue.SimpleQueue[Input] = queue.SimpleQueue()  # the loop's, from other threads
+
+    def camera_fault(lost: bool) -> None:
+        inbox.put(FaultChanged(Fault.CAMERA, lost, loop_clock()))
+
     wrap = ops.wrap_decoder if ops else None
-    camera_fault = FaultRelay(Fault.CAMERA)
     if readings is None:
         if frames is not None:
             decoder = make_decoder(config.decode.backend, config.decode.region_assist)
@@ -401,15 +406,26 @@ def bootstrap(
         pin_factory = gpio_pin_factory(config)
     if staff is None:
         staff = build_staff(config, pin_factory)  # a config error: attended without a button
+    reach = ops.reach if ops else DiiaReach()
     till = None
     if config.api.listen and till_port is None:  # imported only when on: no cost when off
         from kiosk.api.setup import open_till
 
-        till = open_till(config, staff_step=staff is not None)  # a config error: no token
+        till = open_till(  # a config error: no token, the port taken
+            config, staff_step=staff is not None, diia=reach.said,
+            config_version=(lambda: ops.version) if ops else (lambda: 0),
+            clock_trusted=ops.clock_trusted if ops else (lambda: True))
         till_port = till.service
     client: DiiaClient | None = None
-    exchanges = on_exchange or (ops.observe_exchange if ops else None)
+    observers = [reach.observe, on_exchange or (ops.metrics.observe_exchange if ops else None)]
+
+    def exchanges(exchange: Exchange) -> None:
+        for observe in observers:
+            if observe is not None:
+                observe(exchange)
+
     clock_trusted = ops.clock_trusted if ops else None
+    end_waits = threading.Event()  # set when the kiosk stops: a waiting share ends at once
     rebuild = None
     if checker is None:
         secrets = credentials
@@ -421,8 +437,8 @@ def bootstrap(
                 fresh = build_client(new, secrets, transport=transport, on_exchange=exchanges)
             assert fresh is not None
             if till is not None:  # armed checks are checked on the till's terms
-                return till.checker(new, fresh, names=names or build_names(new),
-                                    clock_trusted=clock_trusted), fresh
+                return build_till_checker(new, fresh, till, names or build_names(new),
+                                          clock_trusted, end_waits), fresh
             return build_checker(new, fresh, names, clock_trusted=clock_trusted), fresh
 
         checker, client = rebuild(config, None)
@@ -433,9 +449,7 @@ def bootstrap(
         signals += ops.signals()
     signals += extra_signals
     if till is not None:
-        signals.append(till.events)
-        till.set_health(till_health(till, lambda: client, ops, arming_required=(
-            staff is not None or config.kiosk.require_arming)))
+        signals.append(till.service)  # what the loop shows, for /v1/health and staff answers
     loop_seams: dict[str, Any] = {}
     if clock is not None:
         loop_seams["clock"] = clock
@@ -455,38 +469,30 @@ def bootstrap(
         staff=staff,
         arm_seconds=config.kiosk.arm_seconds,
         require_arming=config.kiosk.require_arming,
+        check_seconds=check_budget_s(config),
+        share_seconds=share_budget_s(config),
+        end_waits=end_waits,
+        inbox=inbox,
         till=till_port,
         on_output_error=ops.metrics.observe_output_error if ops else None,
         **loop_seams,
     )
-    camera_fault.attach(kiosk)
-    return Appliance(kiosk, client, signals, staff, rebuild, till)
+    return Parts(kiosk, client, checker, signals, staff, till, ops, reach, rebuild)
 
 
-def till_health(till: Till, client: Callable[[], DiiaClient | None],
-                ops: Operations | None, *,
-                arming_required: bool = False) -> Callable[[], dict[str, Any]]:
-    """`GET /v1/health`: what the loop shows (or "armed"), the config version, clock trust,
-    Diia."""
-    from kiosk import __version__
-    from kiosk.api.service import health_state
+def build_till_checker(config: Config, client: DiiaClient, till: Till,
+                       names: NameSource | None, clock_trusted: Callable[[], bool] | None,
+                       stop: threading.Event) -> Checker:
+    """The checker of a kiosk with the till's API: the till's terms, sharing included."""
+    from kiosk.checking.share import till_checker
 
-    def health() -> dict[str, Any]:
-        state = till.events.state
-        diia_client = client()
-        failing = diia_client is not None and diia_client.login_failing
-        checks = till.service.registry.counts()
-        return {
-            "state": health_state(state, checks["armed"], arming_required),
-            "config_version": ops.version if ops else 0,
-            "clock_trusted": ops.clock_trusted() if ops else True,
-            "diia": "unreachable" if failing else till.events.diia,
-            "faults": sorted(str(f) for f in state.faults) if state else [],
-            "checks": checks,
-            "version": __version__,
-        }
-
-    return health
+    k, share = config.kiosk, config.share
+    return till_checker(
+        client, mode=k.mode, min_age=k.min_age, send_qr=config.diia.send_qr, names=names,
+        clock_trusted=clock_trusted, share_wait_s=share.wait_s, share_poll_s=share.poll_s,
+        offer_id=share.offer_id, return_link=share.return_link,
+        on_request=till.service.registry.note_request, stop=stop,
+    )
 
 
 def use_headless_display_if_needed(fullscreen: bool = False) -> None:

@@ -13,9 +13,9 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kiosk import __version__
 from kiosk.config import DECODER_BACKENDS, LANGUAGES, ConfigError, config_path
@@ -25,7 +25,7 @@ from kiosk.model import MODES
 if TYPE_CHECKING:  # the commands import what they use when they run: a fast --help
     from kiosk.checking.names import NameSource
     from kiosk.diia.client import Exchange
-    from kiosk.model import State, Verdict
+    from kiosk.model import Verdict
 
 log = logging.getLogger("kiosk")
 
@@ -126,6 +126,15 @@ def cmd_decode(args: argparse.Namespace) -> int:
     except SourceError as exc:
         print(f"kiosk decode: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    try:
+        return _decode_each(paths, decoder, args.all)
+    except BrokenPipeError:  # `| head -1`: the reader has what it wanted
+        return EXIT_OK
+
+
+def _decode_each(paths: Sequence[Path], decoder: Any, every_code: bool) -> int:
+    from kiosk.sources.images import ImageFrames
+
     for path in paths:
         frame = ImageFrames.load(path)
         if frame is None:
@@ -134,7 +143,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         codes: list[dict[str, object]]
         try:
-            if args.all:
+            if every_code:
                 codes = [
                     {"format": read.format, "text": read.text, "diia": read.diia}
                     for read in decoder.read_all(frame)
@@ -156,8 +165,8 @@ def cmd_decode(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from kiosk.bootstrap import bootstrap
-    from kiosk.loop import Reading
+    from kiosk.bootstrap import build_checker, build_client
+    from kiosk.config import load_credentials
     from kiosk.signals.events import verdict_event
     from kiosk.sources.stdin import parse_typed
 
@@ -175,19 +184,17 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"kiosk check: {names}", file=sys.stderr)
         return EXIT_USAGE
     exchanges: list[Exchange] = []
-    shown = LastVerdict()
-
-    def typed() -> Iterator[Reading]:  # timed when the loop takes it, not before start-up
-        yield Reading([code], [code], time.monotonic())
-
-    appliance = bootstrap(config, readings=typed(), outputs=[shown], names=names,
-                          on_exchange=exchanges.append)
-    started = time.perf_counter()
-    appliance.run()
-    total_ms = (time.perf_counter() - started) * 1000
-    verdict = shown.verdict
-    if verdict is None:  # the loop always shows one for a code: this is a bug
-        raise RuntimeError("the check ended without a verdict")
+    # A client and a checker, built as `kiosk run` builds them, and nothing else: no source,
+    # no outputs, no till's API (a running kiosk holds its port).
+    client = build_client(config, load_credentials(config.diia), on_exchange=exchanges.append)
+    try:
+        checker = build_checker(config, client, names)
+        started = time.perf_counter()
+        verdict = checker.check(code)
+        total_ms = (time.perf_counter() - started) * 1000
+    finally:
+        client.close()
+    verdict = replace(verdict, ms={**verdict.ms, "total": round(total_ms, 1)})
     print(json.dumps(verdict_event(verdict), ensure_ascii=False), flush=True)
     print(_check_report(verdict, exchanges, total_ms, config.kiosk.language), file=sys.stderr)
     return check_exit_status(verdict.outcome)
@@ -196,22 +203,6 @@ def cmd_check(args: argparse.Namespace) -> int:
 def check_exit_status(outcome: str) -> int:
     """`kiosk check`'s exit status for a verdict: 0 pass, 3 fail, 4 unknown."""
     return {"pass": EXIT_OK, "fail": EXIT_CHECK_FAIL}.get(outcome, EXIT_CHECK_UNKNOWN)
-
-
-class LastVerdict:
-    """A `Signals` that keeps the last verdict shown: `kiosk check`'s one output."""
-
-    verdict: Verdict | None = None
-
-    def show(self, state: State) -> None:
-        if state.verdict is not None:
-            self.verdict = state.verdict
-
-    def tick(self, now: float) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
 
 def _typed_names(args: argparse.Namespace, mode: str) -> NameSource | str | None:
@@ -327,7 +318,20 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_parser(sub)
     configtool.add_parser(sub)
     fleettool.add_parser(sub)
+    _describe_commands(parser)
     return parser
+
+
+def _describe_commands(parser: argparse.ArgumentParser) -> None:
+    """Each command's own --help opens with the line the list of commands shows for it
+    (argparse keeps `help=` for the list only)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for listed in action._choices_actions:
+                command = action.choices[listed.dest]
+                if command.description is None and listed.help:
+                    command.description = f"{listed.help[0].upper()}{listed.help[1:]}."
+                _describe_commands(command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -342,6 +346,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_OK
+    except BrokenPipeError:  # whoever read our output went away: nothing to tell them
+        return EXIT_FAILURE
     except Exception as exc:  # the last word: one clear line, the traceback only with -v
         log.debug("unhandled error", exc_info=True)
         print(f"kiosk: {type(exc).__name__}: {exc}", file=sys.stderr)

@@ -17,7 +17,7 @@ from typing import Any, get_type_hints
 
 from kiosk.diia.types import Credentials
 from kiosk.diia.url_rule import url_problem
-from kiosk.model import MODES
+from kiosk.model import MAX_AGE, MIN_AGE, MODES
 
 DEFAULT_PATH = Path("/etc/kiosk/kiosk.toml")
 ACQUIRER_TOKEN_ENV = "KIOSK_DIIA_ACQUIRER_TOKEN"
@@ -46,7 +46,7 @@ def _choice(*values: str) -> dict[str, Any]:
 class KioskSection:
     mode: str = field(default="age", metadata=_choice(*MODES))
     """What Diia is asked: the document is valid, its holder is old enough, or the name matches."""
-    min_age: int = field(default=18, metadata={"min": 0, "max": 150})
+    min_age: int = field(default=18, metadata={"min": MIN_AGE, "max": MAX_AGE})
     """Minimum age in years for mode "age"."""
     attended: bool = True
     """Age checks need staff to arm and acknowledge them; false = unattended."""
@@ -412,24 +412,12 @@ def load_api_token(api: ApiSection, environ: Any = os.environ) -> str | None:
     host, _ = parse_listen(api.listen)
     token = ""
     if api.token_file:
-        path = Path(api.token_file)
-        try:
-            if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-                raise ConfigError("api.token_file", f"{path} must not be readable by others "
-                                  "(chmod 600)")
-            token = path.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError("api.token_file", f"cannot read {path}: {exc.strerror}") from exc
+        token = read_secret_file("api.token_file", Path(api.token_file), private=True)
         if not token:
-            raise ConfigError("api.token_file", f"{path} is empty")
+            raise ConfigError("api.token_file", f"{api.token_file} is empty")
     elif environ.get("CREDENTIALS_DIRECTORY"):
         path = Path(environ["CREDENTIALS_DIRECTORY"]) / API_TOKEN_CREDENTIAL
-        try:
-            token = path.read_text(encoding="utf-8").strip()
-        except FileNotFoundError:
-            token = ""
-        except OSError as exc:
-            raise ConfigError("api.token_file", f"cannot read {path}: {exc.strerror}") from exc
+        token = read_secret_file("api.token_file", path, missing_ok=True)
     # ASCII only: the till's header is read as latin-1, so any other token could never match.
     if token and (len(token) < 16 or not (token.isascii() and token.isprintable())
                   or " " in token):
@@ -541,16 +529,7 @@ def config_path(cli_path: str | None, environ: dict[str, str] | os._Environ[str]
 
 def _read_secret(key: str, file_name: str, env_name: str, environ: Any) -> str:
     if file_name:
-        path = Path(file_name)
-        try:
-            mode = path.stat().st_mode
-            if mode & (stat.S_IRWXG | stat.S_IRWXO):
-                raise ConfigError(key, f"{path} must not be readable by others (chmod 600)")
-            value = path.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(key, f"cannot read {path}: {exc.strerror}") from exc
-        except UnicodeDecodeError:  # its text would show a byte of the secret: name the file
-            raise ConfigError(key, f"{path} is not UTF-8 text") from None
+        value = read_secret_file(key, Path(file_name), private=True)
     else:
         value = environ.get(env_name, "").strip()
         if not value and environ.get("CREDENTIALS_DIRECTORY"):
@@ -590,11 +569,22 @@ def _read_credential(key: str, directory: Path, env_name: str) -> str:
     """The secret systemd handed over; "" when it did not (the caller names what is missing).
 
     systemd makes these files private to the service, so no mode check is needed here."""
-    path = directory / CREDENTIAL_NAMES[env_name]
+    return read_secret_file(key, directory / CREDENTIAL_NAMES[env_name], missing_ok=True)
+
+
+def read_secret_file(key: str, path: Path, *, private: bool = False,
+                     missing_ok: bool = False) -> str:
+    """A secret's file, stripped: the one reader of every secret (Diia's two, the till's
+    token). Errors name `key` and the file, never a byte of it; `private`: refused when
+    others may read it; `missing_ok`: "" for no file (systemd handed none over)."""
     try:
+        if private and path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise ConfigError(key, f"{path} must not be readable by others (chmod 600)")
         return path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        return ""
+    except FileNotFoundError as exc:
+        if missing_ok:
+            return ""
+        raise ConfigError(key, f"cannot read {path}: {exc.strerror}") from exc
     except OSError as exc:
         raise ConfigError(key, f"cannot read {path}: {exc.strerror}") from exc
     except UnicodeDecodeError:  # its text would show a byte of the secret: name the file

@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, TextIO
 
 from PIL import Image
 
-from kiosk.bootstrap import Appliance, bootstrap
+from kiosk.bootstrap import Parts, bootstrap
 from kiosk.config import Config, DiiaSection, KioskSection, SignalsSection, SourceSection
 from kiosk.decoding import code_images
 from kiosk.diia.codes import ean13_check_digit
 from kiosk.diia.sandbox import DiiaSandbox
-from kiosk.messages import one_line, text_for
+from kiosk.messages import CUSTOMER_FAULTS, one_line, text_for
 from kiosk.model import RESULT_PHASES, Fault, Frame, State
 from kiosk.signals.lights import mock_pin_factory
 from kiosk.signals.screen import SCREEN_SIZES
@@ -87,7 +87,8 @@ class NarratedFrames:
             yield from ImageFrames([scene.image], hold_frames=HOLD_FRAMES).frames()
 
 
-# Each fault banner once, over the idle screen. The demo raises and clears them itself, as
+# Each fault once, over the idle screen: a banner for the customer, or for staff only a
+# mark in the corner (`messages.CUSTOMER_FAULTS`). The demo raises and clears them itself, as
 # the camera, the network, the clock check and the remote config would. Fault.OUTPUT is left
 # out: the loop raises and clears it from its outputs' own health, at once.
 FAULT_SCENES: tuple[tuple[Fault, str], ...] = (
@@ -110,7 +111,9 @@ class FaultBanners:
         yield from self._scenes.frames()
         assert self.set_fault is not None
         for fault, what in FAULT_SCENES:
-            self._narration.write(f"fault: {what}: a banner over whatever is shown\n")
+            shown = ("a banner over whatever is shown" if fault in CUSTOMER_FAULTS
+                     else "for staff: a warning sign in the corner, no words")
+            self._narration.write(f"fault: {what}: {shown}\n")
             self.set_fault(fault, True)
             blank = [code_images.phone_photo(BLANK)]
             yield from ImageFrames(blank, hold_frames=HOLD_FRAMES).frames()
@@ -170,10 +173,10 @@ BLANK = Image.new("L", (540, 960), 235)
 def run_attended_scene(
     sandbox: DiiaSandbox,
     config: Config,
-    first: Appliance,
+    first: Parts,
     pin_factory: MockFactory,
     narration: TextIO,
-) -> Appliance:
+) -> Parts:
     """The same outputs and checker as the `first` kiosk, now attended, with a cashier at the
     staff button (on the same mock pins as the lights)."""
     attended_config = replace(config, kiosk=replace(config.kiosk, attended=True))
@@ -182,7 +185,7 @@ def run_attended_scene(
                                angle=4.0, blur=0.6)  # fmt: skip
     frames = ArmingFrames(image, lambda: cashier.press("the kiosk is armed"), narration)
     attended = bootstrap(attended_config, frames=frames, checker=first.kiosk.checker,
-                         outputs=first.signals, extra_signals=[cashier],
+                         outputs=first.outputs, extra_signals=[cashier],
                          pin_factory=pin_factory)
     try:
         attended.kiosk.run()

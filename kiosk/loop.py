@@ -54,6 +54,8 @@ class Rules:
     attended: bool = False  # staff arm each check and acknowledge each verdict
     require_arming: bool = False  # a code is checked only while armed (by the till or staff)
     arm_seconds: float = 120.0  # how long one arming waits for a code
+    check_seconds: float = 30.0  # the longest a Diia check may take, all its calls together
+    share_seconds: float = 150.0  # the longest a share may take: waiting for its holder too
     staff_settle_s: float = STAFF_SETTLE_S
 
     @property
@@ -157,9 +159,11 @@ class Show:
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """A verdict is out: count it, log it."""
+    """A verdict is out: count it, log it; `check` is the id of the till's check it answers
+    ("" when no check was armed: a walk-up scan)."""
 
     verdict: Verdict
+    check: str = ""
 
 
 class CheckStatus(StrEnum):
@@ -190,8 +194,9 @@ class TillPort(Protocol):
         """Commands received since the last call, oldest first; never blocks."""
         ...
 
-    def report(self, update: CheckUpdate) -> None:
-        """A check's status changed; called on the loop's thread: must not block."""
+    def report(self, effect: CheckUpdate | Record) -> None:
+        """A check's status changed, or a verdict is out (the till hears a verdict by the
+        check id the loop gives); called on the loop's thread: must not block."""
         ...
 
 
@@ -204,6 +209,7 @@ class Arming:
 
     until: float
     terms: CheckTerms | None = None
+    cancelled: bool = False  # the till cancelled it while Diia was asked: it hears no more
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +223,7 @@ class LoopState:
     queued: tuple[tuple[Code, float], ...] = ()  # confirmed with another: checked next
     last_press: float | None = None
     verdicts: int = 0
+    check_until: float | None = None  # the check in flight is over by then, or stuck
 
     @property
     def phase(self) -> Phase:
@@ -347,9 +354,11 @@ def _begin_check(
         missing[code.text] = 0  # held: the same presentation is not checked twice
     unsent = {t: c for t, c in state.unsent.items() if t != code.text}
     arming = state.armed
-    state = replace(state, missing=missing, unsent=unsent, armed=None, checking=arming)
     terms = arming.terms if arming is not None else None
     sharing = terms is not None and terms.mode == "share"  # "confirm the request in Diia"
+    budget = rules.share_seconds if sharing else rules.check_seconds
+    state = replace(state, missing=missing, unsent=unsent, armed=None, checking=arming,
+                    check_until=read_at + budget)
     state = _enter(state, Phase.CHECKING, read_at, effects, sharing=sharing)
     effects.append(StartCheck(code, read_at, terms))
     if terms is not None:
@@ -361,16 +370,17 @@ def _checked(state: LoopState, checked: Checked, rules: Rules, effects: list[Eff
     if state.phase is not Phase.CHECKING:
         return state  # no check in flight: nothing to answer
     verdict = checked.verdict
-    arming, state = state.checking, replace(state, checking=None, verdicts=state.verdicts + 1)
-    effects.append(Record(verdict))
+    arming = state.checking
+    state = replace(state, checking=None, check_until=None, verdicts=state.verdicts + 1)
+    terms = arming.terms if arming is not None else None
+    effects.append(Record(verdict, terms.id if terms is not None else ""))
     phase = RESULT_PHASES[verdict.outcome]
     if rules.attended:
         state = _enter(state, phase, checked.at, effects, verdict=verdict, awaiting_staff=True)
     else:
         state = replace(state, result_until=checked.at + rules.result_seconds)
         state = _enter(state, phase, checked.at, effects, verdict=verdict)
-    if arming is not None and arming.terms is not None:
-        terms = arming.terms
+    if arming is not None and terms is not None and not arming.cancelled:
         effects.append(CheckUpdate(terms.id, CheckStatus.DONE, terms.reference, verdict))
     if not rules.attended and rules.result_seconds <= 0:
         state = _leave_result(state, rules, checked.at, effects)
@@ -423,7 +433,7 @@ def _arm_check(state: LoopState, arm: ArmCheck, rules: Rules, effects: list[Effe
     state = replace(state, armed=Arming(until, terms))
     effects.append(CheckUpdate(terms.id, CheckStatus.ARMED, terms.reference))
     if _online(terms):
-        return _begin_offer(state, arm.at, effects) if state.phase in _RESTING else state
+        return _begin_offer(state, arm.at, rules, effects) if state.phase in _RESTING else state
     if state.phase is Phase.ATTENDED_WAIT:
         state = _enter(state, Phase.IDLE, arm.at, effects)
     return state
@@ -433,12 +443,14 @@ def _online(terms: CheckTerms | None) -> bool:
     return terms is not None and terms.mode == "share_online"
 
 
-def _begin_offer(state: LoopState, at: float, effects: list[Effect]) -> LoopState:
+def _begin_offer(
+    state: LoopState, at: float, rules: Rules, effects: list[Effect]
+) -> LoopState:
     """An online share needs no code: the check starts at once (or once the kiosk rests)."""
     arming = state.armed
     assert arming is not None and arming.terms is not None
     terms = arming.terms
-    state = replace(state, armed=None, checking=arming)
+    state = replace(state, armed=None, checking=arming, check_until=at + rules.share_seconds)
     state = _enter(state, Phase.CHECKING, at, effects, sharing=True)
     effects.append(StartOffer(terms, at))
     effects.append(CheckUpdate(terms.id, CheckStatus.CHECKING, terms.reference))
@@ -448,7 +460,7 @@ def _begin_offer(state: LoopState, at: float, effects: list[Effect]) -> LoopStat
 def _offer_link(state: LoopState, link: OfferLink, effects: list[Effect]) -> LoopState:
     checking = state.checking
     if (state.phase is not Phase.CHECKING or checking is None or checking.terms is None
-            or checking.terms.id != link.id):
+            or checking.terms.id != link.id or checking.cancelled):
         return state  # a late link of a share that is over (or cancelled) is not shown
     return _show(state, replace(state.shown, offer_link=link.deeplink), effects)
 
@@ -464,12 +476,14 @@ def _cancel(
             state = _enter(state, Phase.ATTENDED_WAIT, cancel.at, effects)
         return state
     checking = state.checking
-    if checking is not None and checking.terms is not None and checking.terms.id == cancel.id:
+    if (checking is not None and checking.terms is not None and checking.terms.id == cancel.id
+            and not checking.cancelled):
         effects.append(CheckUpdate(cancel.id, CheckStatus.CANCELLED, checking.terms.reference))
         if _online(checking.terms):  # the QR goes away; the shell stops asking Diia
-            return _rest(replace(state, checking=None), rules, cancel.at, effects)
+            return _rest(replace(state, checking=None, check_until=None), rules, cancel.at,
+                         effects)
         # The customer still sees the verdict; the till hears no more of this check.
-        return replace(state, checking=Arming(checking.until))
+        return replace(state, checking=replace(checking, cancelled=True))
     return state
 
 
@@ -479,7 +493,7 @@ def _tick(state: LoopState, tick: Tick, rules: Rules, effects: list[Effect]) -> 
         state = _leave_result(state, rules, at, effects)
     armed = state.armed
     if armed is not None and _online(armed.terms) and state.phase in _RESTING:
-        return _begin_offer(state, at, effects)  # armed while a verdict was on screen
+        return _begin_offer(state, at, rules, effects)  # armed while a verdict was on screen
     if armed is not None and at >= armed.until and state.phase in _RESTING:
         state = replace(state, armed=None)
         if armed.terms is not None:

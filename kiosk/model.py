@@ -207,6 +207,9 @@ def _clean(key: str, value: Any, *, required: bool) -> str:
 
 
 MODES = ("validate", "age", "name")  # what Diia is asked
+# The ages a minimum age may be (config, till API, loop, OpenAPI and README agree): 0 asks
+# only that the document is valid.
+MIN_AGE, MAX_AGE = 0, 150
 # Sharing is asked for by the till only, one check at a time. "share" asks the holder of the
 # code read; "share_online" needs no code: the screen shows a Diia deeplink as a QR.
 TILL_MODES = (*MODES, "share", "share_online")
@@ -214,7 +217,8 @@ TILL_MODES = (*MODES, "share", "share_online")
 
 @dataclass(frozen=True, slots=True)
 class CheckTerms:
-    """What the till asks of one check; None/"" fields take the configured value."""
+    """What the till asks of one check; None/"" fields take the configured value. `id` is
+    given when the till's record takes the check ("" before)."""
 
     id: str
     mode: str | None = None  # "validate" | "age" | "name", or "share" (the till's API)
@@ -226,7 +230,7 @@ class CheckTerms:
     def __post_init__(self) -> None:
         if self.mode is not None and self.mode not in TILL_MODES:
             raise ValueError(f"unknown mode {self.mode!r}; known: {', '.join(TILL_MODES)}")
-        if self.min_age is not None and not 0 < self.min_age < 150:
-            raise ValueError(f"min_age {self.min_age} is not an age")
+        if self.min_age is not None and not MIN_AGE <= self.min_age <= MAX_AGE:
+            raise ValueError(f"min_age {self.min_age} is not within {MIN_AGE}..{MAX_AGE}")
         if self.expires_in_s is not None and not 0 < self.expires_in_s <= 3600:
             raise ValueError(f"expires_in_s {self.expires_in_s} is not within 1 hour")

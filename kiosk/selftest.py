@@ -34,7 +34,7 @@ from kiosk.signals.lights import PATTERNS, describe, pattern_of
 from kiosk.staff import StaffInput
 
 if TYPE_CHECKING:
-    from kiosk.bootstrap import Appliance
+    from kiosk.bootstrap import Parts
     from kiosk.model import CheckTerms
 
 # What the screen shows in each phase, besides its words.
@@ -185,7 +185,7 @@ def selftest(
     ok = True
     out.write(f"GPIO: {s.gpio}{' (mock pins)' if s.gpio == 'mock' else ''}; {wiring(config)}\n")
 
-    def build(staff: bool) -> Appliance:
+    def build(staff: bool) -> Parts:
         # Only the outputs and the staff button: no source, no Diia, never a verdict event.
         quiet = replace(config, signals=replace(s, events="off"),
                         kiosk=replace(config.kiosk, attended=staff, mode="age"))
@@ -198,7 +198,7 @@ def selftest(
         out.write(f"staff button: could NOT be opened: {exc}\n")
         ok = False
         appliance = build(staff=False)
-    signals, staff = appliance.signals, appliance.staff
+    signals, staff = appliance.outputs, appliance.staff
     kinds = {type(signal).__name__ for signal in signals}
     if gpio and "GpioSignals" not in kinds:
         out.write("LEDs, buzzer, relay: could NOT be opened (see the error above)\n")

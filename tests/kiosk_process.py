@@ -30,8 +30,9 @@ class RunningKiosk:
                  token: str | None = None, extra: str = "", kiosk_extra: str = "",
                  api_extra: str = "", listen_host: str = "127.0.0.1",
                  attended: bool = False, verbose: bool = False,
-                 metrics_port: int = 0) -> None:
+                 metrics_port: int = 0, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
+        self.metrics_port = metrics_port
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         if token is not None:
@@ -46,7 +47,7 @@ class RunningKiosk:
             kiosk_extra=kiosk_extra, listen=listen, api_extra=api_extra, extra=extra,
             metrics_port=metrics_port)
         env = {**os.environ, "KIOSK_DIIA_ACQUIRER_TOKEN": sandbox.credentials.acquirer_token,
-               "KIOSK_DIIA_AUTH_TOKEN": sandbox.credentials.auth_token}
+               "KIOSK_DIIA_AUTH_TOKEN": sandbox.credentials.auth_token, **(env or {})}
         env.pop("CREDENTIALS_DIRECTORY", None)
         self.started = time.perf_counter()
         self.process = subprocess.Popen(

@@ -4,6 +4,7 @@ own temporary data directory, a free port, gone when closed. Queries go through 
 from __future__ import annotations
 
 import shutil
+import ssl
 import subprocess
 import time
 from collections.abc import Callable
@@ -48,11 +49,13 @@ class Prometheus:
     """`prometheus` with `config` (a dict, written as YAML) and `flags`; `.url` its API."""
 
     def __init__(self, folder: Path, config: dict[str, Any], *flags: str,
-                 agent: bool = False) -> None:
+                 agent: bool = False, port: int | None = None, scheme: str = "http",
+                 verify: ssl.SSLContext | bool = True, auth: tuple[str, str] | None = None) -> None:
+        """`scheme`, `verify` and `auth`: how to reach one run with --web.config.file."""
         folder.mkdir(parents=True, exist_ok=True)
         self.folder = folder
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.port = port or free_port()
+        self.url = f"{scheme}://127.0.0.1:{self.port}"
         (folder / "prometheus.yml").write_text(yaml.safe_dump(config, sort_keys=False))
         storage = "--storage.agent.path" if agent else "--storage.tsdb.path"
         self.log = open(folder / "prometheus.log", "w")  # noqa: SIM115
@@ -61,7 +64,7 @@ class Prometheus:
              f"{storage}={folder / 'data'}", f"--web.listen-address=127.0.0.1:{self.port}",
              *(["--enable-feature=agent"] if agent else []), *flags],
             stdout=self.log, stderr=subprocess.STDOUT, cwd=folder)
-        self.http = httpx.Client(base_url=self.url, timeout=10)
+        self.http = httpx.Client(base_url=self.url, timeout=10, verify=verify, auth=auth)
         self.wait_until(self._ready, 30, "ready")
 
     def _ready(self) -> bool:
@@ -118,3 +121,40 @@ class Prometheus:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# --- a remote-write request by hand: what an agent sends, with timestamps of our choosing ---
+
+
+def _varint(number: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, number = number & 0x7F, number >> 7
+        out.append(byte | (0x80 if number else 0))
+        if not number:
+            return bytes(out)
+
+
+def _field(number: int, payload: bytes) -> bytes:  # a length-delimited protobuf field
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def write_request(series: list[tuple[dict[str, str], list[tuple[int, float]]]]) -> bytes:
+    """prometheus.WriteRequest (prompb/remote.proto, types.proto) for `series`: each its
+    labels and (timestamp in ms, value) samples; snappy-framed as the receiver requires,
+    in literal blocks only (valid snappy, no compression needed)."""
+    import struct
+
+    body = b""
+    for labels, samples in series:
+        encoded = b"".join(_field(1, _field(1, k.encode()) + _field(2, v.encode()))
+                           for k, v in sorted(labels.items()))
+        for ms, value in samples:
+            sample = b"\x09" + struct.pack("<d", value) + b"\x10" + _varint(ms)
+            encoded += _field(2, sample)
+        body += _field(1, encoded)
+    framed = _varint(len(body))
+    for start in range(0, len(body), 60):  # literal elements of up to 60 bytes
+        chunk = body[start:start + 60]
+        framed += bytes([(len(chunk) - 1) << 2]) + chunk
+    return framed

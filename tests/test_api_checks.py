@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from kiosk.api.checks import MAX_OPEN, CheckRegistry, CheckStatus, CheckTerms, TooManyOpen
+from kiosk.api.checks import MAX_OPEN, CheckRegistry, CheckStatus, TooManyOpen
 from kiosk.api.events import EventLog
 from kiosk.api.requests import BadField, json_object, parse_check
-from kiosk.model import HolderName
+from kiosk.model import CheckTerms, HolderName
 
 NAME = HolderName("Маркерчук", "Тестоніна")
 
@@ -29,11 +31,13 @@ def test_a_check_goes_armed_checking_done_and_carries_its_id_and_reference() -> 
     checks = registry(Clock())
     heard: list[str] = []
     checks.subscribe(lambda check: heard.append(str(check.state)))
-    armed = checks.arm(CheckTerms("age", min_age=21, reference="order-7"))
+    armed = checks.arm(CheckTerms("", mode="age", min_age=21, reference="order-7"))
     assert armed.state is CheckStatus.ARMED and checks.get(armed.id) == armed
-    assert checks.finish({"event": "verdict"}) is None  # nothing is being checked yet
+    assert heard == []  # recorded, not told: the loop has not taken it yet
+    assert checks.taken(armed.id) == armed and heard == ["armed"]
+    assert checks.finish({"event": "verdict"}, "ffff") is None  # no such check
     assert checks.move(armed.id, CheckStatus.CHECKING).state is CheckStatus.CHECKING
-    done = checks.finish({"event": "verdict", "outcome": "pass"})
+    done = checks.finish({"event": "verdict", "outcome": "pass"}, armed.id)
     assert done is not None and done.state is CheckStatus.DONE
     assert done.verdict == {"event": "verdict", "outcome": "pass", "id": armed.id,
                             "reference": "order-7"}
@@ -42,7 +46,7 @@ def test_a_check_goes_armed_checking_done_and_carries_its_id_and_reference() -> 
 
 def test_an_ended_check_stays_ended_whatever_comes_late() -> None:
     checks = registry(Clock())
-    armed = checks.arm(CheckTerms("validate"))
+    armed = checks.arm(CheckTerms("", mode="validate"))
     assert checks.move(armed.id, CheckStatus.EXPIRED).state is CheckStatus.EXPIRED
     assert checks.move(armed.id, CheckStatus.CHECKING).state is CheckStatus.EXPIRED
     assert checks.finish({"event": "verdict"}, armed.id) is None
@@ -51,25 +55,25 @@ def test_an_ended_check_stays_ended_whatever_comes_late() -> None:
 
 def test_a_share_check_carries_its_request_id_into_the_verdict() -> None:
     checks = registry(Clock())
-    armed = checks.arm(CheckTerms("share"))
+    armed = checks.arm(CheckTerms("", mode="share"))
     checks.move(armed.id, CheckStatus.CHECKING)
     checks.note_request(armed.id, "5f0c3c1e-0000-4000-8000-000000000001")
-    done = checks.finish({"event": "verdict"})
+    done = checks.finish({"event": "verdict"}, armed.id)
     assert done.verdict["request_id"] == done.request_id == "5f0c3c1e-0000-4000-8000-000000000001"
     assert done.public()["request_id"] == done.request_id
 
 
 def test_the_registry_never_holds_the_name() -> None:
     checks = registry(Clock())
-    armed = checks.arm(CheckTerms("name", name=NAME, reference="P-1"))
-    assert armed.terms.name is None and checks.get(armed.id).terms.name is None
+    armed = checks.arm(CheckTerms("", mode="name", names=NAME, reference="P-1"))
+    assert armed.terms.names is None and checks.get(armed.id).terms.names is None
     assert "Маркерчук" not in repr(checks.get(armed.id)) and "Маркерчук" not in str(
         armed.public())
 
 
 def test_waiting_for_a_change_returns_once_the_state_moves() -> None:
     checks = registry(Clock())
-    armed = checks.arm(CheckTerms("validate"))
+    armed = checks.arm(CheckTerms("", mode="validate"))
     assert checks.wait_change(armed.id, CheckStatus.ARMED, 0.01).state is CheckStatus.ARMED
     checks.move(armed.id, CheckStatus.CANCELLED)
     assert checks.wait_change(armed.id, CheckStatus.ARMED, 5).state is CheckStatus.CANCELLED
@@ -78,20 +82,31 @@ def test_waiting_for_a_change_returns_once_the_state_moves() -> None:
 def test_arming_without_end_is_refused_not_grown() -> None:
     checks = registry(Clock())
     for _ in range(MAX_OPEN):
-        checks.arm(CheckTerms("validate"))
+        checks.arm(CheckTerms("", mode="validate"))
     with pytest.raises(TooManyOpen):
-        checks.arm(CheckTerms("validate"))
+        checks.arm(CheckTerms("", mode="validate"))
 
 
 def parse(body: dict) -> CheckTerms:
     return parse_check(body, default_min_age=18, default_expires_s=120.0)
 
 
+def test_every_age_the_config_allows_is_an_age_the_till_may_ask_for() -> None:
+    """One range: the config's bounds are the API's (and the loop's)."""
+    from kiosk.config import KioskSection
+
+    bounds = next(f.metadata for f in dataclasses.fields(KioskSection) if f.name == "min_age")
+    for age in (bounds["min"], bounds["max"]):
+        assert parse({"mode": "age", "min_age": age}).min_age == age
+        assert parse_check({"mode": "validate"}, default_min_age=age,
+                           default_expires_s=120.0).mode == "validate"
+
+
 def test_a_check_request_takes_the_config_defaults() -> None:
-    assert parse({"mode": "age"}) == CheckTerms("age", min_age=18, expires_s=120.0)
+    assert parse({"mode": "age"}) == CheckTerms("", mode="age", min_age=18, expires_in_s=120.0)
     terms = parse({"mode": "name", "last_name": " Маркерчук ", "first_name": "Тестоніна",
                    "reference": "R-1", "expires_s": 30})
-    assert terms.name == HolderName("Маркерчук", "Тестоніна") and terms.expires_s == 30.0
+    assert terms.names == HolderName("Маркерчук", "Тестоніна") and terms.expires_in_s == 30.0
     assert parse({"mode": "share"}).mode == "share"
 
 
@@ -99,8 +114,8 @@ def test_a_check_request_takes_the_config_defaults() -> None:
     ({}, "mode"),
     ({"mode": "adult"}, "mode"),
     ({"mode": "age", "min_age": "18"}, "min_age"),
-    ({"mode": "age", "min_age": 150}, "min_age"),
-    ({"mode": "age", "min_age": 0}, "min_age"),
+    ({"mode": "age", "min_age": 151}, "min_age"),
+    ({"mode": "age", "min_age": -1}, "min_age"),
     ({"mode": "age", "min_age": True}, "min_age"),
     ({"mode": "validate", "min_age": 18}, "min_age"),
     ({"mode": "name", "first_name": "Тестоніна"}, "last_name"),

@@ -25,7 +25,7 @@ TOKEN = "till-token-0123456789abcdef"
 def service() -> TillService:
     # No loop takes the checks here: POST /v1/checks need not wait for one.
     return TillService(default_min_age=18, default_expires_s=60.0, staff_step=True,
-                       health=lambda: {"state": "idle"}, arm_wait_s=0.01)
+                       arm_wait_s=0.01)
 
 
 def loop_takes_a_cancellation(service: TillService) -> threading.Thread:
@@ -134,7 +134,7 @@ def test_staff_commands_reach_the_staff_queue(http: httpx.Client, service: TillS
 def test_a_staff_command_that_would_change_nothing_is_a_409_saying_why(
     http: httpx.Client, service: TillService, shown: State, command: str, error: str
 ) -> None:
-    service.shown = lambda: shown
+    service.state = shown
     answer = http.post(f"/v1/staff/{command}")
     assert answer.status_code == 409 and answer.json()["error"] == error, answer.text
     assert answer.json()["message"]
@@ -144,9 +144,9 @@ def test_a_staff_command_that_would_change_nothing_is_a_409_saying_why(
 def test_staff_commands_that_do_something_are_accepted(
     http: httpx.Client, service: TillService
 ) -> None:
-    service.shown = lambda: State(Phase.ATTENDED_WAIT)
+    service.state = State(Phase.ATTENDED_WAIT)
     assert http.post("/v1/staff/arm").status_code == 202
-    service.shown = lambda: State(Phase.FAIL, awaiting_staff=True)
+    service.state = State(Phase.FAIL, awaiting_staff=True)
     assert http.post("/v1/staff/ack").status_code == 202
     assert service.take() == [Staff(StaffCommand.ARM), Staff(StaffCommand.ACKNOWLEDGE)]
 
@@ -154,15 +154,14 @@ def test_staff_commands_that_do_something_are_accepted(
 def test_a_second_acknowledgement_sent_at_once_is_refused_not_queued(
     http: httpx.Client, service: TillService
 ) -> None:
-    shown = [State(Phase.PASS, awaiting_staff=True)]
-    service.shown, service.arm_wait_s = lambda: shown[-1], 2.0
+    service.state, service.arm_wait_s = State(Phase.PASS, awaiting_staff=True), 2.0
     stop = threading.Event()
 
     def loop() -> None:  # what the kiosk's loop does with an acknowledgement, turn by turn
         while not stop.wait(0.03):
             for command in service.take():
                 if command == Staff(StaffCommand.ACKNOWLEDGE):
-                    shown.append(State(Phase.ATTENDED_WAIT))
+                    service.show(State(Phase.ATTENDED_WAIT))  # the service is an output
 
     turning = threading.Thread(target=loop)
     turning.start()
@@ -221,7 +220,7 @@ def test_with_a_token_every_call_but_the_document_needs_it(service: TillService)
                 assert answer.json()["field"] == "Authorization"
                 assert TOKEN not in answer.text
         good = {"Authorization": f"Bearer {TOKEN}"}
-        assert http.get(f"{base}/v1/health", headers=good).json() == {"state": "idle"}
+        assert http.get(f"{base}/v1/health", headers=good).json()["state"] == "starting"
     finally:
         server.stop()
 

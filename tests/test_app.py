@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from kiosk.app import Kiosk, scanner_readings
 from kiosk.decoding.codes import to_code
-from kiosk.loop import ArmCheck, CheckStatus, Reading
+from kiosk.loop import ArmCheck, CheckStatus, CheckUpdate, Reading
 from kiosk.model import CheckTerms, Code, CodeKind, Outcome, Phase, Reason, Verdict
 from tests.fakes.clock import FakeClock
 from tests.fakes.signals import RecordingSignals
@@ -175,9 +177,11 @@ def test_the_till_arms_a_check_and_hears_its_verdict() -> None:
     _, signals = run(held(A, 3) + empty(3) + held(B, 3), checker, gone_frames=3,
                      require_arming=True, till=till)
     assert checker.terms == [terms]  # B came after the one arming was used: not sent
-    assert [(u.id, u.status) for u in till.reports] == [
-        ("c1", CheckStatus.ARMED), ("c1", CheckStatus.CHECKING), ("c1", CheckStatus.DONE)]
-    assert till.reports[-1].verdict == signals.verdicts[0]
+    told = [(u.id, u.status) if isinstance(u, CheckUpdate) else ("record", u.check)
+            for u in till.reports]
+    assert told == [("c1", CheckStatus.ARMED), ("c1", CheckStatus.CHECKING),
+                    ("record", "c1"), ("c1", CheckStatus.DONE)]  # the verdict by its check id
+    assert till.reports[-1].verdict == signals.verdicts[0] == till.reports[-2].verdict
     assert signals.phases[0] is Phase.ATTENDED_WAIT and signals.phases[-1] is Phase.ATTENDED_WAIT
 
 
@@ -185,3 +189,15 @@ def test_a_till_that_fails_does_not_stop_the_loop() -> None:
     checker = ScriptedChecker()
     kiosk, _ = run(held(A, 3), checker, till=FakeTill(broken=True))
     assert kiosk.verdicts == 1
+
+
+def test_a_code_scanned_while_nothing_is_armed_is_logged_not_dropped_silently(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    checker = ScriptedChecker()
+    till = FakeTill()
+    with caplog.at_level("INFO", logger="kiosk.app"):
+        run([Reading([A], [A], 0.0), Reading([], [], 0.0)], checker, gone_frames=0,
+            require_arming=True, till=till)
+    assert checker.calls == []  # not armed: never sent
+    assert "scanned while the kiosk was not armed" in caplog.text

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import itertools
+import queue
 import sys
 
 import numpy as np
 import pytest
 
 from kiosk.app import Kiosk, frame_readings
-from kiosk.bootstrap import FaultRelay
 from kiosk.decoding import code_images
 from kiosk.decoding.decode import ZxingDecoder
+from kiosk.loop import FaultChanged
 from kiosk.model import Fault, Frame, Phase
 from kiosk.sources.camera import (
     CameraFrames,
@@ -368,7 +369,11 @@ def test_close_stops_the_frames_and_releases_the_camera():
 def test_the_kiosk_keeps_ticking_and_shows_the_camera_banner_while_the_camera_is_lost():
     clock = FakeClock()
     bay = bay_on(clock)
-    relay = FaultRelay(Fault.CAMERA)
+    inbox: queue.SimpleQueue = queue.SimpleQueue()  # the loop's, as bootstrap hands it over
+
+    def relay(lost: bool) -> None:
+        inbox.put(FaultChanged(Fault.CAMERA, lost, clock()))
+
     source = CameraFrames(backend=bay.backend, on_fault=relay, clock=clock, sleep=clock.sleep)
 
     def script():
@@ -383,8 +388,8 @@ def test_the_kiosk_keeps_ticking_and_shows_the_camera_banner_while_the_camera_is
             yield reading
 
     signals = RecordingSignals()
-    kiosk = Kiosk(readings=script(), checker=None, signals=[signals], result_seconds=0)
-    relay.attach(kiosk)
+    kiosk = Kiosk(readings=script(), checker=None, signals=[signals], result_seconds=0,
+                  inbox=inbox)
     kiosk.run()
     banners = [Fault.CAMERA in s.faults for s in signals.states]
     assert banners.count(True) >= 1 and banners[-1] is False

@@ -3,12 +3,17 @@ say where a config comes from, which key is wrong, which port is taken."""
 
 from __future__ import annotations
 
+import argparse
+import json
 import logging
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from kiosk import config as config_module
 from kiosk.cli import EXIT_CHECK_FAIL, EXIT_CHECK_UNKNOWN, main
@@ -184,3 +189,38 @@ def test_doctor_says_dns_when_diias_name_does_not_resolve(tmp_path: Path) -> Non
     assert found["network"].status == FAIL
     assert "DNS" in found["network"].detail and "diia.invalid" in found["network"].detail
     assert "secrets" not in found["diia"].detail + found["diia"].fix  # not the login's fault
+
+
+def test_sandbox_banner_lists_the_share_desk(sandbox: DiiaSandbox) -> None:
+    text = banner(sandbox)
+    assert "/sandbox/share -d" in text and "/sandbox/shares" in text
+    for answer in ("confirm", "refuse", "ignore"):
+        assert answer in text
+
+
+def test_every_command_s_own_help_opens_with_what_it_does() -> None:
+    from kiosk.cli import build_parser
+
+    def commands(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for command in action.choices.values():
+                    yield command
+                    yield from commands(command)
+
+    found = list(commands(build_parser()))
+    assert len(found) >= 11  # run … sandbox, doctor, config and its verbs
+    for command in found:
+        assert command.description, command.prog
+        assert command.description in " ".join(command.format_help().split()), command.prog
+
+
+def test_decode_into_a_pipe_that_closes_early_ends_quietly(tmp_path: Path) -> None:
+    Image.new("L", (32, 32), 255).save(tmp_path / "blank.png")
+    many = " ".join(["blank.png"] * 3000)  # more than a pipe's buffer holds: head must close it
+    done = subprocess.run(["bash", "-c", f"{sys.executable} -m kiosk decode --all {many} | "
+                           "head -1; echo \"exit ${PIPESTATUS[0]}\""], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    first, status = done.stdout.splitlines()
+    assert json.loads(first)["path"] == "blank.png"
+    assert status == "exit 0" and "Error" not in done.stderr, done.stderr

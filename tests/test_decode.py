@@ -579,7 +579,8 @@ def test_a_code128_the_first_three_second_readings_miss_is_confirmed_by_a_later_
                                              position.bottom_right, position.bottom_left)],
                        dtype=np.float32)
     corroborator = Corroborator(zbar, zxing_1d)
-    assert corroborator.zxing_read(frame.pixels, shown, corners, raw[0].orientation)
+    assert corroborator.zxing_read(frame.pixels, shown, "Code128", corners,
+                                     raw[0].orientation)
     assert len(zxing_calls) >= 2  # 1.5× and 0.7× read nothing before the one that agreed
     assert [c.text for c in ZxingDecoder().decode(frame)] == [shown]
 
@@ -600,7 +601,7 @@ def test_other_digits_from_any_second_reading_veto() -> None:
         return others if len(seen) >= 5 else silent  # the turned patch reads other digits
 
     corners = np.array([(20, 30), (180, 30), (180, 32), (20, 32)], dtype=np.float32)
-    assert not Corroborator(Zbar(), zxing_1d).zxing_read(patch, DIGITS, corners, 0)
+    assert not Corroborator(Zbar(), zxing_1d).zxing_read(patch, DIGITS, "Code128", corners, 0)
     assert seen == ["zbar", "zxing", "zxing", "zbar", "zxing"]  # stopped at the first reading
 
 

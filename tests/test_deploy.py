@@ -1,5 +1,5 @@
-"""deploy/: the hardened unit (scored and verified by systemd itself) and install.sh run
-into a scratch root, its result inspected file by file."""
+"""deploy/: the hardened unit (scored and verified by systemd itself), install.sh (a thin
+wrapper around the package: tests/system/test_package.py) and the fleet playbook."""
 
 from __future__ import annotations
 
@@ -45,10 +45,10 @@ def test_the_unit_scores_2_or_lower_in_systemds_security_review() -> None:
 
 @needs_analyze
 def test_the_unit_verifies_clean(tmp_path: Path) -> None:
-    # verify insists the ExecStart program exists; it lives in /opt/kiosk only once
+    # verify insists the ExecStart program exists; it lives in /opt/diia-kiosk only once
     # installed, so the copy differs in that one path and nothing else.
     original = UNIT.read_text()
-    program = "/opt/kiosk/venv/bin/kiosk"
+    program = "/opt/diia-kiosk/venv/bin/kiosk"
     copy = original.replace(f"ExecStart={program} ", f"ExecStart={shutil.which('true')} ")
     differ = [a for a, b in zip(copy.splitlines(), original.splitlines(), strict=True) if a != b]
     assert len(differ) == 1 and differ[0].startswith("ExecStart=")
@@ -69,7 +69,8 @@ def test_the_unit_is_a_watched_notify_service_restarted_always() -> None:
     assert values("Type") == ["notify"]
     assert values("Restart") == ["always"]
     assert 0 < int(values("WatchdogSec")[0]) <= 60
-    assert values("ExecStart") == ["/opt/kiosk/venv/bin/kiosk run --config /etc/kiosk/kiosk.toml"]
+    assert values("ExecStart") == [
+        "/opt/diia-kiosk/venv/bin/kiosk run --config /etc/kiosk/kiosk.toml"]
 
 
 def test_the_unit_runs_as_its_own_user_with_just_the_device_groups() -> None:
@@ -138,58 +139,36 @@ def test_secrets_come_as_credentials_the_kiosk_reads(tmp_path: Path) -> None:
 # --- install.sh --------------------------------------------------------------------------
 
 
-def install(root: Path, script: str = "install.sh", *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", str(DEPLOY / script), "--root", str(root), *args],
+def dry_run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(DEPLOY / "install.sh"), "--dry-run", *args],
                           capture_output=True, text=True, check=False, timeout=60)
 
 
-def actions(root: Path, name: str = "install-actions.log") -> list[list[str]]:
-    return [shlex.split(line) for line in (root / name).read_text().splitlines()]
-
-
-def mode(path: Path) -> int:
-    return path.stat().st_mode & 0o777
-
-
-def test_install_into_a_scratch_root_writes_the_appliance(tmp_path: Path) -> None:
-    result = install(tmp_path)
+def test_install_sh_installs_the_package_with_apt_and_boots_to_the_console(
+    tmp_path: Path,
+) -> None:
+    deb = tmp_path / "diia-kiosk_0.1.0-1_arm64.deb"
+    deb.touch()
+    result = dry_run("--deb", str(deb))
     assert result.returncode == 0, result.stderr
-    assert (tmp_path / "etc/systemd/system/kiosk.service").read_text() == UNIT.read_text()
-    assert mode(tmp_path / "etc/systemd/system/kiosk.service") == 0o644
-    # The mode the unit asks for, or systemd logs a notice on every start.
-    assert mode(tmp_path / "etc/kiosk") == int(values("ConfigurationDirectoryMode")[0], 8)
-    assert mode(tmp_path / "etc/kiosk/credentials") == 0o700
-    config_file = tmp_path / "etc/kiosk/kiosk.toml"
-    assert mode(config_file) == 0o640
-    config = load_config(config_file)
-    assert config.signals.fullscreen and config.source.kind == "camera"
-    modules = (tmp_path / "etc/modules-load.d/kiosk.conf").read_text().split()
-    # DeviceAllow's classes exist before the unit starts: drm, video4linux, media, ttyACM,
-    # ttyUSB (their majors belong to these modules' cores).
-    assert {"drm", "videodev", "mc", "cdc_acm", "usbserial"} <= set(modules)
-    assert "systemd-modules-load.service" in values("After")
-    ran = actions(tmp_path)
-    apt = next(a for a in ran if "install" in a and "apt-get" in a)
-    assert {"python3-picamera2", "python3-libcamera", "python3-lgpio", "libzbar0",
-            "fonts-dejavu-core", "python3-pygame"} <= set(apt)
+    ran = [shlex.split(line) for line in result.stdout.splitlines()]
+    install = next(a for a in ran if "install" in a and "apt-get" in a)
+    assert install[-1] == str(deb)  # apt-get, not dpkg: it brings the Depends
     # An old image's picamera2 (< 0.3.20) is upgraded even though it is installed.
-    simulated, upgrade = (a for a in ran if "--only-upgrade" in a)
+    simulated = next(a for a in ran if "-s" in a)
+    upgrade = next(a for a in ran if "--only-upgrade" in a and "-s" not in a)
     assert {"python3-picamera2", "python3-libcamera"} <= set(upgrade)
-    assert ran.index(upgrade) > ran.index(simulated) > ran.index(apt)
+    assert ran.index(upgrade) > ran.index(simulated) > ran.index(install)
     assert simulated[:2] == ["apt-get", "-s"]  # planned first: no partial upgrade
-    # Everything the default config uses: pyzbar is the decoder's second look.
-    pip = next(a for a in ran if a[1:4] == ["-m", "pip", "install"])
-    assert pip[-1].endswith("[zbar]") and pip[0] == str(tmp_path / "opt/kiosk/venv/bin/python")
     assert ["systemctl", "set-default", "multi-user.target"] in ran  # no desktop on the screen
-    useradd = next(a for a in ran if a[0] == "useradd")
-    assert "--system" in useradd and useradd[-1] == "kiosk"
-    assert ["usermod", "--append", "--groups", "gpio,video,render,input,dialout", "kiosk"] in ran
-    venv = next(a for a in ran if a[:3] == ["python3", "-m", "venv"])
-    assert "--system-site-packages" in venv
-    assert any(a[1:4] == ["-m", "pip", "install"] for a in ran)
-    assert ["systemctl", "enable", "kiosk.service"] in ran
-    assert ["systemctl", "restart", "kiosk.service"] not in ran  # no secrets yet
-    assert "diia-acquirer-token" in result.stderr  # tells the operator where they go
+    assert not [a for a in ran if "pip" in a or "useradd" in a]  # the package's own work
+
+
+def test_install_sh_builds_the_package_for_this_machine_without_deb() -> None:
+    result = dry_run()
+    assert result.returncode == 0, result.stderr
+    first = shlex.split(result.stdout.splitlines()[0])
+    assert first[0].endswith("/dev.sh") and first[1] == "deb"
 
 
 # `apt-get -s` plans for `install --only-upgrade python3-picamera2 python3-libcamera` on an
@@ -230,40 +209,8 @@ def test_the_camera_stack_is_upgraded_alone_only_like_for_like(
         assert "sudo apt full-upgrade" in result.stderr
 
 
-def test_install_twice_keeps_the_operators_config_and_starts_once_secrets_exist(
-    tmp_path: Path,
-) -> None:
-    assert install(tmp_path).returncode == 0
-    config_file = tmp_path / "etc/kiosk/kiosk.toml"
-    config_file.write_text('[kiosk]\nmode = "validate"\n')
-    for name in CREDENTIAL_NAMES.values():
-        secret = tmp_path / "etc/kiosk/credentials" / name
-        secret.write_text("s3cret\n")
-        secret.chmod(0o644)  # a careless copy
-    second = install(tmp_path)
-    assert second.returncode == 0, second.stderr
-    assert config_file.read_text() == '[kiosk]\nmode = "validate"\n'
-    assert "kept the existing" in second.stderr
-    for name in CREDENTIAL_NAMES.values():
-        assert mode(tmp_path / "etc/kiosk/credentials" / name) == 0o600
-    assert ["systemctl", "restart", "kiosk.service"] in actions(tmp_path)
-
-
-def test_uninstall_keeps_config_and_secrets_unless_purged(tmp_path: Path) -> None:
-    assert install(tmp_path).returncode == 0
-    assert install(tmp_path, "uninstall.sh").returncode == 0
-    assert not (tmp_path / "etc/systemd/system/kiosk.service").exists()
-    assert not (tmp_path / "opt/kiosk").exists()
-    assert (tmp_path / "etc/kiosk/kiosk.toml").exists()
-    assert ["systemctl", "disable", "--now", "kiosk.service"] in actions(
-        tmp_path, "uninstall-actions.log")
-    assert install(tmp_path, "uninstall.sh", "--purge").returncode == 0
-    assert not (tmp_path / "etc/kiosk").exists()
-    assert ["userdel", "kiosk"] in actions(tmp_path, "uninstall-actions.log")
-
-
-def test_install_refuses_unknown_options(tmp_path: Path) -> None:
-    result = install(tmp_path, "install.sh", "--bogus")
+def test_install_refuses_unknown_options() -> None:
+    result = dry_run("--bogus")
     assert result.returncode == 2 and "usage" in result.stderr
 
 

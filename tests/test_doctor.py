@@ -173,3 +173,35 @@ def test_exit_codes_and_the_printed_report(sandbox: DiiaSandbox, tmp_path: Path,
     assert main(["doctor", "--config", str(bad)]) == 2
     assert 'did you mean "mode"' in capsys.readouterr().out
     assert main(["doctor", "--config", str(config)]) == 1  # secrets absent from this env
+
+
+def test_the_remote_finding_asks_the_repository_and_leaves_the_state_alone(
+    sandbox: DiiaSandbox, tmp_path: Path
+) -> None:
+    from datetime import timedelta
+
+    from tests.fleet_repo import ServedRepository
+
+    fleet = ServedRepository(tmp_path / "fleet")
+    try:
+        fleet.publish("fleet.toml", "[kiosk]\nmin_age = 21\n")
+        state = tmp_path / "state"
+        config = write_config(tmp_path / "k.toml", sandbox, f"""
+[kiosk]
+state_dir = "{state}"
+id = "k1"
+[remote]
+url = "{fleet.url}"
+root_file = "{fleet.root_file}"
+allow_http_loopback = true
+""")
+        doctor = Doctor(secrets(sandbox), dev=tmp_path, sysfs=tmp_path / "sys",
+                        on_pi=lambda: False)
+        status, detail, _ = findings(doctor, config)["remote"]
+        assert status == OK and "served 2" in detail
+        assert not (state / "remote").exists() or not any((state / "remote").rglob("*.json"))
+        fleet.repo.renew_timestamp(expires=timedelta(seconds=-1))
+        status, detail, _ = findings(doctor, config)["remote"]
+        assert status == FAIL and "refused (expired)" in detail
+    finally:
+        fleet.stop()

@@ -128,3 +128,24 @@ def test_the_readme_tables_every_alert() -> None:
     fleet = readme[readme.index("\n## Fleet"):]
     for name in CONTRACT_ALERTS:
         assert re.search(rf"^\| `{name}` \|", fleet, re.MULTILINE), name
+
+
+def test_the_metrics_playbook_installs_the_shipped_files_and_fills_their_placeholders() -> None:
+    (play,) = yaml.safe_load((FLEET / "metrics.yml").read_text())
+    sources = [task["ansible.builtin.copy"]["src"] for task in play["tasks"]
+               if "src" in task.get("ansible.builtin.copy", {})]
+    looked_up = re.findall(r"lookup\('file', '([^']+)'\)\s*\|\s*replace\('([^']+)'",
+                           (FLEET / "metrics.yml").read_text())
+    assert {path for path, _ in looked_up} == {"prometheus/kiosk-agent.yml",
+                                               "journal/journal-upload.conf"}
+    for path, placeholder in looked_up:
+        assert placeholder in (FLEET / path).read_text(), (path, placeholder)
+    shipped = [s for s in sources if not s.startswith("files/")]
+    assert shipped == ["prometheus/kiosk-metrics-agent.service",
+                       "journal/systemd-journal-upload.service.d/kiosk.conf"]
+    for path in shipped:
+        assert (FLEET / path).is_file(), path
+    env = (PROM / "metrics-agent.env.example").read_text()
+    agent = (PROM / "kiosk-agent.yml").read_text()
+    for name in ("KIOSK_STORE", "KIOSK_ID", "KIOSK_REGION"):
+        assert f"${{{name}}}" in agent and f"{name}=" in env and f"{name}=" in str(play)

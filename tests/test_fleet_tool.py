@@ -66,11 +66,19 @@ def test_init_add_timestamp_delegate_rotate_status(repo, tmp_path: Path, capsys)
     assert main(["fleet", "rotate", str(folder), "--keys", str(keys), "timestamp", old]) == 0
     old_root = sorted(keys.glob("root.*.pem"))[0].name.split(".")[1]
     assert main(["fleet", "rotate", str(folder), "--keys", str(keys), "root", old_root]) == 0
+    old_store = next(keys.glob("store-kyiv.*.pem"))
+    assert main(["fleet", "rotate", str(folder), "--keys", str(keys), "store-kyiv",
+                 old_store.name.split(".")[1]]) == 0
+    old_store.unlink()  # the old store key is gone: the new one alone signs from now on
+    layer.write_text("[kiosk]\nmin_age = 30\nlanguage = 'en'\n")
+    assert main(["fleet", "add", str(folder), "--keys", str(keys), "stores/kyiv.toml",
+                 str(layer)]) == 0
     capsys.readouterr()
     assert main(["fleet", "status", str(folder)]) == 0
     status = capsys.readouterr().out
-    assert "root: version 3" in status and "store-kyiv: version 2" in status
-    assert kiosk_sees(folder, "k1", "kyiv", tmp_path) == {"kiosk": {"min_age": 30}}
+    assert "root: version 3" in status and "store-kyiv: version 4" in status
+    assert kiosk_sees(folder, "k1", "kyiv", tmp_path) == {"kiosk": {"min_age": 30,
+                                                                  "language": "en"}}
     assert kiosk_sees(folder, "k2", "lviv", tmp_path / "b") == {"kiosk": {"min_age": 21}}
 
 

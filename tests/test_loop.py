@@ -238,4 +238,5 @@ def test_terms_are_checked_when_made() -> None:
     with pytest.raises(ValueError, match="mode"):
         CheckTerms("x", mode="passport")
     with pytest.raises(ValueError, match="min_age"):
-        CheckTerms("x", min_age=0)
+        CheckTerms("x", min_age=151)
+    assert CheckTerms("x", min_age=0).min_age == 0  # the config's range: 0..150

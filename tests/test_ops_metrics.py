@@ -204,6 +204,23 @@ def test_hwmon_is_preferred_and_get_throttled_never_read_where_both_exist(
                                               "soft_temperature_limit": False}
 
 
+def test_each_power_poll_that_finds_under_voltage_is_counted_for_the_centre(
+        tmp_path: Path) -> None:
+    root = pi_sysfs(tmp_path, throttled=None, alarm="0")  # a Pi that reads hwmon
+    reader, metrics = PowerReader(root), Metrics()
+    polls = {"flag": "under_voltage"}
+    metrics.observe_power(reader.read())
+    assert value(metrics, "kiosk_power_flag_polls_total", polls) == 0  # there, at 0
+    (root / "class/hwmon/hwmon1/in0_lcrit_alarm").write_text("1\n")  # a dip
+    metrics.observe_power(reader.read())
+    metrics.observe_power(reader.read())
+    (root / "class/hwmon/hwmon1/in0_lcrit_alarm").write_text("0\n")
+    metrics.observe_power(reader.read())
+    assert value(metrics, "kiosk_power_flag_polls_total", polls) == 2
+    assert value(metrics, "kiosk_power_flag", polls) == 0  # never "now" from hwmon
+    assert value(metrics, "kiosk_power_flag_seen", polls) == 1
+
+
 def test_kiosk_run_wiring_feeds_metrics_and_the_audit_log(sandbox, tmp_path: Path) -> None:
     """The composition root with ops: frames timed, verdicts counted, the audit log written."""
     from kiosk.bootstrap import bootstrap

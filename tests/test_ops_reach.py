@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from kiosk.bootstrap import Appliance
+from kiosk.bootstrap import Parts
 from kiosk.config import Config
 from kiosk.diia.client import Exchange
 from kiosk.model import Fault, Phase, State
@@ -71,9 +71,9 @@ def test_the_housekeeping_probes_diia_raises_the_banner_and_clears_it() -> None:
     ops.reach = DiiaReach(after_s=5.0, clock=clock)
     kiosk = FaultedKiosk()
     diia = ProbedDiia(ops)
-    appliance = Appliance(kiosk, diia)  # type: ignore[arg-type]
-    ops._client = diia
-    keeping = Housekeeping(ops, appliance, clock=clock)
+    parts = Parts(kiosk, diia, checker=None)  # type: ignore[arg-type]
+    ops._parts = parts
+    keeping = Housekeeping(ops, parts, clock=clock)
     ops.observe_exchange(NO_ANSWER)  # a customer's check got no answer
     keeping.update()
     settle(ops)
@@ -97,8 +97,9 @@ def test_without_trouble_diia_is_never_probed() -> None:
     ops = Operations(Config(), environ={})
     ops.reach = DiiaReach(after_s=5.0, clock=clock)
     diia = ProbedDiia(ops)
-    ops._client = diia
-    keeping = Housekeeping(ops, Appliance(FaultedKiosk(), diia), clock=clock)  # type: ignore[arg-type]
+    parts = Parts(FaultedKiosk(), diia, checker=None)  # type: ignore[arg-type]
+    ops._parts = parts
+    keeping = Housekeeping(ops, parts, clock=clock)
     for _ in range(3):
         clock.sleep(10)
         keeping.update()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from kiosk.app import Kiosk, paced_readings
-from kiosk.bootstrap import Appliance
+from kiosk.bootstrap import Parts
 from kiosk.config import Config
 from kiosk.loop import Reading
 from kiosk.model import Phase, State
@@ -189,12 +189,14 @@ def test_a_failing_scanner_fails_on_the_loop() -> None:
 
 
 class StuckKiosk:
-    """A kiosk whose check has been running since t=0 (the outermost seam for this test)."""
+    """A kiosk whose check has been running since t=0, due by t=9 (a check's own deadline:
+    3 × diia.timeout_s), or resting (the outermost seam for this test)."""
 
     verdicts = 0
 
-    def __init__(self, phase: Phase) -> None:
+    def __init__(self, phase: Phase, deadline: float = 9.0) -> None:
         self.state = State(phase, since=0.0)
+        self.check_deadline = deadline if phase is Phase.CHECKING else None
 
     def set_fault(self, fault, active) -> None:
         faults = self.state.faults | {fault} if active else self.state.faults - {fault}
@@ -206,11 +208,25 @@ class StuckKiosk:
 def test_a_check_stuck_far_past_its_deadline_vetoes_the_pings(phase, healthy_at_100s) -> None:
     now = [1.0]
     ops = Operations(Config(), environ={})
-    appliance = Appliance(StuckKiosk(phase), client=None, signals=[])  # type: ignore[arg-type]
-    keeping = Housekeeping(ops, appliance, clock=lambda: now[0])
+    parts = Parts(StuckKiosk(phase), client=None, checker=None)  # type: ignore[arg-type]
+    keeping = Housekeeping(ops, parts, clock=lambda: now[0])
     assert keeping.healthy()
     now[0] = 100.0  # diia.timeout_s is 3: nothing legitimate takes 100 s
     assert keeping.healthy() is healthy_at_100s
+
+
+def test_a_share_waiting_for_its_holder_is_not_stuck_until_its_own_deadline() -> None:
+    """A share's deadline includes `share.wait_s` (120 s by default): at 100 s it is waited
+    for, not killed; only past its own deadline and the grace do the pings stop."""
+    now = [1.0]
+    ops = Operations(Config(), environ={})
+    share = StuckKiosk(Phase.CHECKING, deadline=120.0 + 9.0)
+    keeping = Housekeeping(ops, Parts(share, client=None, checker=None),  # type: ignore[arg-type]
+                           clock=lambda: now[0])
+    now[0] = 100.0
+    assert keeping.healthy()
+    now[0] = 129.0 + 31.0
+    assert not keeping.healthy()
 
 
 # --- `kiosk run` under a notify socket: READY, STATUS, WATCHDOG, STOPPING ----------------

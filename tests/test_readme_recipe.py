@@ -42,8 +42,12 @@ NOT_RUN = {
     "## For POS developers: the till's API": "the event stream's format, with the call that "
                                              "opens it (the laptop recipe's last line)",
     "## Reading codes": "apt's picamera2: a Raspberry Pi only",
-    "## Appliance": "sudo on a Pi: tests/system installs the kiosk in a booted root",
-    "## Fleet": "the fleet's tools: their tests are test_remote_config*.py",
+    "### Installing on a Pi": "sudo on a Pi: tests/system/test_appliance.py installs the "
+                              "package offline in a booted bookworm root",
+    "## Fleet": "Ansible and a fleet of Pis",
+    "### Updating a fleet": "tests/system/test_appliance.py runs repo.sh and apt's daily "
+                            "services with unattended-upgrades in a booted root",
+    "### Rolling out a config": "the fleet's tools: their tests are test_remote_config*.py",
 }
 RUN = ("## Trying it by hand", "### Trying it on a laptop", "## The Diia sandbox")
 

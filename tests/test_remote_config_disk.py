@@ -57,35 +57,44 @@ def fleet(tmp_path: Path) -> Iterator[ServedRepository]:
     served.stop()
 
 
-def test_a_new_config_waits_for_space_and_is_said_once(
-    tmp_path: Path, sandbox: DiiaSandbox, fleet: ServedRepository, caplog
-) -> None:
+@contextlib.contextmanager
+def live_on_small_disk(tmp_path: Path, sandbox: DiiaSandbox,
+                       fleet: ServedRepository) -> Iterator[tuple[LiveKiosk, Path]]:
+    """A running kiosk whose state directory is a small disk; it runs min_age 21 from the
+    fleet, and the fleet then publishes min_age 25."""
     with small_disk(tmp_path / "state") as state:
         path = local_config(tmp_path / "kiosk.toml", sandbox, fleet, state, timeout_s=2.0)
         live = LiveKiosk(path, sandbox)
         try:
             wait_for(live, 21)
             fleet.publish("fleet.toml", "[kiosk]\nmin_age = 25\n")
-            filler = fill(state)
-            with caplog.at_level(logging.INFO, logger="kiosk"):
-                for _ in range(3):  # refreshes while the disk stays full
-                    refresh(live)
-                assert live.thread.is_alive() and live.error is None
-                assert live.ops.config.kiosk.min_age == 21  # the last good config runs
-                assert live.verdict_for_age(20) == (Outcome.FAIL, "underage")
-                assert Fault.STORAGE in live.appliance.kiosk.state.faults
-                counted = live.rejected("disk_full") + live.rejected("state")
-                assert live.rejected("disk_full") == 1 and counted == 1
-                warnings = [r for r in caplog.records if r.levelno >= logging.WARNING
-                            and r.name.startswith("kiosk.ops")]  # the audit log has its own
-                assert len(warnings) == 1, [r.getMessage() for r in warnings]
-                filler.unlink()  # space returns
-                refresh(live)
-                wait_for(live, 25)
-            assert Fault.STORAGE not in live.appliance.kiosk.state.faults
-            assert live.verdict_for_age(24) == (Outcome.FAIL, "underage")
+            yield live, state
         finally:
             live.close()
+
+
+def test_a_new_config_waits_for_space_and_is_said_once(
+    tmp_path: Path, sandbox: DiiaSandbox, fleet: ServedRepository, caplog
+) -> None:
+    with live_on_small_disk(tmp_path, sandbox, fleet) as (live, state):
+        filler = fill(state)
+        with caplog.at_level(logging.INFO, logger="kiosk"):
+            for _ in range(3):  # refreshes while the disk stays full
+                refresh(live)
+            assert live.thread.is_alive() and live.error is None
+            assert live.ops.config.kiosk.min_age == 21  # the last good config runs
+            assert live.verdict_for_age(20) == (Outcome.FAIL, "underage")
+            assert Fault.STORAGE in live.appliance.kiosk.state.faults
+            counted = live.rejected("disk_full") + live.rejected("state")
+            assert live.rejected("disk_full") == 1 and counted == 1
+            warnings = [r for r in caplog.records if r.levelno >= logging.WARNING
+                        and r.name.startswith("kiosk.ops")]  # the audit log has its own
+            assert len(warnings) == 1, [r.getMessage() for r in warnings]
+            filler.unlink()  # space returns
+            refresh(live)
+            wait_for(live, 25)
+        assert Fault.STORAGE not in live.appliance.kiosk.state.faults
+        assert live.verdict_for_age(24) == (Outcome.FAIL, "underage")
 
 
 def test_a_config_fetched_before_the_disk_filled_is_not_applied_unstored(
@@ -94,29 +103,22 @@ def test_a_config_fetched_before_the_disk_filled_is_not_applied_unstored(
     """The refresh had room; storing what it found has none: nothing changes (no config
     runs that the next start would not), the banner says why, and the next refresh after
     space returns applies it."""
-    with small_disk(tmp_path / "state") as state:
-        path = local_config(tmp_path / "kiosk.toml", sandbox, fleet, state, timeout_s=2.0)
-        live = LiveKiosk(path, sandbox)
-        try:
-            wait_for(live, 21)
-            fleet.publish("fleet.toml", "[kiosk]\nmin_age = 25\n")
-            housekeeping = live.ops.housekeeping
-            assert housekeeping is not None and live.ops.poller is not None
-            housekeeping._every_s = 3600.0  # the loop leaves the housekeeping to the test
-            live.settle()
-            assert live.ops.poller.fetch_once() is not None
-            filler = fill(state)
-            housekeeping.update()
-            live.settle()  # the loop takes the banner
-            assert live.ops.config.kiosk.min_age == 21 and live.ops.storage_failing
-            assert Fault.STORAGE in live.appliance.kiosk.state.faults
-            assert live.rejected("disk_full") == 1
-            filler.unlink()
-            live.ops.poller.fetch_once()
-            housekeeping.update()
-            assert live.ops.config.kiosk.min_age == 25 and not live.ops.storage_failing
-        finally:
-            live.close()
+    with live_on_small_disk(tmp_path, sandbox, fleet) as (live, state):
+        housekeeping = live.ops.housekeeping
+        assert housekeeping is not None and live.ops.poller is not None
+        housekeeping._every_s = 3600.0  # the loop leaves the housekeeping to the test
+        live.settle()
+        assert live.ops.poller.fetch_once() is not None
+        filler = fill(state)
+        housekeeping.update()
+        live.settle()  # the loop takes the banner
+        assert live.ops.config.kiosk.min_age == 21 and live.ops.storage_failing
+        assert Fault.STORAGE in live.appliance.kiosk.state.faults
+        assert live.rejected("disk_full") == 1
+        filler.unlink()
+        live.ops.poller.fetch_once()
+        housekeeping.update()
+        assert live.ops.config.kiosk.min_age == 25 and not live.ops.storage_failing
 
 
 def test_kiosk_run_on_a_full_disk_with_a_new_config_keeps_running(

@@ -118,3 +118,20 @@ def test_bootstrap_keeps_a_screen_that_cannot_open_yet(monkeypatch):
     assert [type(s).__name__ for s in signals] == ["ReopeningScreen"]
     with pytest.raises(ScreenError, match="no screen"):
         signals[0].show(State(Phase.IDLE))
+
+
+def test_a_display_refused_by_the_device_policy_is_not_retried_but_ends_the_kiosk(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Here SDL's KMS/DRM driver finds no card; on a Pi whose unit started before the DRM
+    # core, the card is there and access(2) says EPERM: only a restart cures that.
+    from kiosk.ops.devices import DeviceDenied
+    from kiosk.signals import screen
+
+    monkeypatch.setenv("SDL_VIDEODRIVER", "kmsdrm")
+    monkeypatch.setattr(screen, "refused", lambda dev, patterns: [dev / "dri/card1"])
+    with pytest.raises(DeviceDenied, match=r"the screen: /dev/dri/card1 refused"):
+        PygameScreen(fullscreen=True)
+    monkeypatch.setattr(screen, "refused", lambda dev, patterns: [])
+    with pytest.raises(ScreenError, match="video driver kmsdrm"):  # retried, as before
+        PygameScreen(fullscreen=True)

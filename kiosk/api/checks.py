@@ -18,11 +18,11 @@ import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kiosk.loop import CheckStatus
-from kiosk.model import HolderName
+from kiosk.model import CheckTerms
 
 KEEP_ENDED = 200  # ended checks kept for GET /v1/checks/{id}; the oldest go first
 MAX_OPEN = 16  # a till that arms without end is a bug on its side: refuse, do not grow
@@ -37,20 +37,9 @@ ENDED = (CheckStatus.DONE, CheckStatus.CANCELLED, CheckStatus.EXPIRED)
 
 
 @dataclass(frozen=True, slots=True)
-class CheckTerms:
-    """What the till asked for. `name` (mode "name") is handed to the loop, never kept."""
-
-    mode: str
-    min_age: int = 18
-    name: HolderName | None = field(default=None, repr=False)
-    reference: str | None = None
-    expires_s: float = 120.0
-
-
-@dataclass(frozen=True, slots=True)
 class Check:
     id: str
-    terms: CheckTerms  # without the name
+    terms: CheckTerms  # without the names
     state: CheckStatus
     armed_at: float  # monotonic
     verdict: dict[str, Any] | None = None  # the verdict event, once done
@@ -60,7 +49,7 @@ class Check:
         """The check as `GET /v1/checks/{id}` shows it."""
         shown: dict[str, Any] = {"id": self.id, "state": str(self.state),
                                  "mode": self.terms.mode}
-        if self.terms.reference is not None:
+        if self.terms.reference:
             shown["reference"] = self.terms.reference
         if self.request_id is not None:
             shown["request_id"] = self.request_id
@@ -84,14 +73,22 @@ class CheckRegistry:
         self._listeners.append(listener)
 
     def arm(self, terms: CheckTerms) -> Check:
-        check = Check(self._new_id(), replace(terms, name=None), CheckStatus.ARMED,
+        new_id = self._new_id()
+        check = Check(new_id, replace(terms, id=new_id, names=None), CheckStatus.ARMED,
                       self._clock())
         with self._changed:
             if sum(c.state in OPEN for c in self._checks.values()) >= MAX_OPEN:
                 raise TooManyOpen(f"{MAX_OPEN} checks are already open")
             self._checks[check.id] = check
             self._trim()
-        self._tell(check)
+        return check  # told once the loop has taken it (`taken`)
+
+    def taken(self, check_id: str) -> Check | None:
+        """The loop has taken check `check_id`: now it is told as armed."""
+        with self._changed:
+            check = self._checks.get(check_id)
+        if check is not None and check.state is CheckStatus.ARMED:
+            self._tell(check)
         return check
 
     def get(self, check_id: str) -> Check | None:
@@ -109,20 +106,15 @@ class CheckRegistry:
         self._tell(check)
         return check
 
-    def finish(self, verdict: dict[str, Any], check_id: str | None = None) -> Check | None:
-        """The check being checked (or `check_id`, if still open) is done with `verdict`
-        (an event dict), to which its id, reference and share requestId are added; None if
-        there is no such check (the code was read with no check armed)."""
+    def finish(self, verdict: dict[str, Any], check_id: str) -> Check | None:
+        """Check `check_id`, if still open, is done with `verdict` (an event dict), to which
+        its id, reference and share requestId are added; None if there is no such check."""
         with self._changed:
-            if check_id is None:
-                check = next((c for c in self._checks.values()
-                              if c.state is CheckStatus.CHECKING), None)
-            else:
-                check = self._checks.get(check_id)
+            check = self._checks.get(check_id)
             if check is None or check.state in ENDED:
                 return None
             told = {**verdict, "id": check.id}
-            if check.terms.reference is not None:
+            if check.terms.reference:
                 told["reference"] = check.terms.reference
             if check.request_id is not None:
                 told["request_id"] = check.request_id

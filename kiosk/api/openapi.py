@@ -12,7 +12,7 @@ from typing import Any
 from kiosk import __version__
 from kiosk.api.requests import MAX_EXPIRES_S, MAX_REFERENCE_CHARS
 from kiosk.loop import CheckStatus
-from kiosk.model import TILL_MODES
+from kiosk.model import MAX_AGE, MIN_AGE, TILL_MODES
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -43,7 +43,7 @@ SCHEMAS: dict[str, Any] = {
                      "screen shows a Diia deeplink (dynamic offer-request) as a QR for the "
                      "customer's phone, renewed before it expires (needs [share] offer_id, "
                      "else 400)"},
-            "min_age": {"type": "integer", "minimum": 1, "maximum": 149,
+            "min_age": {"type": "integer", "minimum": MIN_AGE, "maximum": MAX_AGE,
                         "description": 'mode "age" only; default from the kiosk\'s config'},
             "last_name": _NAME, "first_name": _NAME,
             "middle_name": {**_NAME, "minLength": 0},

@@ -13,8 +13,7 @@ import json
 import math
 from typing import Any
 
-from kiosk.api.checks import CheckTerms
-from kiosk.model import TILL_MODES, HolderName, InvalidName
+from kiosk.model import MAX_AGE, MIN_AGE, TILL_MODES, CheckTerms, HolderName, InvalidName
 
 CHECK_FIELDS = ("mode", "min_age", "last_name", "first_name", "middle_name", "reference",
                 "expires_s")
@@ -67,11 +66,11 @@ def parse_check(
         raise BadField("mode", f"required: one of {', '.join(TILL_MODES)}")
     if mode not in TILL_MODES:
         raise BadField("mode", f"must be one of {', '.join(TILL_MODES)}")
-    min_age = body.get("min_age", default_min_age)
-    if not _whole(min_age) or not 0 < min_age < 150:
-        raise BadField("min_age", "must be a whole number 1..149")
     if "min_age" in body and mode != "age":
         raise BadField("min_age", 'only for mode "age"')
+    min_age = body.get("min_age", default_min_age) if mode == "age" else None
+    if min_age is not None and (not _whole(min_age) or not MIN_AGE <= min_age <= MAX_AGE):
+        raise BadField("min_age", f"must be a whole number {MIN_AGE}..{MAX_AGE}")
     given_names = [key for key in NAME_FIELDS if key in body]
     name = None
     if mode == "name":
@@ -92,8 +91,8 @@ def parse_check(
     if (isinstance(expires_s, bool) or not isinstance(expires_s, int | float)
             or not math.isfinite(expires_s) or not 1 <= expires_s <= MAX_EXPIRES_S):
         raise BadField("expires_s", f"must be a number of seconds 1..{MAX_EXPIRES_S:g}")
-    return CheckTerms(mode=mode, min_age=min_age, name=name, reference=reference,
-                      expires_s=float(expires_s))
+    return CheckTerms("", mode=mode, min_age=min_age, names=name, reference=reference or "",
+                      expires_in_s=float(expires_s))
 
 
 def _whole(value: Any) -> bool:

@@ -12,14 +12,13 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from kiosk.api.checks import Check, CheckRegistry, CheckTerms
+from kiosk.api.checks import Check, CheckRegistry
 from kiosk.api.events import EventLog
-from kiosk.loop import ArmCheck, CancelCheck, CheckStatus, CheckUpdate, Staff
-from kiosk.model import CheckTerms as LoopTerms
-from kiosk.model import Phase, StaffCommand, State
+from kiosk.loop import ArmCheck, CancelCheck, CheckStatus, CheckUpdate, Record, Staff
+from kiosk.model import CheckTerms, Phase, StaffCommand, State
 from kiosk.signals.events import utc_timestamp, verdict_event
 
 Command = ArmCheck | CancelCheck | Staff
@@ -66,8 +65,11 @@ class TillService:
     default_expires_s: float = 120.0
     staff_step: bool = False  # attended age checks: staff arm and acknowledge
     online_share: bool = False  # [share] offer_id is set: mode "share_online" is offered
-    health: Callable[[], dict[str, Any]] = lambda: {"state": "starting"}  # until the loop's
-    shown: Callable[[], State | None] = lambda: None  # what the loop shows now
+    arming_required: bool = False  # an unarmed kiosk shows attended_wait (health: "armed")
+    diia: Callable[[], str] = lambda: "unknown"  # reachable | unreachable | unknown
+    config_version: Callable[[], int] = lambda: 0
+    clock_trusted: Callable[[], bool] = lambda: True
+    state: State | None = None  # what the loop shows now (this is one of its outputs)
     clock: Callable[[], float] = time.monotonic
     arm_wait_s: float = ARM_WAIT_S
     registry: CheckRegistry = field(init=False)
@@ -100,11 +102,7 @@ class TillService:
         taken = threading.Event()
         with self._lock:
             self._arming[check.id] = taken
-        self._commands.put(ArmCheck(LoopTerms(
-            id=check.id, mode=terms.mode,
-            min_age=terms.min_age if terms.mode == "age" else None,
-            names=terms.name, reference=terms.reference or "", expires_in_s=terms.expires_s,
-        )))
+        self._commands.put(ArmCheck(replace(terms, id=check.id)))
         taken.wait(self.arm_wait_s)
         with self._lock:
             self._arming.pop(check.id, None)
@@ -119,7 +117,7 @@ class TillService:
         `arm_wait_s`), so that the next command is judged by what this one did: a second
         acknowledgement sent at once is refused, not queued to do nothing."""
         with self._staff_lock:
-            refusal = staff_refusal(command, self.shown())
+            refusal = staff_refusal(command, self.state)
             if refusal is not None:
                 raise StaffRefused(*refusal)
             acted = threading.Event()
@@ -127,6 +125,22 @@ class TillService:
                 self._commands.put(Staff(command))
                 self._pending.append(acted)
             acted.wait(self.arm_wait_s)
+
+    def health(self) -> dict[str, Any]:
+        """`GET /v1/health`: what the loop shows (or "armed"), the config version, clock
+        trust, whether Diia answers, the faults, the checks."""
+        from kiosk import __version__
+
+        state, checks = self.state, self.registry.counts()
+        return {
+            "state": health_state(state, checks["armed"], self.arming_required),
+            "config_version": self.config_version(),
+            "clock_trusted": self.clock_trusted(),
+            "diia": self.diia(),
+            "faults": sorted(str(f) for f in state.faults) if state else [],
+            "checks": checks,
+            "version": __version__,
+        }
 
     # -- the TillPort, on the loop's thread ---------------------------------------------
 
@@ -142,30 +156,42 @@ class TillService:
             except queue.Empty:
                 return taken
 
-    def report(self, update: CheckUpdate) -> None:
-        if update.status is CheckStatus.ARMED:
+    def report(self, effect: CheckUpdate | Record) -> None:
+        """What the loop did, by the check id it gives: see README, "The order of events"."""
+        if isinstance(effect, Record):
+            if not effect.check:  # no check armed: the verdict is told as it is
+                self.events.publish(verdict_event(effect.verdict))
+            return  # a check's verdict comes with its DONE; a cancelled one's never
+        if effect.status is CheckStatus.ARMED:
+            self.registry.taken(effect.id)
             with self._lock:
-                taken = self._arming.get(update.id)
+                taken = self._arming.get(effect.id)
             if taken is not None:
                 taken.set()
-            return
-        if update.status is CheckStatus.DONE:
-            # Normally done already, when the verdict was shown (`TillEvents`); this covers
-            # an events output that failed.
-            if update.verdict is not None:
-                self.registry.finish(verdict_event(update.verdict), update.id)
-            return
-        self.registry.move(update.id, update.status)
+        elif effect.status is CheckStatus.DONE:
+            if effect.verdict is not None:
+                self.registry.finish(verdict_event(effect.verdict), effect.id)
+        else:
+            self.registry.move(effect.id, effect.status)
+
+    # -- an output: what the loop shows, for /v1/health and the staff answers ------------
+
+    def show(self, state: State) -> None:
+        self.state = state
+
+    def tick(self, now: float) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
     # -- the event stream ---------------------------------------------------------------
 
     def _check_changed(self, check: Check) -> None:
-        if check.state is CheckStatus.DONE:
-            if check.verdict is not None:
-                self.events.publish(check.verdict)
-            return
+        if check.state is CheckStatus.DONE and check.verdict is not None:
+            self.events.publish(check.verdict)  # the verdict, then the check's end
         event: dict[str, Any] = {"ts": utc_timestamp(), "event": "check", "id": check.id,
                                  "state": str(check.state), "mode": check.terms.mode}
-        if check.terms.reference is not None:
+        if check.terms.reference:
             event["reference"] = check.terms.reference
         self.events.publish(event)

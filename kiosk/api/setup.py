@@ -2,7 +2,7 @@
 
 `open_till()` binds the server (a port in use, or a LAN address without a token, is a
 config error naming the key: exit 2) and returns a `Till`: its `service` is the loop's
-`TillPort`, its `events` an output, and `checker()` the checker that also shares.
+`TillPort` and one of its outputs. The API talks to the loop only, never to Diia.
 """
 
 from __future__ import annotations
@@ -15,9 +15,6 @@ from typing import Any
 
 from kiosk.api.server import ApiServer
 from kiosk.api.service import TillService
-from kiosk.api.till import TillEvents
-from kiosk.checking.names import NameSource
-from kiosk.checking.share import TillChecker, till_checker
 from kiosk.config import Config, ConfigError, load_api_token, parse_listen
 
 log = logging.getLogger(__name__)
@@ -27,28 +24,23 @@ log = logging.getLogger(__name__)
 class Till:
     service: TillService
     server: ApiServer
-    events: TillEvents
-
-    def checker(self, config: Config, diia: Any, *, names: NameSource | None = None,
-                clock_trusted: Callable[[], bool] | None = None) -> TillChecker:
-        """The checker for `config` (the one started with, or a live reload's)."""
-        k, share = config.kiosk, config.share
-        return till_checker(
-            self.service.registry, diia, mode=k.mode, min_age=k.min_age,
-            send_qr=config.diia.send_qr, names=names, clock_trusted=clock_trusted,
-            share_wait_s=share.wait_s, share_poll_s=share.poll_s,
-            offer_id=share.offer_id, return_link=share.return_link,
-        )
-
-    def set_health(self, health: Callable[[], dict[str, Any]]) -> None:
-        self.service.health = health
 
     def close(self) -> None:
         self.server.stop()
 
 
-def open_till(config: Config, *, staff_step: bool, environ: Any = os.environ) -> Till:
-    """The till's API of `[api]` (which must have `listen` set), listening."""
+def open_till(
+    config: Config,
+    *,
+    staff_step: bool,
+    diia: Callable[[], str] = lambda: "unknown",
+    config_version: Callable[[], int] = lambda: 0,
+    clock_trusted: Callable[[], bool] = lambda: True,
+    environ: Any = os.environ,
+) -> Till:
+    """The till's API of `[api]` (which must have `listen` set), listening. `/v1/health`
+    reads `diia` (reachable | unreachable | unknown: the kiosk's one owner of that),
+    `config_version` and `clock_trusted`."""
     token = load_api_token(config.api, environ)
     host, port = parse_listen(config.api.listen)
     service = TillService(
@@ -56,15 +48,17 @@ def open_till(config: Config, *, staff_step: bool, environ: Any = os.environ) ->
         default_expires_s=config.api.expires_s,
         staff_step=staff_step,
         online_share=bool(config.share.offer_id),
+        arming_required=staff_step or config.kiosk.require_arming,
+        diia=diia,
+        config_version=config_version,
+        clock_trusted=clock_trusted,
     )
     try:
         server = ApiServer((host, port), service, token)
     except OSError as exc:
         raise ConfigError("api.listen", f"cannot listen on {config.api.listen}: "
                           f"{exc.strerror or exc}") from exc
-    events = TillEvents(service.registry, service.events)
-    service.shown = lambda: events.state  # staff commands are refused when they change nothing
     server.start()
     log.info("the till's API listens on %s%s", server.url,
              " (bearer token required)" if token else "")
-    return Till(service, server, events)
+    return Till(service, server)

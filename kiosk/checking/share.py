@@ -17,7 +17,6 @@ from collections.abc import Callable
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from kiosk.api.checks import CheckRegistry
 from kiosk.checking.checker import Checker, DiiaChecker, reason_for
 from kiosk.checking.names import NameSource
 from kiosk.diia.errors import DiiaError
@@ -41,9 +40,10 @@ class SharePort(Protocol):
 
 class ShareChecker:
     """Offline sharing: a document-request for the code with a fresh requestId, then status
-    polls until the holder confirms or refuses in Diia, or `wait_s` passes. The kiosk never
-    receives the document: Diia delivers it to the partner's server, tagged with the
-    requestId this check reports."""
+    polls until the holder confirms or refuses in Diia, or `wait_s` passes, or `stop` is set
+    (the kiosk stops: the wait ends at once, amber). The kiosk never receives the document:
+    Diia delivers it to the partner's server, tagged with the requestId this check reports.
+    `sleep` (a test's fake clock) replaces the wait between polls."""
 
     def __init__(
         self,
@@ -53,15 +53,17 @@ class ShareChecker:
         wait_s: float = 120.0,
         poll_s: float = 2.0,
         on_request: Callable[[str], None] = lambda request_id: None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        stop: threading.Event | None = None,
     ) -> None:
         self._diia = diia
         self._code_id = code_id
         self._wait_s = wait_s
         self._poll_s = poll_s
         self._on_request = on_request
-        self._sleep = sleep
+        self._stop = stop or threading.Event()
+        self._sleep = sleep or self._stop.wait
         self._clock = clock
 
     def check(self, code: Code, terms: CheckTerms | None = None) -> Verdict:
@@ -85,8 +87,11 @@ class ShareChecker:
             log.exception("unexpected error while asking Diia to share")
             return Reason.BAD_RESPONSE
         until = self._clock() + self._wait_s
-        while self._clock() < until:
+        while self._clock() < until and not self._stop.is_set():
             self._sleep(self._poll_s)
+            if self._stop.is_set():
+                log.info("share no longer waited for: the kiosk stops")
+                break
             try:
                 status = self._diia.document_request_status(code, request_id)
             except DiiaError as exc:
@@ -223,7 +228,6 @@ class TillChecker:
 
 
 def till_checker(
-    registry: CheckRegistry,
     diia: Any,
     *,
     mode: str,
@@ -235,21 +239,24 @@ def till_checker(
     share_poll_s: float,
     offer_id: str = "",
     return_link: str = "",
+    on_request: Callable[[str, str], None] = lambda check_id, request_id: None,
+    stop: threading.Event | None = None,
 ) -> TillChecker:
-    """The checker of a kiosk with the till's API."""
+    """The checker of a kiosk with the till's API; `on_request(check id, requestId)` hears
+    each requestId a share sends Diia; `stop` ends a share waiting for its holder."""
     default = DiiaChecker(diia, mode=mode, min_age=min_age, send_qr=send_qr, names=names,
                           clock_trusted=clock_trusted)
 
     def share(terms: CheckTerms) -> Checker:
         return ShareChecker(
             diia, default.code_id, wait_s=share_wait_s, poll_s=share_poll_s,
-            on_request=lambda request_id: registry.note_request(terms.id, request_id),
+            on_request=lambda request_id: on_request(terms.id, request_id), stop=stop,
         )
 
     def online(terms: CheckTerms) -> OnlineShare:
         return OnlineShare(
             diia, offer_id, return_link=return_link, wait_s=share_wait_s, poll_s=share_poll_s,
-            on_request=lambda request_id: registry.note_request(terms.id, request_id),
+            on_request=lambda request_id: on_request(terms.id, request_id),
         )
 
     return TillChecker(default, share, online if offer_id else None)

@@ -52,11 +52,12 @@ class RegionAssist:
         self,
         pixels: np.ndarray,
         read_qr: Callable[[np.ndarray], list[tuple[str, str]]],
-        check: Callable[[np.ndarray, str], bool] | None = None,
+        check: Callable[[np.ndarray, str, str], bool] | None = None,
         done: Sequence[tuple[int, int, int, int]] = (),
     ) -> list[tuple[str, str]]:
-        """The reads of the first patch that gave any; `check(patch, text)` must pass for a
-        Diia 1D read of zbar's to count (the other library's agreement). Patches centred in
+        """The reads of the first patch that gave any; `check(patch, text, symbology)` must
+        pass for a Diia 1D read of zbar's to count (the other library's agreement and the
+        patch drawing its digits). Patches centred in
         a box of `done` (x0, y0, x1, y1: where the first look read a symbol that is no Diia
         code) are left alone: a second look there would only read that symbol again."""
         small = pixels.shape[1] <= self.small_width
@@ -71,7 +72,7 @@ class RegionAssist:
                 if check is not None:
                     reads = [
                         (text, sym) for text, sym in reads
-                        if to_code(text, sym) is None or check(patch, text)
+                        if to_code(text, sym) is None or check(patch, text, sym)
                     ]
             else:
                 if max(region.x1 - region.x0, region.y1 - region.y0) > self.max_block_px:

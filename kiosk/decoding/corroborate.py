@@ -13,8 +13,13 @@ reading of the same patch of the frame, by the other library or at a clearly dif
   else zbar on every row of the patch stretched 1.25× across the bars.
 
 The first second reading that reads any Diia digits decides: the same digits confirm, other
-digits veto. A QR needs none: Reed-Solomon at error correction H and the verify URL's shape (a
-UUID4 among fixed words) leave nothing a misread could hit. bench/misreads.py measures it all.
+digits veto. But two readings of the same damaged bars can agree on the same wrong digits, so
+a confirmed read must also be drawn by the patch's pixels: the module pattern of the digits
+read, laid over scan lines across the bars' height, fits their edges with consistent module
+widths between quiet zones, and every digit matches its modules better than any other digit
+could (`kiosk.decoding.bars`). A QR needs none: Reed-Solomon at error correction H and the
+verify URL's shape (a UUID4 among fixed words) leave nothing a misread could hit.
+bench/misreads.py measures it all.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from typing import Protocol
 import numpy as np
 from PIL import Image
 
+from kiosk.decoding.bars import drawn
 from kiosk.diia.codes import is_diia_barcode
 
 Reads = list[tuple[str, str]]  # (text, symbology)
@@ -39,16 +45,20 @@ class Corroborator:
 
     `zbar` scans every row of a patch (a `kiosk.decoding.zbar.ZbarScanner`; None without libzbar0:
     then zxing-cpp's reads are checked at other scales only), `zxing_1d` reads EAN-13 and
-    Code 128 in a patch with zxing-cpp.
+    Code 128 in a patch with zxing-cpp. `structure` (on by default) also asks that the patch
+    draws the digits (`kiosk.decoding.bars.drawn`); off only to measure what it adds.
     """
 
-    def __init__(self, zbar: Scanner | None, zxing_1d: Callable[[np.ndarray], Reads]) -> None:
+    def __init__(self, zbar: Scanner | None, zxing_1d: Callable[[np.ndarray], Reads],
+                 structure: bool = True) -> None:
         self.zbar = zbar
         self.zxing_1d = zxing_1d
+        self.structure = structure
 
-    def zxing_read(self, pixels: np.ndarray, text: str, corners: np.ndarray, turn: int) -> bool:
-        """A zxing-cpp read of `text` whose scan lines ran through `corners` (4×2, x y),
-        `turn` degrees off upright (0, 90, 180, 270)."""
+    def zxing_read(self, pixels: np.ndarray, text: str, symbology: str, corners: np.ndarray,
+                   turn: int) -> bool:
+        """A zxing-cpp read of `text` in `symbology` whose scan lines ran through `corners`
+        (4×2, x y), `turn` degrees off upright (0, 90, 180, 270)."""
         patch = symbol_patch(pixels, corners, turn)
         zbar = self.zbar
         seconds: list[Callable[[], Reads]] = []
@@ -62,10 +72,10 @@ class Corroborator:
             seconds.append(lambda: zbar.scan(_scaled(patch, 2.0, 2.0)))
         seconds.append(lambda: self.zxing_1d(_turned(patch, 3.0)))
         seconds.append(lambda: self.zxing_1d(_turned(patch, -3.0)))
-        return _decide(seconds, text)
+        return _decide(seconds, text) and self._drawn(patch, text, symbology)
 
-    def zbar_read(self, patch: np.ndarray, text: str) -> bool:
-        """A zbar read of `text` in `patch` (bars running down it)."""
+    def zbar_read(self, patch: np.ndarray, text: str, symbology: str) -> bool:
+        """A zbar read of `text` in `symbology` in `patch` (bars running down it)."""
         seconds: list[Callable[[], Reads]] = [
             lambda: self.zxing_1d(patch),
             lambda: self.zxing_1d(_scaled(patch, 1.5, 1.5)),
@@ -73,7 +83,10 @@ class Corroborator:
         if self.zbar is not None:
             zbar = self.zbar
             seconds.append(lambda: zbar.scan(_scaled(patch, 1.25, 1.0)))
-        return _decide(seconds, text)
+        return _decide(seconds, text) and self._drawn(patch, text, symbology)
+
+    def _drawn(self, patch: np.ndarray, text: str, symbology: str) -> bool:
+        return not self.structure or drawn(patch, text, symbology)
 
 
 def _decide(seconds: list[Callable[[], Reads]], text: str) -> bool:

@@ -88,13 +88,17 @@ class ZxingDecoder(_TrustedAndOthers):
     `try_invert` is off: Diia draws dark on light, and skipping the inverted pass saves 5–10 %.
     `try_downscale` is off: on 720p phone-screen frames the downscaled pass found no code the
     full-size pass missed, cost ~15 % more time, and was where misread EAN-13 twins came from.
+    `rotate` (off by default) lets the first look scan down the columns for 1D symbols too: it
+    costs a third to a half of zxing's own time, and without it a phone held sideways is still
+    read by the assist's zbar, which turns sideways bars upright (bench/README.md).
     `assist` (normally `RegionAssist`) is asked only when zxing read no Diia code in a frame.
     `corroborate` (on by default) lets a 1D read through only when a second reading of the
     same patch, by zbar or at another scale, gives the same digits (`kiosk.decoding.corroborate`);
     its zbar scans every row of the patch (every third row misses soft Code 128s).
     """
 
-    def __init__(self, assist: RegionAssist | None = None, corroborate: bool = True) -> None:
+    def __init__(self, assist: RegionAssist | None = None, corroborate: bool = True,
+                 rotate: bool = False) -> None:
         try:
             import zxingcpp
         except ImportError as exc:  # a platform without a wheel
@@ -108,6 +112,7 @@ class ZxingDecoder(_TrustedAndOthers):
         self._1d_only: Any = [fmt.EAN13, fmt.Code128]
         self._symbology = {fmt.EAN13: "EAN-13", fmt.Code128: "Code128", fmt.QRCode: "QRCode"}
         self.assist = assist
+        self.rotate = rotate
         self.corroborator: Corroborator | None = None
         if corroborate:
             self.corroborator = Corroborator(_zbar_or_none(), self.read_1d)
@@ -117,7 +122,8 @@ class ZxingDecoder(_TrustedAndOthers):
         start = time.perf_counter()
         pixels = frame.pixels
         results = self._zxing.read_barcodes(
-            pixels, formats=self._formats, try_invert=False, try_downscale=False
+            pixels, formats=self._formats, try_invert=False, try_downscale=False,
+            try_rotate=self.rotate,
         )
         trusted, others = [], []
         done: list[Box] = []  # where a symbol that is no Diia code was read: nothing to find
@@ -130,7 +136,8 @@ class ZxingDecoder(_TrustedAndOthers):
                 others.append((result.text, symbology))
                 done.append(symbol_box(_corners(result), result.orientation, pixels.shape,
                                        linear=symbology != "QRCode"))
-            elif code.kind is CodeKind.QR or self._corroborated(pixels, result, code.text):
+            elif code.kind is CodeKind.QR or self._corroborated(pixels, result, code.text,
+                                                                symbology):
                 trusted.append((result.text, symbology))
         codes = _keep_diia(trusted, 0.0)
         if not codes and self.assist is not None:
@@ -144,11 +151,13 @@ class ZxingDecoder(_TrustedAndOthers):
         decode_ms = (time.perf_counter() - start) * 1000.0
         return [replace(code, decode_ms=decode_ms) for code in codes], others
 
-    def _corroborated(self, pixels: np.ndarray, result: object, text: str) -> bool:
+    def _corroborated(self, pixels: np.ndarray, result: object, text: str,
+                      symbology: str) -> bool:
         if self.corroborator is None:
             return True
         corners = _corners(result)
-        if self.corroborator.zxing_read(pixels, text, corners, result.orientation):  # type: ignore[attr-defined]
+        turn = result.orientation  # type: ignore[attr-defined]
+        if self.corroborator.zxing_read(pixels, text, symbology, corners, turn):
             return True
         logger.debug("a zxing 1D read not confirmed by a second reading: %s", _hint(text))
         return False
@@ -236,7 +245,8 @@ class PyzbarDecoder(_TrustedAndOthers):
             code = to_code(text, symbology)
             if code is None:
                 others.append((text, symbology))
-            elif code.kind is CodeKind.QR or self._corroborated(pixels, result, code.text):
+            elif code.kind is CodeKind.QR or self._corroborated(pixels, result, code.text,
+                                                                symbology):
                 trusted.append((text, symbology))
         codes = _keep_diia(trusted, 0.0)
         for text, symbology in others:
@@ -244,7 +254,8 @@ class PyzbarDecoder(_TrustedAndOthers):
         decode_ms = (time.perf_counter() - start) * 1000.0
         return [replace(code, decode_ms=decode_ms) for code in codes], others
 
-    def _corroborated(self, pixels: np.ndarray, result: object, text: str) -> bool:
+    def _corroborated(self, pixels: np.ndarray, result: object, text: str,
+                      symbology: str) -> bool:
         if self._corroborator is None:
             return True  # the configured backend alone, as chosen
         left, top, width, height = result.rect  # type: ignore[attr-defined]
@@ -254,7 +265,8 @@ class PyzbarDecoder(_TrustedAndOthers):
         )
         # zbar scans rows and columns: a symbol read only down the columns lies sideways.
         turn = 90 if result.orientation in ("LEFT", "RIGHT") else 0  # type: ignore[attr-defined]
-        return self._corroborator.zbar_read(symbol_patch(pixels, corners, turn), text)
+        patch = symbol_patch(pixels, corners, turn)
+        return self._corroborator.zbar_read(patch, text, symbology)
 
 
 def make_decoder(

@@ -61,10 +61,10 @@ PANELS = (
              "properties": [{"id": "color", "value": {"mode": "fixed", "fixedColor": colour}}]}
             for name, colour in (("pass", "green"), ("fail", "red"), ("unknown", "orange"))
         ]}}),
-    Panel("Share of amber verdicts, by store (last hour)", "bargauge", (
-        Query(f"store:kiosk_verdicts_unknown:ratio1h{{{SELECT}}}", "{{store}}", instant=True),
-    ), "Verdicts that could not be verified (Diia, network, clock); high is bad.",
-        unit="percentunit"),
+    Panel("Share of amber verdicts, by store", "timeseries", (
+        Query(f"store:kiosk_verdicts_unknown:ratio5m{{{SELECT}}}", "{{store}}"),
+    ), "Verdicts that could not be verified (Diia, network, clock), over 5 minutes; high is "
+       "bad.", unit="percentunit"),
     Panel("Amber verdicts by reason", "timeseries", (
         Query(f'sum by (reason) (rate(kiosk_verdicts_total{{{KIOSKS}, outcome="unknown"}}'
               "[$__rate_interval])) * 60", "{{reason}}"),
@@ -89,10 +89,13 @@ PANELS = (
         Query(f"sum by (output) (increase(kiosk_output_errors_total{{{KIOSKS}}}"
               "[$__rate_interval])) or vector(0)", "{{output}}"),
     ), "Failures of the till's events, screen, lights or audit log.", width=8),
-    Panel("Power flags seen since start", "table", (
+    Panel("Under-voltage (polls, last hour)", "table", (
+        Query("sum by (store, kiosk) (increase(kiosk_power_flag_polls_total"
+              f'{{{KIOSKS}, flag="under_voltage"}}[1h])) > 0 or sum(kiosk_power_flag_seen'
+              f'{{{KIOSKS}, flag="under_voltage"}}) * 0', instant=True),
         Query(f"sum by (flag) (kiosk_power_flag_seen{{{KIOSKS}}})", instant=True),
-    ), "Kiosks that saw under-voltage, throttling or capping since they started (Pi only).",
-        width=8),
+    ), "Kiosks whose power supply sagged in the last hour (once-a-second polls that found "
+       "under-voltage), and kiosks per flag seen since start (Pi only).", width=8),
     Panel("Config versions", "bargauge", (
         Query(f"count by (config_version) (count_values(\"config_version\", "
               f"kiosk_config_version{{{KIOSKS}}}))", "v{{config_version}}", instant=True),

@@ -90,7 +90,7 @@ class Doctor:
 
         if not path.exists():
             yield Finding(FAIL, "config", f"{path}: {NO_CONFIG_ADVICE}",
-                          f"`sudo deploy/install.sh` writes {path} from "
+                          f"the package writes {path} from "
                           "config/kiosk.example.toml; or run doctor with --config PATH")
             return
         try:
@@ -123,7 +123,8 @@ class Doctor:
         elif credentials is not None:
             finding, client = self.diia_login(config, credentials)
             yield finding
-        yield self.clock(config, ops, client)
+        clock = self.clock(config, ops, client)
+        yield clock
         if client is not None:
             client.close()
         yield self.camera(config)
@@ -131,7 +132,7 @@ class Doctor:
         yield self.gpio(config)
         yield self.screen(config)
         yield self.power(ops)
-        yield self.remote(config, ops)
+        yield self.remote(config, ops, clock_trusted=clock.status == OK)
 
     def network(self, config: Config) -> Iterator[Finding]:
         url = httpx.URL(config.diia.base_url)  # parsed as the client parses it
@@ -153,20 +154,15 @@ class Doctor:
         yield Finding(OK, "network", f"{host}:{port} reachable")
 
     def diia_login(self, config: Config, credentials: Credentials) -> tuple[Finding, Any]:
-        from dataclasses import replace
-
-        from kiosk.bootstrap import bootstrap
+        from kiosk.bootstrap import build_client
         from kiosk.diia.errors import DiiaError
 
-        # The kiosk's own Diia client, built as `kiosk run` builds it; no source, no outputs,
-        # no staff button: those have their own lines below.
-        unattended = replace(config, kiosk=replace(config.kiosk, attended=False))
+        # The kiosk's own Diia client, built as `kiosk run` builds it, and nothing else: no
+        # source, no outputs, no till's API (a running kiosk holds its port).
         try:
-            client = bootstrap(unattended, credentials=credentials, readings=(),
-                               outputs=()).client
+            client = build_client(config, credentials)
         except ConfigError as exc:
             return Finding(FAIL, "diia", str(exc), "fix the key named"), None
-        assert client is not None  # built from the credentials, as no checker was given
         try:
             client.login()
         except DiiaError as exc:
@@ -236,7 +232,7 @@ class Doctor:
         backend, second_look = config.decode.backend, config.decode.region_assist
         if backend == "zxing" and not self.has_module("zxingcpp"):
             yield Finding(FAIL, "decoder", "zxing-cpp is not importable",
-                          "/opt/kiosk/venv/bin/pip install zxing-cpp (install.sh does)")
+                          "/opt/diia-kiosk/venv/bin/pip install zxing-cpp (install.sh does)")
             return
         if backend == "zxing" and not second_look:
             yield Finding(OK, "decoder", "zxing-cpp (no second look: decode.region_assist "
@@ -248,7 +244,7 @@ class Doctor:
             yield Finding(FAIL if backend == "pyzbar" else WARN, "decoder",
                           f"{needed} cannot load zbar ({why})"
                           + ("" if backend == "pyzbar" else ": zxing-cpp alone reads less"),
-                          "sudo apt install libzbar0; /opt/kiosk/venv/bin/pip install pyzbar "
+                          "sudo apt install libzbar0; /opt/diia-kiosk/venv/bin/pip install pyzbar "
                           "(install.sh does both)")
             return
         version = self.version_of("pyzbar") or "?"
@@ -341,9 +337,12 @@ class Doctor:
                            "use the official power supply; give the Pi air or a heatsink")
         return Finding(OK, "power", "no under-voltage or throttling")
 
-    def remote(self, config: Config, ops: Any) -> Finding:
+    def remote(self, config: Config, ops: Any, clock_trusted: bool = True) -> Finding:
         if not config.remote.url:
             return Finding(SKIP, "remote", "no remote config (remote.url)")
+        if not clock_trusted:  # the kiosk waits for it too: TUF's expiry checks read it
+            return Finding(SKIP, "remote", "not asked: the clock is not trusted (the clock "
+                           "line says why)")
         import shutil
         import tempfile
 
@@ -352,7 +351,7 @@ class Doctor:
             cache = Path(scratch) / "tuf"  # a copy: the kiosk's own rollback memory stays
             if (ops.store.dir / "tuf").is_dir():
                 shutil.copytree(ops.store.dir / "tuf", cache, symlinks=True)
-            poller = ops.new_poller(cache=cache)
+            poller = ops.new_poller(cache=cache, clock_trusted=lambda: True)
             poller.fetch_once()
         if poller.last_rejection:
             return Finding(FAIL, "remote", f"{config.remote.url}: refused "

@@ -53,6 +53,7 @@ EXPIRY = {
 SNAPSHOT_RENEW = timedelta(days=3)  # the timestamp timer also re-signs a snapshot this close
 _PRETTY = JSONSerializer(compact=False)
 _TARGET = re.compile(r"^(fleet\.toml|(stores|kiosks)/([^/]+)\.toml)$")
+_ROOT_FILE = re.compile(r"^([0-9]+)\.root\.json$")
 
 
 class FleetError(Exception):
@@ -168,8 +169,8 @@ class FleetRepository:
     # -- reading ----------------------------------------------------------------------------
 
     def root(self) -> Metadata[Root]:
-        versions = [int(p.name.split(".")[0]) for p in self.meta.glob("*.root.json")
-                    if p.name.split(".")[0].isdigit()]
+        versions = [int(m.group(1)) for p in self.meta.glob("*.root.json")
+                    if (m := _ROOT_FILE.match(p.name))]
         return Metadata[Root].from_file(str(self.meta / f"{max(versions)}.root.json"))
 
     def timestamp(self) -> Metadata[Timestamp]:
@@ -286,11 +287,15 @@ class FleetRepository:
         return False
 
     def rotate(self, role: str, old_keyid: str) -> str:
-        """Replace key `old_keyid` of top-level `role` with a new one (also how a leaked key
-        is revoked): a new root signed by the old root's threshold and the new one's, then
-        `role`'s metadata signed again with the new key. The new key's id."""
+        """Replace key `old_keyid` of `role` (a top-level role, or store-<store>) with a new
+        one (also how a leaked key is revoked): a new root signed by the old root's threshold
+        and the new one's (for a store: new top-level targets), then `role`'s metadata signed
+        again with the new key. The new key's id."""
+        if role.startswith("store-"):
+            return self._rotate_store(role, old_keyid)
         if role not in TOP_ROLES:
-            raise FleetError(f"{role}: expected one of {', '.join(TOP_ROLES)}")
+            raise FleetError(f"{role}: expected one of {', '.join(TOP_ROLES)} or "
+                             "store-<store>")
         root_md = self.root()
         old_root = root_md.signed
         keyids = [k for k in old_root.roles[role].keyids if k.startswith(old_keyid)]
@@ -317,6 +322,22 @@ class FleetRepository:
             self._publish_snapshot(self.snapshot())
         elif role == "timestamp":
             self._publish_timestamp(self.timestamp())
+        return str(new.public_key.keyid)
+
+    def _rotate_store(self, role: str, old_keyid: str) -> str:
+        """A store's key replaced: the top-level targets (its keys needed) list the new one."""
+        top = self.targets()
+        delegations = top.signed.delegations
+        if delegations is None or role not in (delegations.roles or {}):
+            raise FleetError(f"{role}: no such store role (`kiosk fleet status` lists them)")
+        assert delegations.roles is not None
+        keyids = [k for k in delegations.roles[role].keyids if k.startswith(old_keyid)]
+        if len(keyids) != 1:
+            raise FleetError(f"{old_keyid}: not one key of the {role} role")
+        new = self.keys.generate(role)
+        top.signed.revoke_key(keyids[0], role)
+        top.signed.add_key(new.public_key, role)
+        self._publish_targets({"targets": top, role: self.targets(role)})
         return str(new.public_key.keyid)
 
     def delegate_store(self, store: str) -> str:

@@ -55,7 +55,8 @@ def add_parser(sub: Any) -> None:
     timestamp.set_defaults(handler=cmd_timestamp)
 
     rotate = verb("rotate", "replace one key of a role with a new one (revokes the old)")
-    rotate.add_argument("role", choices=("root", "targets", "snapshot", "timestamp"))
+    rotate.add_argument("role", metavar="ROLE",
+                        help="root, targets, snapshot, timestamp or store-<store>")
     rotate.add_argument("keyid", metavar="KEYID", help="the old key's id (a prefix will do)")
     rotate.set_defaults(handler=cmd_rotate)
 
@@ -121,7 +122,8 @@ def cmd_timestamp(args: argparse.Namespace) -> int:
 
 def cmd_rotate(args: argparse.Namespace) -> int:
     keyid = _run(args.keyid, lambda: _repo(args).rotate(args.role, args.keyid))
-    print(f"{args.role}: key {args.keyid} replaced by {keyid[:16]}; root re-signed")
+    signer = "the targets" if args.role.startswith("store-") else "the root"
+    print(f"{args.role}: key {args.keyid} replaced by {keyid[:16]}; {signer} re-signed")
     return 0
 
 

@@ -27,11 +27,13 @@ class DiiaReach:
         self._first: float | None = None  # the first unanswered exchange since an answer
         self._last: float | None = None
         self._lock = threading.Lock()
+        self._heard = False  # any exchange at all
 
     def observe(self, exchange: Any) -> None:
         """An exchange of the Diia client (`.status`: 0 when no answer came)."""
         now = self._clock()
         with self._lock:
+            self._heard = True
             if exchange.status:
                 self._first = self._last = None
             else:
@@ -42,6 +44,16 @@ class DiiaReach:
         """The last exchange got no answer: worth a probe."""
         with self._lock:
             return self._first is not None
+
+    def said(self) -> str:
+        """For `/v1/health`: "unknown" before any exchange, "unreachable" as the banner
+        says it, else "reachable" (Diia answered; the verdicts say the rest)."""
+        if self.unreachable():
+            return "unreachable"
+        with self._lock:
+            if self._first is None:  # the latest exchange was answered (or none yet)
+                return "reachable" if self._heard else "unknown"
+        return "unknown"  # unanswered, not yet for long: a hiccup or the start of an outage
 
     def unreachable(self) -> bool:
         with self._lock:

@@ -51,16 +51,18 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class Appliance(Protocol):
-    """What the housekeeping tends: the built kiosk (kiosk.bootstrap), its live Diia client,
-    and how it takes a new config live."""
+class Parts(Protocol):
+    """What the housekeeping tends: the parts `kiosk.bootstrap` built, the live Diia client
+    among them (a reload swaps it there), and how they take a new config live."""
 
     kiosk: Kiosk
     client: DiiaClient | None
 
     def reconfigure(self, config: Config) -> None: ...
 
+
 HOUSEKEEPING_S = 1.0  # banners, gauges and config checks: once a second is plenty
+STUCK_GRACE_S = 30.0  # past a check's own deadline by this much, it is stuck
 SETTLE_S = 30.0  # a trial config that ran this long without dying is accepted
 MY_FAULTS = frozenset({Fault.CLOCK, Fault.CONFIG, Fault.CONFIG_STALE, Fault.NETWORK,
                        Fault.STORAGE})  # others: other parts
@@ -150,7 +152,7 @@ class Operations:
         self.poller: RemoteConfigPoller | None = None
         self.server: MetricsServer | None = None
         self.housekeeping: Housekeeping | None = None
-        self._client: Any = None
+        self._parts: Parts | None = None  # attached: the one holder of the live client
 
     @classmethod
     def start(
@@ -207,6 +209,10 @@ class Operations:
                           max_offset_s=c.max_offset_s, server_offset=self._server_offset,
                           **extra)
 
+    @property
+    def _client(self) -> Any:
+        return self._parts.client if self._parts is not None else None
+
     def _server_offset(self) -> float | None:
         return self._client.server_clock_offset_s if self._client is not None else None
 
@@ -262,11 +268,11 @@ class Operations:
     # -- running --------------------------------------------------------------------------
 
     def attach(
-        self, appliance: Appliance, *, every_s: float = HOUSEKEEPING_S
+        self, parts: Parts, *, every_s: float = HOUSEKEEPING_S
     ) -> None:
         """Hook the housekeeping into the kiosk's loop, start the side services, say READY."""
-        self._client = appliance.client
-        self.housekeeping = Housekeeping(self, appliance, every_s=every_s)
+        self._parts = parts
+        self.housekeeping = Housekeeping(self, parts, every_s=every_s)
         self.server = serve_metrics(self.metrics, self.config.metrics.port)
         if self.config.remote.url and self.store is not None:
             self.poller = self.new_poller()
@@ -276,14 +282,17 @@ class Operations:
             threading.Thread(target=self._warm_up, name="diia-warm-up", daemon=True).start()
         self.housekeeping.update(ready=True)
 
-    def new_poller(self, cache: Path | None = None) -> RemoteConfigPoller:
-        """The remote config's poller; `cache` instead of the store's own TUF cache (for
-        `kiosk doctor`, which must leave the kiosk's state as it found it)."""
+    def new_poller(self, cache: Path | None = None,
+                   clock_trusted: Callable[[], bool] | None = None) -> RemoteConfigPoller:
+        """The remote config's poller; `cache` instead of the store's own TUF cache and
+        `clock_trusted` instead of this clock's (for `kiosk doctor`, which must leave the
+        kiosk's state as it found it and has judged the clock itself)."""
         assert self.store is not None
         return RemoteConfigPoller(
             self.config.remote, self._local, self.store,
             paths=layer_paths(*kiosk_identity(self.config)),
             running=lambda: self.remote, on_reject=self.count_rejection, cache=cache,
+            clock_trusted=clock_trusted or self.clock_trusted,
         )
 
     def count_rejection(self, reason: str) -> None:
@@ -325,7 +334,7 @@ class Operations:
         except Exception as exc:  # the first scan will try again; the banner says why
             log.info("Diia warm-up login failed: %s", exc)
 
-    def apply(self, appliance: Appliance, candidate: Candidate) -> None:
+    def apply(self, parts: Parts, candidate: Candidate) -> None:
         """Run `candidate` now: live when only the checker's settings changed, else by a
         restart with it as a trial (rolled back at the next start if that start fails).
         It is stored first: with no room to store it, nothing changes (see storage_failed)."""
@@ -344,17 +353,16 @@ class Operations:
             raise RestartRequested(f"config {remote.describe()} changes "
                                    f"{', '.join(sorted(changed))}: restarting")
         if changed:
-            self._apply_live(appliance, candidate.config)
+            self._apply_live(parts, candidate.config)
         self.config, self.remote = candidate.config, remote
         self.metrics.config_version.set(remote.version)
         log.info("config %s applied without a restart (%s)", remote.describe(),
                  ", ".join(sorted(changed)) or "no effective change")
 
-    def _apply_live(self, appliance: Appliance, new: Config) -> None:
+    def _apply_live(self, parts: Parts, new: Config) -> None:
         if new.clock != self.config.clock:
             self.clock = self._clock_trust(new)
-        appliance.reconfigure(new)  # the composition root builds; the loop takes the checker
-        self._client = appliance.client
+        parts.reconfigure(new)  # the composition root builds; the loop takes the checker
 
     def close(self, status: str = "") -> None:
         self.notifier.stopping(status)
@@ -371,14 +379,14 @@ class Housekeeping:
     def __init__(
         self,
         ops: Operations,
-        appliance: Appliance,
+        parts: Parts,
         *,
         clock: Callable[[], float] = time.monotonic,
         every_s: float = HOUSEKEEPING_S,
         settle_s: float = SETTLE_S,
     ) -> None:
         self._ops = ops
-        self._appliance = appliance
+        self._parts = parts
         self._clock = clock
         self._every_s = every_s
         self._settle_s = settle_s
@@ -400,25 +408,23 @@ class Housekeeping:
 
     def healthy(self) -> bool:
         """False when a check is stuck far past any deadline: then systemd restarts us."""
-        state = self._appliance.kiosk.state
-        stuck_after = 3 * self._ops.config.diia.timeout_s + 30
-        if state.phase is Phase.CHECKING and self._clock() - state.since > stuck_after:
-            log.error("a check has run for over %.0f s: no more watchdog pings", stuck_after)
+        deadline = self._parts.kiosk.check_deadline  # its own: a share's includes its wait
+        if deadline is not None and self._clock() > deadline + STUCK_GRACE_S:
+            log.error("a check has run %.0f s past its deadline: no more watchdog pings",
+                      STUCK_GRACE_S)
             return False
         return True
 
     def update(self, ready: bool = False) -> None:
         """Banners, gauges, a pending config, the STATUS line (with READY=1 the first time)."""
-        ops, kiosk = self._ops, self._appliance.kiosk
+        ops, kiosk = self._ops, self._parts.kiosk
         clock = ops.clock.state()
         ops.metrics.clock_trusted.set(1 if clock.trusted else 0)
         if clock.diia_offset_s is not None:
             ops.metrics.clock_offset.set(clock.diia_offset_s)
         flags = ops.power.read()
         if flags is not None:
-            for name, on in flags.now.items():
-                ops.metrics.power_now.labels(name).set(1 if on else 0)
-                ops.metrics.power_seen.labels(name).set(1 if flags.seen[name] else 0)
+            ops.metrics.observe_power(flags)
         mine = set()
         if not clock.trusted:
             mine.add(Fault.CLOCK)
@@ -451,7 +457,7 @@ class Housekeeping:
 
     def _remote_config(self) -> None:
         """Confirm a trial that has settled; apply a fetched config while idle."""
-        ops, kiosk, poller = self._ops, self._appliance.kiosk, self._ops.poller
+        ops, kiosk, poller = self._ops, self._parts.kiosk, self._ops.poller
         if not self._confirmed and self._clock() - self._started >= self._settle_s:
             self._confirmed = True
             try:
@@ -467,11 +473,11 @@ class Housekeeping:
         self._pending = poller.take() or self._pending
         if self._pending is not None and kiosk.state.phase in (Phase.IDLE, Phase.READING):
             candidate, self._pending = self._pending, None
-            ops.apply(self._appliance, candidate)
+            ops.apply(self._parts, candidate)
 
     def status_line(self) -> str:
         """What `systemctl status kiosk` shows: the gist, in one line a person reads."""
-        ops, kiosk = self._ops, self._appliance.kiosk
+        ops, kiosk = self._ops, self._parts.kiosk
         config = ops.config
         parts = [f"mode {config.kiosk.mode}", f"source {config.source.kind}",
                  f"config v{ops.version}" if ops.version else "local config"]

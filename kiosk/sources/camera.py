@@ -396,9 +396,10 @@ class CameraFrames:
         except TimeoutError:
             return None  # the job stays queued and takes the next frame
         self._job = None
-        shaped = self._format not in YUV_SEMIPLANAR  # picamera2 cannot shape NV12/NV21
+        # picamera2 up to 0.3.36 cannot shape NV12/NV21: those are mapped as they are.
+        unshaped = {"reshape": False} if self._format in YUV_SEMIPLANAR else {}
         try:
-            with self._backend.MappedArray(request, "main", reshape=shaped) as mapped:
+            with self._backend.MappedArray(request, "main", **unshaped) as mapped:
                 return y_plane(mapped.array, self._format, self._size, self._stride)
         finally:
             request.release()
@@ -470,6 +471,6 @@ def _close(camera: Any) -> None:
     if manager is not None and getattr(manager, "cameras", {}).get(index) is camera:
         _quietly(lambda: manager.cleanup(index))
     camera.is_open = False  # its finaliser must not try (and fail) again
-    _quietly(camera.notifymeread.close)
+    _quietly(lambda: camera.notifymeread.close())
     _quietly(lambda: os.close(camera.notifyme_w))
     log.info("the camera was gone: released what picamera2 could not")

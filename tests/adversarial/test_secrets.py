@@ -35,7 +35,9 @@ def test_a_secret_that_cannot_be_a_header_is_a_config_error_naming_the_key(
         environ = {"KIOSK_DIIA_ACQUIRER_TOKEN": "acquirer-ok", "KIOSK_DIIA_AUTH_TOKEN": value}
     with pytest.raises(ConfigError) as raised:
         load_credentials(diia, environ)
-    assert raised.value.key == "diia.auth_token_file"
+    # A file is named by its key; a value from the environment by its variable.
+    named = "diia.auth_token_file" if source == "file" else "$KIOSK_DIIA_AUTH_TOKEN"
+    assert raised.value.key == named
     for part in value.replace("\r", "\n").replace("\t", "\n").split("\n"):
         assert len(part) < 5 or part not in str(raised.value)
 
@@ -44,10 +46,10 @@ def test_a_wrapped_acquirer_token_is_named_too():
     with pytest.raises(ConfigError) as raised:
         load_credentials(DiiaSection(), {"KIOSK_DIIA_ACQUIRER_TOKEN": WRAPPED,
                                           "KIOSK_DIIA_AUTH_TOKEN": "auth-ok"})
-    assert raised.value.key == "diia.acquirer_token_file" and "line break" in str(raised.value)
+    assert raised.value.key == "$KIOSK_DIIA_ACQUIRER_TOKEN" and "line break" in str(raised.value)
 
 
-def test_doctor_names_the_key_and_never_prints_the_wrapped_secret(tmp_path: Path):
+def test_doctor_names_the_variable_and_never_prints_the_wrapped_secret(tmp_path: Path):
     with DiiaSandbox() as sandbox:
         config = tmp_path / "k.toml"
         config.write_text(f'[diia]\nbase_url = "{sandbox.base_url}"\n'
@@ -57,7 +59,7 @@ def test_doctor_names_the_key_and_never_prints_the_wrapped_secret(tmp_path: Path
         out = io.StringIO()
         status = report(Doctor(environ, dev=tmp_path, sysfs=tmp_path).run(config), out)
     printed = out.getvalue()
-    assert status != 0 and "diia.auth_token_file" in printed and "line break" in printed
+    assert status != 0 and "KIOSK_DIIA_AUTH_TOKEN" in printed and "line break" in printed
     assert not any(part in printed for part in WRAPPED.split("\n"))
 
 

@@ -1,16 +1,20 @@
 #!/bin/bash
 # Boot systemd as PID 1 on a root of its own. Run by tests/system as
-#   unshare --mount --pid --fork --net --cgroup --kill-child -- bash boot.sh BASE REPO DEPS
+#   unshare --mount --pid --fork --net --cgroup --kill-child -- bash boot.sh BASE LOWER \
+#       [HOST_DIR:INSIDE_DIR ...]
 # (after moving itself into a cgroup of its own), so this script is PID 1 of fresh PID, mount,
-# network and cgroup namespaces. Nothing it mounts is seen outside, and no write reaches the
-# host's file system: the root is an overlay of / whose upper layer is a tmpfs, /run, /tmp
-# and /var/tmp are fresh tmpfs, the repository and the dependencies are bound read-only.
+# network and cgroup namespaces. LOWER is a Debian root (made by mmdebstrap, see
+# debian_root.py); it is never written to: the root booted is an overlay of it whose upper
+# layer is a tmpfs, and /run, /tmp and /var/tmp are fresh tmpfs. Nothing it mounts is seen
+# outside, and no write reaches the host's file system. Each HOST_DIR is bound read-only at
+# INSIDE_DIR.
 set -euo pipefail
-BASE=$1 REPO=$2 DEPS=$3
+BASE=$1 LOWER=$2
+shift 2
 mount --make-rprivate /
 mount -t tmpfs -o mode=0755 kiosk-systest "$BASE"
 mkdir -p "$BASE/upper" "$BASE/work" "$BASE/root"
-mount -t overlay kiosk-systest -o "lowerdir=/,upperdir=$BASE/upper,workdir=$BASE/work" \
+mount -t overlay kiosk-systest -o "lowerdir=$LOWER,upperdir=$BASE/upper,workdir=$BASE/work" \
     "$BASE/root"
 R=$BASE/root
 mount -t proc proc "$R/proc"
@@ -31,16 +35,15 @@ for dir in run tmp var/tmp; do
     mount -t tmpfs -o mode=1777,nosuid,nodev,size=256m "kiosk-$dir" "$R/$dir"
 done
 chmod 0755 "$R/run"
-for pair in "$REPO:/opt/kiosk-src" "$DEPS:/opt/kiosk-deps"; do
+for pair in "$@"; do
     mkdir -p "$R${pair#*:}"
     mount --bind "${pair%%:*}" "$R${pair#*:}"
     mount -o remount,bind,ro "$R${pair#*:}"
 done
-: >"$R/etc/fstab"  # no host disks or swap for the fstab generator
+: >"$R/etc/fstab"  # no disks or swap for the fstab generator
 rm -f "$R/etc/machine-id" && touch "$R/etc/machine-id"
-# Nothing the host enabled; units that touch hardware, the host's kernel settings or the
-# network: masked.
-find "$R/etc/systemd/system" -mindepth 1 -maxdepth 1 -name '*.wants' -exec rm -rf {} +
+# Units that touch hardware, the host's kernel settings or the network: masked. The apt
+# timers too: the tests start apt's services themselves.
 for unit in systemd-udevd.service systemd-udevd-control.socket systemd-udevd-kernel.socket \
     systemd-udev-trigger.service systemd-udev-settle.service systemd-modules-load.service \
     kmod-static-nodes.service systemd-sysctl.service systemd-binfmt.service \

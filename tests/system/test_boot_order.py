@@ -2,13 +2,14 @@
 
 On a Pi the camera's drivers (videodev, mc) may register their majors after the kiosk's unit
 has started, and systemd looks `DeviceAllow=char-video4linux` up in /proc/devices once, at
-start. Here the same happens on a box of its own (`Box` from test_kiosk_unit: systemd as
-PID 1 in fresh namespaces on an overlay root): /proc/devices inside the box is a copy of the
-host's without any video4linux line, bind-mounted over the real one (systemd reads it by
-path); /dev/video0 is a stand-in node (c 81:0, root:video 0660, as udev makes it). The unit
-is deploy/kiosk.service byte for byte (no drop-in); the kiosk runs from the repository in a
-venv that sees the tests' packages, and its picamera2 is a stand-in over the project's fake
-(tests/fakes/camera.py) that lists the camera only while /dev/video0 may be opened, as
+start. Here the same happens on a box of its own (`Box` from box.py: systemd as PID 1 in
+fresh namespaces on an overlay of the Debian root the package's tests use): /proc/devices
+inside the box is a copy of the host's without any video4linux line, bind-mounted over the
+real one (systemd reads it by path); /dev/video0 is a stand-in node (c 81:0, root:video
+0660, as udev makes it). The unit is deploy/kiosk.service byte for byte (no drop-in); the
+kiosk runs from the repository in a venv that sees the tests' packages (bound read-only,
+ahead of the root's dist-packages), and its picamera2 is a stand-in over the project's
+fake (tests/fakes/camera.py) that lists the camera only while /dev/video0 may be opened, as
 libcamera skips nodes it cannot open. Diia is the sandbox on the box's loopback.
 
 What it shows: the kiosk, refused its camera (EPERM), exits and is restarted; once the class
@@ -21,21 +22,18 @@ from __future__ import annotations
 
 import re
 import sys
+import sysconfig
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.system.test_kiosk_unit import (
-    REFUSED,
-    REPO,
-    Box,
-    events,
-    in_netns,
-    wait_for,
-)
+from tests.system.box import Box, in_netns, wait_for, why_no_boot
+from tests.system.debian_root import root_for, why_no_root
+from tests.system.debs import REPO, build, why_no_build
 
+REFUSED = why_no_boot() or why_no_build() or why_no_root()
 pytestmark = pytest.mark.skipif(REFUSED is not None, reason=REFUSED or "")
 
 STANDIN = '''"""picamera2 for the boot-order system test: the project's fake, in real time, listing
@@ -77,8 +75,11 @@ def devices_without(text: str, *names: str) -> str:
 
 @pytest.fixture(scope="module")
 def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Box]:
+    lower = root_for(build("amd64"))  # the same cached root as test_appliance.py
     started = time.monotonic()
-    box = Box(tmp_path_factory.mktemp("boot-order"))
+    deps = sysconfig.get_paths()["purelib"]
+    box = Box(lower, tmp_path_factory.mktemp("boot-order") / "console.log",
+              {str(REPO): "/opt/kiosk-src", deps: "/opt/kiosk-deps"})
     try:
         assert wait_for(lambda: box.run("systemctl", "is-system-running", check=False)
                         .stdout.strip() in ("running", "degraded"), 60, 0.2)
@@ -91,18 +92,18 @@ def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Box]:
 def test_a_kiosk_started_before_its_cameras_class_restarts_into_frames(box: Box) -> None:
     from kiosk.diia.sandbox import DiiaSandbox
 
-    # The kiosk as the unit runs it: its user and groups, a venv in /opt/kiosk.
+    # The kiosk as the unit runs it: its user and groups, a venv in /opt/diia-kiosk.
     for group in ("gpio", "video", "render", "input", "dialout"):
         box.run("groupadd", "--system", "-f", group)
     box.run("useradd", "--system", "--user-group", "--no-create-home", "--shell",
             "/usr/sbin/nologin", "--groups", "gpio,video,render,input,dialout", "kiosk")
     box.run("/usr/bin/python3", "-m", "venv", "--system-site-packages", "--without-pip",
-            "/opt/kiosk/venv")
-    site = next(box.path("/opt/kiosk/venv/lib").glob("python3*/site-packages"))
+            "/opt/diia-kiosk/venv")
+    site = next(box.path("/opt/diia-kiosk/venv/lib").glob("python3*/site-packages"))
     (site / "kiosk-boot-order.pth").write_text("/opt/kiosk-standin\n/opt/kiosk-src\n"
                                                "/opt/kiosk-deps\n")
-    program = box.path("/opt/kiosk/venv/bin/kiosk")
-    program.write_text("#!/opt/kiosk/venv/bin/python\nimport sys\nfrom kiosk.cli import main\n"
+    program = box.path("/opt/diia-kiosk/venv/bin/kiosk")
+    program.write_text("#!/opt/diia-kiosk/venv/bin/python\nimport sys\nfrom kiosk.cli import main\n"
                        "sys.exit(main())\n")
     program.chmod(0o755)
     standin = box.path("/opt/kiosk-standin")
@@ -159,7 +160,7 @@ events = "stdout"
         assert wait_for(lambda: restarts() >= 1, 30, 0.2), journal()[-3000:]
         assert "/dev/video0 refused by the service's device policy (EPERM)" in journal()
         first = box.show("InvocationID")["InvocationID"]
-        assert not [e for e in events(box, first) if e.get("outcome")]  # no frame, no verdict
+        assert not [e for e in box.events(first) if e.get("outcome")]  # no frame, no verdict
         before = restarts()
 
         # The late module: its class appears in /proc/devices, among the character devices
@@ -170,18 +171,20 @@ events = "stdout"
 
         def verdict() -> list[dict[str, object]]:
             invocation = box.show("InvocationID")["InvocationID"]
-            return [e for e in events(box, invocation) if e.get("outcome")]
+            return [e for e in box.events(invocation) if e.get("outcome")]
 
+        assert wait_for(lambda: "camera 0 open" in journal(), 30, 0.1), journal()[-3000:]
+        opened = time.monotonic() - appeared
         seen = wait_for(verdict, 40, 0.2)
         took = time.monotonic() - appeared
         assert seen and seen[0]["outcome"] == "pass", journal()[-3000:]
-        assert "camera 0 open" in journal()
         restarted = restarts() - before
         assert restarted <= 1  # the next start after the class appeared had frames
         assert box.show("ActiveState")["ActiveState"] == "active"
         FIGURES["restarts while refused"] = f"{before} (RestartSec=3)"
-        FIGURES["class appears -> verdict"] = (f"{took:.1f} s ({restarted} more restart(s), "
-                                               "then frames, a code read, Diia's answer)")
+        FIGURES["class appears -> camera open"] = f"{opened:.1f} s ({restarted} more restart(s))"
+        FIGURES["class appears -> verdict"] = (f"{took:.1f} s (frames, a code read, Diia's "
+                                               "answer)")
         box.run("systemctl", "stop", "kiosk.service", timeout=30)
     finally:
         sandbox.__exit__(None, None, None)

@@ -232,5 +232,9 @@ Admin API (JSON in and out):
                      instead; lose: the code is used up and the answer lost)
   revoke tokens     {post}/tokens/revoke -d '{{}}'
   set its clock off {post}/clock -d '{{"offset_s": 120}}'
+  share answers     {post}/share -d '{{"answer": "confirm", "after_s": 2}}'
+                    (answer: confirm | refuse | ignore; "deliver_to": a URL a confirmed
+                     document request is delivered to)
+  latest shares     curl -s {url}/sandbox/shares
   latest requests   curl -s {url}/sandbox/requests?limit=20
   everything        curl -s {url}/sandbox"""
