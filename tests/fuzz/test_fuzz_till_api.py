@@ -16,8 +16,7 @@ from kiosk.api.service import TillService
 from kiosk.loop import ArmCheck, CheckStatus
 from tests.fuzz.budget import fuzz_settings, ran
 
-SERVICE = TillService(default_min_age=18, staff_step=True, arm_wait_s=0.0,
-                      health=lambda: {"state": "idle"})
+SERVICE = TillService(default_min_age=18, staff_step=True, arm_wait_s=0.0)
 SERVER = ApiServer(("127.0.0.1", 0), SERVICE).start()
 PORT = int(SERVER.server_address[1])
 
