@@ -77,8 +77,8 @@ class Scans:
 class LiveKiosk:
     """A kiosk with Operations attached, running on a thread against the sandbox."""
 
-    def __init__(self, config_path: Path, sandbox: DiiaSandbox) -> None:
-        self.ops = Operations.start(config_path, {})
+    def __init__(self, config_path: Path, sandbox: DiiaSandbox, **ops: object) -> None:
+        self.ops = Operations.start(config_path, {}, **ops)
         self.credentials = sandbox.credentials
         self.sandbox = sandbox
         config = self.ops.config
@@ -127,7 +127,7 @@ class LiveKiosk:
 
 
 def local_config(path: Path, sandbox: DiiaSandbox, fleet: ServedRepository, state: Path,
-                 *, timeout_s: float = 5.0) -> Path:
+                 *, timeout_s: float = 5.0, clock: str = "require_sync = false") -> Path:
     path.write_text(f"""
 [kiosk]
 mode = "age"
@@ -162,7 +162,7 @@ allow_http_loopback = true
 port = 0
 
 [clock]
-require_sync = false
+{clock}
 """)
     return path
 
@@ -492,6 +492,30 @@ def test_a_config_needing_a_restart_is_a_trial_rolled_back_if_it_fails(
     fleet.repo.renew_timestamp()
     poller = second.new_poller()
     assert poller.fetch_once() is None and poller.last_rejection == "failed_start"
+
+
+def test_the_repository_is_not_asked_until_the_clock_is_trusted(
+    tmp_path: Path, sandbox: DiiaSandbox, fleet: ServedRepository, caplog
+) -> None:
+    """TUF's expiry checks read the clock: one behind would hide a freeze, one ahead would
+    refuse every honest repository. So an untrusted clock means no refresh (said once)."""
+    synced = tmp_path / "synchronized"
+    path = local_config(tmp_path / "kiosk.toml", sandbox, fleet, tmp_path / "state",
+                        clock=f'require_sync = true\nsync_file = "{synced}"')
+    sandbox.clock_offset_s = 3600.0  # Diia's Date header cannot vouch for our clock either
+    kiosk = LiveKiosk(path, sandbox, kernel_synced=lambda: False)
+    try:
+        with caplog.at_level(logging.WARNING, logger="kiosk.ops"):
+            for _ in range(3):
+                refresh(kiosk)
+        assert fleet.requests == [] and kiosk.ops.remote is None
+        assert caplog.text.count("until the clock is trusted") == 1
+        assert kiosk.ops.config.kiosk.min_age == 18 and Fault.CLOCK in kiosk.faults()
+        synced.touch()  # NTP synchronised
+        refresh(kiosk)
+        wait_for(kiosk, 21)
+    finally:
+        kiosk.close()
 
 
 def test_a_new_root_file_disowns_stored_configs(live: LiveKiosk, tmp_path: Path) -> None:

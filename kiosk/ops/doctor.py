@@ -123,7 +123,8 @@ class Doctor:
         elif credentials is not None:
             finding, client = self.diia_login(config, credentials)
             yield finding
-        yield self.clock(config, ops, client)
+        clock = self.clock(config, ops, client)
+        yield clock
         if client is not None:
             client.close()
         yield self.camera(config)
@@ -131,7 +132,7 @@ class Doctor:
         yield self.gpio(config)
         yield self.screen(config)
         yield self.power(ops)
-        yield self.remote(config, ops)
+        yield self.remote(config, ops, clock_trusted=clock.status == OK)
 
     def network(self, config: Config) -> Iterator[Finding]:
         url = httpx.URL(config.diia.base_url)  # parsed as the client parses it
@@ -336,9 +337,12 @@ class Doctor:
                            "use the official power supply; give the Pi air or a heatsink")
         return Finding(OK, "power", "no under-voltage or throttling")
 
-    def remote(self, config: Config, ops: Any) -> Finding:
+    def remote(self, config: Config, ops: Any, clock_trusted: bool = True) -> Finding:
         if not config.remote.url:
             return Finding(SKIP, "remote", "no remote config (remote.url)")
+        if not clock_trusted:  # the kiosk waits for it too: TUF's expiry checks read it
+            return Finding(SKIP, "remote", "not asked: the clock is not trusted (the clock "
+                           "line says why)")
         import shutil
         import tempfile
 
@@ -347,7 +351,7 @@ class Doctor:
             cache = Path(scratch) / "tuf"  # a copy: the kiosk's own rollback memory stays
             if (ops.store.dir / "tuf").is_dir():
                 shutil.copytree(ops.store.dir / "tuf", cache, symlinks=True)
-            poller = ops.new_poller(cache=cache)
+            poller = ops.new_poller(cache=cache, clock_trusted=lambda: True)
             poller.fetch_once()
         if poller.last_rejection:
             return Finding(FAIL, "remote", f"{config.remote.url}: refused "

@@ -394,6 +394,7 @@ class RemoteConfigPoller:
         on_reject: Callable[[str], None] = lambda reason: None,
         ssl_context: ssl.SSLContext | None = None,
         cache: Path | None = None,
+        clock_trusted: Callable[[], bool] = lambda: True,
     ) -> None:
         self._settings = settings
         self._local = local
@@ -402,6 +403,8 @@ class RemoteConfigPoller:
         self._running = running
         self._on_reject = on_reject
         self._cache = cache
+        self._clock_trusted = clock_trusted
+        self._waiting_for_clock = False
         self._fetcher = KioskFetcher(
             settings, ssl_context or httpx.create_ssl_context(trust_env=True))
         self._lock = threading.Lock()
@@ -422,7 +425,16 @@ class RemoteConfigPoller:
             self._stop.wait(self._settings.interval_s)
 
     def fetch_once(self) -> Candidate | None:
-        """One refresh; the candidate if it is to be applied (also kept for `take()`)."""
+        """One refresh; the candidate if it is to be applied (also kept for `take()`). None
+        at once while the clock is not trusted: TUF's expiry checks read it, and a clock
+        behind would hide a freeze, one ahead would refuse every honest repository."""
+        if not self._clock_trusted():
+            if not self._waiting_for_clock:
+                log.warning("remote config: not asking the repository until the clock is "
+                            "trusted (TUF's expiry checks need it)")
+            self._waiting_for_clock = True
+            return None
+        self._waiting_for_clock = False
         try:
             candidate = self._fetch()
         except RemoteConfigError as exc:

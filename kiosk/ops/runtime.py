@@ -282,14 +282,17 @@ class Operations:
             threading.Thread(target=self._warm_up, name="diia-warm-up", daemon=True).start()
         self.housekeeping.update(ready=True)
 
-    def new_poller(self, cache: Path | None = None) -> RemoteConfigPoller:
-        """The remote config's poller; `cache` instead of the store's own TUF cache (for
-        `kiosk doctor`, which must leave the kiosk's state as it found it)."""
+    def new_poller(self, cache: Path | None = None,
+                   clock_trusted: Callable[[], bool] | None = None) -> RemoteConfigPoller:
+        """The remote config's poller; `cache` instead of the store's own TUF cache and
+        `clock_trusted` instead of this clock's (for `kiosk doctor`, which must leave the
+        kiosk's state as it found it and has judged the clock itself)."""
         assert self.store is not None
         return RemoteConfigPoller(
             self.config.remote, self._local, self.store,
             paths=layer_paths(*kiosk_identity(self.config)),
             running=lambda: self.remote, on_reject=self.count_rejection, cache=cache,
+            clock_trusted=clock_trusted or self.clock_trusted,
         )
 
     def count_rejection(self, reason: str) -> None:
