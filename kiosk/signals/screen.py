@@ -335,6 +335,10 @@ class PygameScreen:
             self._shown += 1
             self._save_screenshots(f"{self._shown:02d}-{look_name(state)}", state)
 
+    def animates(self, state: State) -> bool:
+        """Whether `state` moves on screen: then the loop turns for every frame."""
+        return not self._closed and _animated(state)
+
     def tick(self, now: float) -> None:
         if self._closed:
             return
