@@ -17,8 +17,8 @@ height:
 2. every module's lightness is sampled at its centre on each line that fits, and averaged
    over those lines;
 3. every character (an EAN-13 digit in its L, G or R code, or a Code 128 symbol character)
-   and the guard patterns must match the modules better than any other character that could
-   stand in its place, by `MARGIN`.
+   must match the modules better than any other character that could stand in its place,
+   by `MARGIN` (the guard patterns' widths were part of the fit in 1).
 
 A read passes only when `MIN_LINES` lines fit and every character wins. A true read of a soft
 symbol may fail (it is then left to the next frame); a misread fails at the characters it got
@@ -148,7 +148,7 @@ def why_not(patch: np.ndarray, text: str, symbology: str) -> str:
         others = [alt for alt in alternatives if alt != code]
         if not others:  # a guard: its edges were fitted already
             continue
-        mine = float(_signs((code,)) @ part)
+        mine = float(_signs((code,))[0] @ part)
         rival = float((_signs(tuple(others)) @ part).max())
         if mine < rival + MARGIN:
             return "another character matches the modules better" if mine < rival else (
@@ -160,8 +160,7 @@ def why_not(patch: np.ndarray, text: str, symbology: str) -> str:
 def _signs(codes: tuple[str, ...]) -> np.ndarray:
     """+1 for each light module, -1 for each dark one; a row a code."""
     return np.array([[-1.0 if c == "1" else 1.0 for c in code] for code in codes],
-                    dtype=np.float32).squeeze(0) if len(codes) == 1 else np.array(
-        [[-1.0 if c == "1" else 1.0 for c in code] for code in codes], dtype=np.float32)
+                    dtype=np.float32)
 
 
 def _lines(values: np.ndarray, step: float = 1.0) -> list[np.ndarray]:
