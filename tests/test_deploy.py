@@ -105,6 +105,15 @@ def test_a_watchdog_kill_leaves_a_python_stack_in_the_journal_and_no_core_on_dis
     assert values("LimitCORE") == ["0"]
 
 
+def test_the_descriptor_limit_leaves_room_beyond_every_cap() -> None:
+    from kiosk.api.wire import Limits
+    from kiosk.ops.metrics import MAX_CLIENTS
+
+    (limit,) = values("LimitNOFILE")
+    capped = Limits().max_connections + 3 + MAX_CLIENTS + 1  # + listeners and the wake pair
+    assert int(limit) >= 4 * (capped + 100)  # 100: the camera, screen, Diia, files at most
+
+
 def test_lgpio_gets_a_writable_working_directory() -> None:
     runtime = values("RuntimeDirectory")[0]
     assert values("WorkingDirectory") == [f"/run/{runtime}"]

@@ -149,3 +149,15 @@ def test_the_metrics_playbook_installs_the_shipped_files_and_fills_their_placeho
     agent = (PROM / "kiosk-agent.yml").read_text()
     for name in ("KIOSK_STORE", "KIOSK_ID", "KIOSK_REGION"):
         assert f"${{{name}}}" in agent and f"{name}=" in env and f"{name}=" in str(play)
+
+
+@pytest.mark.parametrize("units", [
+    ["prometheus/kiosk-metrics-agent.service"],
+    ["prometheus/pull-over-vpn/kiosk-metrics-proxy.socket",
+     "prometheus/pull-over-vpn/kiosk-metrics-proxy.service"],
+])
+def test_the_fleet_units_verify_clean(units: list[str]) -> None:
+    analyze = tool("systemd-analyze")
+    result = subprocess.run([analyze, "verify", "--man=no", *(str(FLEET / u) for u in units)],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0 and not result.stderr.strip(), result.stderr

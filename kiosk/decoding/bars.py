@@ -34,7 +34,7 @@ import numpy as np
 QUIET = 5.0  # modules of light either side of the symbol
 MAX_RESIDUAL = 0.3  # mean edge misfit, in modules
 MIN_LINES = 3
-ENOUGH_LINES = 5  # averaged over more, the modules are no clearer
+ENOUGH_LINES = 4  # averaged over more, the modules are hardly clearer
 LINES = 11
 MARGIN = 0.4  # how much better than the runner-up a character must score (a module: ±2)
 
@@ -127,7 +127,9 @@ def why_not(patch: np.ndarray, text: str, symbology: str) -> str:
     if min(patch.shape) < 8 or max(patch.shape) < 2 * len(modules):
         return "under half a pixel a module"
     samples = []
-    lines = _lines(patch.astype(np.float32))
+    # Under about 2.5 px a module, lines sampled every half pixel give the edges room.
+    step = 0.5 if max(patch.shape) < 4 * len(modules) else 1.0
+    lines = _lines(patch.astype(np.float32), step)
     ways = [1, -1]  # either way: a phone upside down shows the pattern reversed
     for n, line in enumerate(lines):
         for way in ways:
@@ -162,10 +164,10 @@ def _signs(codes: tuple[str, ...]) -> np.ndarray:
         [[-1.0 if c == "1" else 1.0 for c in code] for code in codes], dtype=np.float32)
 
 
-def _lines(values: np.ndarray) -> list[np.ndarray]:
+def _lines(values: np.ndarray, step: float = 1.0) -> list[np.ndarray]:
     """`LINES` scan lines across the bars, spread over the middle of their height: each the
-    mean of three parallel lines a pixel apart, sampled bilinearly along the direction the
-    patch's edges face (bars tilted in the patch are crossed square)."""
+    mean of three parallel lines a pixel apart, sampled bilinearly every `step` pixels along
+    the direction the patch's edges face (bars tilted in the patch are crossed square)."""
     height, width = values.shape
     coarse = values[::2, ::2]  # the bars' direction needs no more
     gx = coarse[:-1, 1:] - coarse[:-1, :-1]
@@ -174,7 +176,7 @@ def _lines(values: np.ndarray) -> list[np.ndarray]:
     theta = 0.5 * np.arctan2(2 * jxy, jxx - jyy)  # across the bars
     c, s = np.cos(theta), np.sin(theta)
     half = 0.5 * np.hypot(height, width)
-    t = np.arange(-half, half, dtype=np.float32)
+    t = np.arange(-half, half, step, dtype=np.float32)
     # Along the bars, from the patch's middle outwards to ±20 % of its width: a Diia symbol's
     # bars are at least a fifth as tall as long and the patch at most 1.5× the symbol, but
     # a patch is centred on the scan line that read it, which may lie near the bars' end.

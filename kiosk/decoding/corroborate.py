@@ -12,12 +12,13 @@ reading of the same patch of the frame, by the other library or at a clearly dif
 - read by zbar (the second look's bar patches): zxing-cpp on the patch, else enlarged 1.5×,
   else zbar on every row of the patch stretched 1.25× across the bars.
 
-The first second reading that reads any Diia digits decides: the same digits confirm, other
-digits veto. But two readings of the same damaged bars can agree on the same wrong digits, so
-a confirmed read must also be drawn by the patch's pixels: the module pattern of the digits
+The first second reading that reads any Diia digits decides: other digits veto. But two
+readings of the same damaged bars can agree on the same wrong digits, so a read that is not
+vetoed is confirmed only when the patch's pixels draw it: the module pattern of the digits
 read, laid over scan lines across the bars' height, fits their edges with consistent module
 widths between quiet zones, and every digit matches its modules better than any other digit
-could (`kiosk.decoding.bars`). A QR needs none: Reed-Solomon at error correction H and the
+could (`kiosk.decoding.bars`). That evidence is also enough where no second reading read any
+digits. A QR needs none: Reed-Solomon at error correction H and the
 verify URL's shape (a UUID4 among fixed words) leave nothing a misread could hit.
 bench/misreads.py measures it all.
 """
@@ -72,7 +73,7 @@ class Corroborator:
             seconds.append(lambda: zbar.scan(_scaled(patch, 2.0, 2.0)))
         seconds.append(lambda: self.zxing_1d(_turned(patch, 3.0)))
         seconds.append(lambda: self.zxing_1d(_turned(patch, -3.0)))
-        return _decide(seconds, text) and self._drawn(patch, text, symbology)
+        return self._confirmed(seconds, patch, text, symbology)
 
     def zbar_read(self, patch: np.ndarray, text: str, symbology: str) -> bool:
         """A zbar read of `text` in `symbology` in `patch` (bars running down it)."""
@@ -83,18 +84,28 @@ class Corroborator:
         if self.zbar is not None:
             zbar = self.zbar
             seconds.append(lambda: zbar.scan(_scaled(patch, 1.25, 1.0)))
-        return _decide(seconds, text) and self._drawn(patch, text, symbology)
+        return self._confirmed(seconds, patch, text, symbology)
 
-    def _drawn(self, patch: np.ndarray, text: str, symbology: str) -> bool:
-        return not self.structure or drawn(patch, text, symbology)
+    def _confirmed(self, seconds: list[Callable[[], Reads]], patch: np.ndarray, text: str,
+                   symbology: str) -> bool:
+        agreed = _decide(seconds, text)
+        if agreed is False:  # a second reading read other digits: a veto
+            return False
+        if not self.structure:
+            return agreed is True
+        # The bars drawing the digits is the evidence a repeated error cannot fake: it is
+        # needed even when a second reading agreed, and enough when none read anything.
+        return drawn(patch, text, symbology)
 
 
-def _decide(seconds: list[Callable[[], Reads]], text: str) -> bool:
+def _decide(seconds: list[Callable[[], Reads]], text: str) -> bool | None:
+    """Whether the first second reading that reads any Diia digits reads `text` (None: none
+    read any)."""
     for second in seconds:
         digits = {t for t, _ in second() if is_diia_barcode(t)}
         if digits:
             return digits == {text}
-    return False
+    return None
 
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in frame pixels, half-open
