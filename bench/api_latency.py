@@ -1,13 +1,15 @@
 """The till's API on a running `kiosk run`: what it adds to RSS and to start → READY, and
 arm → verdict latency against the Diia sandbox, as a till sees it.
 
-    python bench/api_latency.py [--checks 200]
+    python bench/api_latency.py [--checks 200] [--idle-s 10]
 
 Start → READY is from spawning `kiosk run` (codes on stdin) until it logs that it is running
 (after the API is bound), with and without `[api] listen`; RSS is the process's VmRSS after
 the first verdict. Arm → verdict: POST /v1/checks, type a fresh sandbox code on the kiosk's
 stdin, then the verdict event read from GET /v1/events; the code's typing is included, as the
 scanner's would be. Ratios are against the same kiosk without the API, measured in this run.
+Idle wake-ups: voluntary context switches a second of an idle kiosk's loop thread (and of
+all its threads), read from /proc.
 """
 
 from __future__ import annotations
@@ -78,6 +80,29 @@ def arm_to_verdict(sandbox: DiiaSandbox, folder: Path, checks: int) -> list[floa
     return times
 
 
+def switches(pid: int, tid: int) -> int:
+    """Voluntary context switches of thread `tid`: each is one wake-up after a wait."""
+    for line in Path(f"/proc/{pid}/task/{tid}/status").read_text().splitlines():
+        if line.startswith("voluntary_ctxt_switches:"):
+            return int(line.split()[1])
+    return 0
+
+
+def idle_wakeups(sandbox: DiiaSandbox, folder: Path, seconds: float) -> tuple[float, float]:
+    """Wake-ups a second of an idle `kiosk run` (codes on stdin, no screen, the API on): its
+    loop's thread, and all its threads together."""
+    with RunningKiosk(sandbox, folder) as kiosk:
+        pid = kiosk.process.pid
+        time.sleep(1.0)  # past the start and the warm-up
+        tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+        before = {t: switches(pid, t) for t in tids}
+        time.sleep(seconds)
+        after = {t: switches(pid, t) for t in tids}
+    loop = (after[pid] - before[pid]) / seconds
+    total = sum(after[t] - before[t] for t in tids) / seconds
+    return loop, total
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -87,6 +112,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--checks", type=int, default=200)
     parser.add_argument("--starts", type=int, default=5)
+    parser.add_argument("--idle-s", type=float, default=10.0)
     args = parser.parse_args()
     with DiiaSandbox() as sandbox, tempfile.TemporaryDirectory() as tmp:
         runs: dict[bool, list[tuple[float, int]]] = {False: [], True: []}
@@ -106,6 +132,9 @@ def main() -> int:
               f"p50 {percentile(times, 0.5):.1f} ms, p99 {percentile(times, 0.99):.1f} ms, "
               f"max {max(times):.1f} ms (the sandbox's own time p50 "
               f"{percentile(server, 0.5):.1f} ms)")
+        loop, total = idle_wakeups(sandbox, Path(tmp) / "idle", args.idle_s)
+        print(f"idle wake-ups a second ({args.idle_s:g} s, no camera, no screen): the loop's "
+              f"thread {loop:.1f}, the whole process {total:.1f}")
     return 0
 
 

@@ -1,11 +1,14 @@
 """The loop's shell: threads, the clock, the outputs; the rules live in `kiosk.loop`.
 
-`Kiosk.run` turns about 30 times a second. Each turn it takes what came in — staff
-commands, the till's commands, fault changes, the verdict of the check in flight, the time —
-feeds each to `kiosk.loop.step` as a plain value, and carries out the effects it returns:
-start a check, show a state on every output, record a verdict, tell the till. While the
-kiosk rests it pulls the next reading from the source; while it checks or shows a verdict
-it pulls none (a phone still held afterwards is the same presentation).
+`Kiosk.run` waits on one queue, its inbox: a scanner's readings, a fault, an online
+share's link, a check's result and a wake-up for a staff or till command all arrive there,
+and the loop blocks on it until one does or the next thing is due (a verdict leaving, an
+arming lapsing, the screen's next frame while it animates, the housekeeping's beat). Each
+turn it takes what came in, feeds each to `kiosk.loop.step` as a plain value, and carries
+out the effects it returns: start a check, show a state on every output, record a verdict,
+tell the till. A camera's frames are pulled, one a turn, only while the kiosk rests; while
+it checks or shows a verdict it pulls none and a scanner's scans wait their turn (a phone
+still held afterwards is the same presentation).
 
 The Diia call runs on a worker thread so that the screen keeps animating and the watchdog
 keeps being fed while it is in flight; the checker never raises, so nothing here has to
@@ -18,11 +21,12 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
-from dataclasses import replace
-from typing import Protocol, runtime_checkable
+from dataclasses import dataclass, replace
+from typing import Any, Protocol, runtime_checkable
 
 from kiosk.checking.checker import Checker
 from kiosk.decoding.confirm import Confirmation
@@ -93,39 +97,34 @@ class OfferChecker(Protocol):
               stop: threading.Event) -> Verdict: ...
 
 
-_SOURCE_ENDED = object()
+_WAKE = object()  # on the inbox: turn now (a command was handed over elsewhere)
 
 
-def paced_readings(readings: Iterable[Reading], idle_s: float = TICK_S) -> Iterator[Reading]:
-    """Readings from a source that blocks until the next scan (a scanner, stdin), with an
-    empty reading every `idle_s` while none comes. The loop keeps turning while the kiosk
-    waits for a customer, so the screen animates and the systemd watchdog stays fed; the
-    watchdog itself is still fed only by the loop. The source is read on its own thread; its
-    end and its errors come out here, on the loop's."""
-    items: queue.Queue[object] = queue.Queue(maxsize=16)
+def _still(state: State) -> bool:
+    return False
 
-    def pump() -> None:
-        try:
-            for reading in readings:
-                items.put(reading)
-        except Exception as exc:  # handed to the loop, which crashes as it would have
-            items.put(exc)
-        else:
-            items.put(_SOURCE_ENDED)
 
-    threading.Thread(target=pump, name="source", daemon=True).start()
-    while True:
-        try:
-            item = items.get(timeout=idle_s)
-        except queue.Empty:
-            yield Reading([], [], time.monotonic())
-            continue
-        if item is _SOURCE_ENDED:
-            return
-        if isinstance(item, Exception):
-            raise item
-        assert isinstance(item, Reading)
-        yield item
+IDLE_WAKE_S = 0.5  # at rest, nothing due: the housekeeping and the watchdog's beat
+
+
+@dataclass(frozen=True, slots=True)
+class SourceEnded:
+    """A pushed source (a scanner, stdin) has ended, or failed with `error`."""
+
+    error: Exception | None = None
+
+
+def push_readings(readings: Iterable[Reading], inbox: queue.SimpleQueue[Any]) -> None:
+    """A source that blocks until the next scan (a scanner, stdin), read on a thread of its
+    own: each reading goes to the loop's one queue, then its end (or its error, raised on
+    the loop's thread)."""
+    try:
+        for reading in readings:
+            inbox.put(reading)
+    except Exception as exc:  # handed to the loop, which crashes as it would have
+        inbox.put(SourceEnded(exc))
+    else:
+        inbox.put(SourceEnded())
 
 
 class Kiosk:
@@ -152,10 +151,12 @@ class Kiosk:
         staff: StaffInput | None = None,
         arm_seconds: float = 120.0,
         require_arming: bool = False,
+        push_readings: bool = False,
+        heartbeat_s: float = IDLE_WAKE_S,
         check_seconds: float = 30.0,
         share_seconds: float = 150.0,
         end_waits: threading.Event | None = None,
-        inbox: queue.SimpleQueue[Input] | None = None,
+        inbox: queue.SimpleQueue[Any] | None = None,
         till: TillPort | None = None,
         on_output_error: Callable[[str, str], None] | None = None,
     ) -> None:
@@ -185,6 +186,12 @@ class Kiosk:
         # Set once the kiosk stops: a share waiting for its holder ends at once (the
         # checker built with the same event waits on it).
         self._end_waits = end_waits or threading.Event()
+        # A scanner's readings come on the inbox (pushed); a camera's are pulled, one a frame.
+        self._pushed = push_readings
+        self._heartbeat_s = min(heartbeat_s, IDLE_WAKE_S)  # the longest wait between beats
+        self._ended = False  # the pushed source ended
+        self._held: deque[Reading] = deque()  # pushed while the loop takes no readings
+        self._waits = sleep is time.sleep  # no test's clock: block on the inbox itself
 
     # -- what others may read or hand in ------------------------------------------------
 
@@ -248,9 +255,16 @@ class Kiosk:
     # -- the shell ----------------------------------------------------------------------
 
     def run(self) -> None:
-        """Until the readings end (an image folder, stdin); a camera never ends."""
+        """Until the readings end (an image folder, stdin); a camera never ends. Between
+        frames (or, with a scanner, all the time) the loop blocks on its one queue: a
+        reading, a till or staff command, a check's result or a fault wakes it, else the
+        next thing due (a verdict leaving, an arming lapsing, the screen's next frame, the
+        housekeeping's beat)."""
         self._loop, effects = start(self.rules, self.clock(), self._loop.shown.faults)
         readings = iter(self.readings)
+        if self._pushed:
+            threading.Thread(target=push_readings, args=(readings, self._inbox),
+                             name="source", daemon=True).start()
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="check") as pool:
             try:
                 self._perform(effects, pool)
@@ -258,15 +272,16 @@ class Kiosk:
                     self._turn(pool)
                     if self._stop_reason and self._stopped():
                         return
-                    if self._loop.wants_readings:
+                    if (self._ended and not self._held and self._loop.wants_readings
+                            and self._check is None):
+                        return
+                    if self._loop.wants_readings and not self._pushed:
                         reading = next(readings, None)
                         if reading is None:
                             return
                         self._feed_reading(reading, pool)
-                    elif self._check is not None:
-                        self._wait_for_check(pool)
                     else:
-                        self._rest()
+                        self._wait(pool)
             finally:  # before the pool waits for its worker: a waiting share ends now
                 self._end_waits.set()
                 for stop in self._offer_stops.values():
@@ -283,14 +298,22 @@ class Kiosk:
                 stop.set()
         return self._check is None
 
+    def wake(self) -> None:
+        """Something was handed over outside the inbox (a till or staff command): turn now.
+        From any thread."""
+        self._inbox.put(_WAKE)
+
     def _turn(self, pool: ThreadPoolExecutor) -> None:
-        """Everything but the readings: inputs from elsewhere, the time, the outputs' beat."""
+        """Everything but the pulled readings: the check's result, inputs from elsewhere,
+        the time, the outputs' beat."""
         now = self.clock()
         while True:
             try:
-                self._feed(self._inbox.get_nowait(), pool)
+                self._take(self._inbox.get_nowait(), pool)
             except queue.Empty:
                 break
+        while self._held and self._loop.wants_readings:  # a scan waits while a check runs
+            self._feed_reading(self._held.popleft(), pool)
         if self.staff is not None:
             for command in self.staff.take():
                 self._feed(Staff(command, now), pool)
@@ -301,6 +324,51 @@ class Kiosk:
         self._outputs.tick(now)
         self._mark_failing_outputs(pool)
         self.heartbeat()
+        # Last: an input taken this turn came before the verdict (a press while Diia was
+        # asked is a press during the check).
+        if self._check is not None and self._check[0].done():
+            self._collect_check(pool)
+
+    def _take(self, item: Any, pool: ThreadPoolExecutor) -> None:
+        if item is _WAKE:
+            return
+        if isinstance(item, SourceEnded):
+            if item.error is not None:
+                raise item.error
+            self._ended = True
+        elif isinstance(item, Reading):
+            self._held.append(item)  # taken in turn, when the loop takes readings again
+        else:
+            self._feed(item, pool)
+
+    def _wait(self, pool: ThreadPoolExecutor) -> None:
+        """Block until the next input, or the next thing due."""
+        if self._check is not None and self._check[0].done():
+            return
+        if self._held and self._loop.wants_readings:
+            return
+        timeout = self._due_in()
+        if not self._waits:  # a test's clock: its `sleep` moves it, one tick at most
+            if self._check is not None:
+                wait_for([self._check[0]], timeout=TICK_S)
+            elif self._inbox.empty():
+                self.sleep(min(timeout, TICK_S))
+            return
+        try:
+            item = self._inbox.get(timeout=timeout)
+        except queue.Empty:
+            return
+        self._take(item, pool)
+
+    def _due_in(self) -> float:
+        """Seconds until something is due without an input: an animated frame, a verdict
+        leaving, an arming lapsing, else the housekeeping's beat."""
+        loop, now = self._loop, self.clock()
+        if any(getattr(s, "animates", _still)(loop.shown) for s in self.signals):
+            return TICK_S
+        due = [loop.result_until, loop.armed.until if loop.armed else None]
+        left = [max(0.0, at - now) for at in due if at is not None]
+        return min([self._heartbeat_s, *left])
 
     def _take_from_till(self) -> list[ArmCheck | CancelCheck | Staff]:
         assert self.till is not None
@@ -310,12 +378,9 @@ class Kiosk:
             log.exception("the till's commands could not be taken")
             return []
 
-    def _wait_for_check(self, pool: ThreadPoolExecutor) -> None:
+    def _collect_check(self, pool: ThreadPoolExecutor) -> None:
         assert self._check is not None
         future, started = self._check
-        wait_for([future], timeout=TICK_S)
-        if not future.done():
-            return
         self._check = None
         verdict = future.result()
         if isinstance(started, StartOffer):
@@ -331,12 +396,6 @@ class Kiosk:
                                            "queue": round(queue_ms, 1),
                                            **verdict.ms, "total": round(total_ms, 1)})
         self._feed(Checked(verdict, self.clock()), pool)
-
-    def _rest(self) -> None:
-        """A verdict on screen: wait a tick, or less when it is due to leave sooner."""
-        until = self._loop.result_until
-        now = self.clock()
-        self.sleep(TICK_S if until is None else min(TICK_S, max(0.0, until - now)))
 
     def _feed_reading(self, reading: Reading, pool: ThreadPoolExecutor) -> None:
         self._feed(reading, pool)
@@ -358,9 +417,11 @@ class Kiosk:
                 args = (effect.code,) if effect.terms is None else (effect.code, effect.terms)
                 self._check_began = self.clock()
                 self._check = (pool.submit(self.checker.check, *args), effect)
+                self._check[0].add_done_callback(lambda _: self.wake())
             elif isinstance(effect, StartOffer):
                 stop = self._offer_stops[effect.terms.id] = threading.Event()
                 self._check = (pool.submit(self._offer, effect.terms, stop), effect)
+                self._check[0].add_done_callback(lambda _: self.wake())
             elif isinstance(effect, Record):
                 log.debug("verdict %s (%s)", effect.verdict.outcome, effect.verdict.reason)
                 self._tell_till(effect)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kiosk.app import Kiosk, frame_readings, paced_readings, scanner_readings
+from kiosk.app import IDLE_WAKE_S, Kiosk, frame_readings, scanner_readings
 from kiosk.checking.checker import Checker, DiiaChecker, DiiaPort
 from kiosk.checking.names import NameFile, NameSource
 from kiosk.config import (
@@ -31,7 +31,7 @@ from kiosk.config import (
 from kiosk.decoding.decode import make_decoder
 from kiosk.diia.client import DiiaClient, Exchange
 from kiosk.diia.transport import ProxySettingError
-from kiosk.loop import FaultChanged, Input, Reading, TillPort
+from kiosk.loop import FaultChanged, Reading, Tick, TillPort
 from kiosk.model import Fault
 from kiosk.ops.reach import DiiaReach
 from kiosk.signals import Signals
@@ -71,7 +71,18 @@ def attended_checks(config: Config) -> bool:
     return config.kiosk.attended and config.kiosk.mode == "age"
 
 
-def build_staff(config: Config, pin_factory: Any = None) -> StaffInput | None:
+def _gpio_here(config: Config, pin_factory: Any) -> bool:
+    return pin_factory is not None or config.signals.gpio == "mock" or on_raspberry_pi()
+
+
+def staff_at_the_till(config: Config, pin_factory: Any = None) -> bool:
+    """Attended age checks whose staff step is the till (no staff button to press)."""
+    return attended_checks(config) and till_is_staff_step(config, _gpio_here(config,
+                                                                             pin_factory))
+
+
+def build_staff(config: Config, pin_factory: Any = None,
+                wake: Callable[[], None] = lambda: None) -> StaffInput | None:
     """The staff step for attended age checks: the staff button, or, with no button but the
     till's API, an input that takes nothing (the till arms and acknowledges through its own
     port); None when checks run unattended."""
@@ -79,10 +90,10 @@ def build_staff(config: Config, pin_factory: Any = None) -> StaffInput | None:
         return None
     check_staff_step(config)  # a config error: neither a button nor the till's API
     s = config.signals
-    gpio_here = pin_factory is not None or s.gpio == "mock" or on_raspberry_pi()
+    gpio_here = _gpio_here(config, pin_factory)
     if till_is_staff_step(config, gpio_here):
         log.info("attended age checks: the till arms and acknowledges (no staff button)")
-        return QueuedStaffInput()
+        return QueuedStaffInput(wake)
     if not gpio_here:
         raise ConfigError("kiosk.attended", "attended age checks need the staff button on "
                           f"GPIO{s.staff_pin}, and there is no GPIO here (signals.gpio = "
@@ -91,7 +102,7 @@ def build_staff(config: Config, pin_factory: Any = None) -> StaffInput | None:
     from kiosk.staff import GpioStaffButton, StaffInputError
 
     try:
-        return GpioStaffButton(s.staff_pin, pin_factory=pin_factory)
+        return GpioStaffButton(s.staff_pin, pin_factory=pin_factory, wake=wake)
     except StaffInputError as exc:
         raise ConfigError("signals.staff_pin", str(exc)) from exc
 
@@ -144,6 +155,7 @@ def build_signals(
                 fullscreen=config.signals.fullscreen,
                 screenshot_dir=screenshot_dir,
                 screenshot_sizes=screenshot_sizes,
+                till_staff=staff_at_the_till(config, pin_factory),
             )
 
         try:
@@ -383,7 +395,10 @@ def bootstrap(
     if checker is None and credentials is None:
         credentials = load_credentials(config.diia)
     loop_clock = clock or time.monotonic
-    inbox: queue.SimpleQueue[Input] = queue.SimpleQueue()  # the loop's, from other threads
+    inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()  # the loop's one queue
+
+    def wake() -> None:  # a command handed over beside the inbox: the loop turns now
+        inbox.put(Tick(loop_clock()))
 
     def camera_fault(lost: bool) -> None:
         inbox.put(FaultChanged(Fault.CAMERA, lost, loop_clock()))
@@ -400,12 +415,10 @@ def bootstrap(
     else:
         default_gone = 0
     gone = default_gone if gone_frames is None else gone_frames
-    if gone == 0:  # a scanner blocks between scans: keep the loop (and watchdog) turning
-        readings = paced_readings(readings)
     if pin_factory is None:
         pin_factory = gpio_pin_factory(config)
     if staff is None:
-        staff = build_staff(config, pin_factory)  # a config error: attended without a button
+        staff = build_staff(config, pin_factory, wake)  # a config error: attended without a button
     reach = ops.reach if ops else DiiaReach()
     till = None
     if config.api.listen and till_port is None:  # imported only when on: no cost when off
@@ -414,7 +427,7 @@ def bootstrap(
         till = open_till(  # a config error: no token, the port taken
             config, staff_step=staff is not None, diia=reach.said,
             config_version=(lambda: ops.version) if ops else (lambda: 0),
-            clock_trusted=ops.clock_trusted if ops else (lambda: True))
+            clock_trusted=ops.clock_trusted if ops else (lambda: True), wake=wake)
         till_port = till.service
     client: DiiaClient | None = None
     observers = [reach.observe, on_exchange or (ops.metrics.observe_exchange if ops else None)]
@@ -472,6 +485,9 @@ def bootstrap(
         check_seconds=check_budget_s(config),
         share_seconds=share_budget_s(config),
         end_waits=end_waits,
+        push_readings=gone == 0,  # a scanner blocks between scans: its scans come on the inbox
+        # The watchdog is pinged at half its period: the loop beats at least that often.
+        heartbeat_s=ops.watchdog_period / 2 if ops and ops.watchdog_period else IDLE_WAKE_S,
         inbox=inbox,
         till=till_port,
         on_output_error=ops.metrics.observe_output_error if ops else None,

@@ -1,7 +1,7 @@
 """Staff input for attended mode: arming the kiosk for an age check, acknowledging a verdict.
 
-The port is `StaffInput.take()`: the commands given since the last call, asked for by the
-loop about 30 times a second, so an input never blocks it. Adapters queue what arrives on
+The port is `StaffInput.take()`: the commands given since the last call, asked for at each
+turn of the loop (which a put wakes), so an input never blocks it. Adapters queue what arrives on
 their own threads: `GpioStaffButton` (one push button between a BCM pin and ground, through
 gpiozero's `Button`) now; the POS later, which can say which command it means.
 
@@ -12,6 +12,7 @@ while it waits for staff, acknowledge a verdict held on the screen.
 from __future__ import annotations
 
 import queue
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from kiosk.model import StaffCommand
@@ -34,11 +35,13 @@ class StaffInput(Protocol):
 class QueuedStaffInput:
     """Commands put from any thread, taken by the loop: the base of the adapters."""
 
-    def __init__(self) -> None:
+    def __init__(self, wake: Callable[[], None] = lambda: None) -> None:
         self._queue: queue.SimpleQueue[StaffCommand] = queue.SimpleQueue()
+        self._wake = wake  # the loop blocks between inputs: tell it one is here
 
     def put(self, command: StaffCommand) -> None:
         self._queue.put(command)
+        self._wake()
 
     def take(self) -> list[StaffCommand]:
         taken: list[StaffCommand] = []
@@ -59,8 +62,9 @@ class GpioStaffButton(QueuedStaffInput):
     run anywhere (tests press it with `pin.drive_low()`). Raises `StaffInputError`.
     """
 
-    def __init__(self, pin: int = 23, bounce_s: float = 0.05, pin_factory: Any = None) -> None:
-        super().__init__()
+    def __init__(self, pin: int = 23, bounce_s: float = 0.05, pin_factory: Any = None,
+                 wake: Callable[[], None] = lambda: None) -> None:
+        super().__init__(wake)
         from gpiozero import Button  # lazy, as in lights: importing gpiozero probes pins
         from gpiozero.exc import GPIOZeroError
 

@@ -138,6 +138,7 @@ class EventReader:
             self._headers["Last-Event-ID"] = last_event_id
         self._url = url
         self._stop = False
+        self._arrived = threading.Condition()  # an event came: `wait_for` looks again
         self.connected = threading.Event()
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
@@ -155,17 +156,20 @@ class EventReader:
                 elif line.startswith("id: "):
                     number = line[4:]
                 elif line.startswith("data: "):
-                    self.events.append((number, json.loads(line[6:])))
+                    with self._arrived:
+                        self.events.append((number, json.loads(line[6:])))
+                        self._arrived.notify_all()
                 if self._stop:
                     return
 
     def wait_for(self, predicate: Any, timeout_s: float = 15.0) -> tuple[str, dict[str, Any]]:
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            for number, event in list(self.events):
-                if predicate(event):
-                    return number, event
-            time.sleep(0.01)
+        with self._arrived:  # woken by each event: no polling delay in what is measured
+            while (left := deadline - time.monotonic()) > 0:
+                for number, event in self.events:
+                    if predicate(event):
+                        return number, event
+                self._arrived.wait(left)
         raise TimeoutError(f"no such event among {[e for _, e in self.events]}")
 
     def close(self) -> None:

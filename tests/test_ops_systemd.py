@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import queue
 import socket
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.app import Kiosk, paced_readings
+from kiosk.app import Kiosk, SourceEnded, push_readings
 from kiosk.bootstrap import Parts
 from kiosk.config import Config
 from kiosk.loop import Reading
@@ -164,19 +165,20 @@ def test_a_stalled_main_loop_stops_feeding_the_watchdog(listener) -> None:
 # --- the loop keeps turning while a scanner waits; the housekeeping's health veto --------
 
 
-def test_a_waiting_scanner_still_turns_the_loop() -> None:
+def test_a_scanner_pushes_its_scans_then_its_end_onto_the_loops_queue() -> None:
     gate = threading.Event()
 
     def scanner() -> Iterator[Reading]:
         gate.wait(5)  # nobody scans for a while
         yield Reading(["code"], ["code"], 1.0)  # type: ignore[list-item]
 
-    readings = paced_readings(scanner(), idle_s=0.01)
-    idle = [next(readings) for _ in range(5)]
-    assert all(r.seen == [] for r in idle)  # empty turns while the scanner blocks
+    inbox: queue.SimpleQueue = queue.SimpleQueue()
+    pump = threading.Thread(target=push_readings, args=(scanner(), inbox))
+    pump.start()
+    assert inbox.empty()  # nothing while the scanner blocks: the loop waits on its queue
     gate.set()
-    rest = list(readings)
-    assert [r.seen for r in rest if r.seen] == [["code"]]  # the scan, then the source's end
+    pump.join(5)
+    assert inbox.get_nowait().seen == ["code"] and inbox.get_nowait() == SourceEnded()
 
 
 def test_a_failing_scanner_fails_on_the_loop() -> None:
@@ -184,8 +186,10 @@ def test_a_failing_scanner_fails_on_the_loop() -> None:
         raise OSError(19, "No such device")
         yield
 
+    kiosk = Kiosk(readings=broken(), checker=None, signals=[],  # type: ignore[arg-type]
+                  push_readings=True)
     with pytest.raises(OSError, match="No such device"):
-        list(paced_readings(broken(), idle_s=0.01))
+        kiosk.run()
 
 
 class StuckKiosk:

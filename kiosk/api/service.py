@@ -1,7 +1,7 @@
 """The till's side of the loop: the `TillPort` (kiosk/loop.py) the HTTP handlers feed.
 
 The handlers queue the till's commands (arm a check, cancel it, a staff command) from their
-threads; the loop takes them about 30 times a second and reports back how each check
+threads and wake the loop, which takes them at once and reports back how each check
 stands, which is recorded in the registry and told on the event stream. Neither the loop
 nor the HTTP server knows the other.
 """
@@ -69,6 +69,7 @@ class TillService:
     diia: Callable[[], str] = lambda: "unknown"  # reachable | unreachable | unknown
     config_version: Callable[[], int] = lambda: 0
     clock_trusted: Callable[[], bool] = lambda: True
+    wake: Callable[[], None] = lambda: None  # the loop blocks between inputs: a command is here
     state: State | None = None  # what the loop shows now (this is one of its outputs)
     clock: Callable[[], float] = time.monotonic
     arm_wait_s: float = ARM_WAIT_S
@@ -103,6 +104,7 @@ class TillService:
         with self._lock:
             self._arming[check.id] = taken
         self._commands.put(ArmCheck(replace(terms, id=check.id)))
+        self.wake()
         taken.wait(self.arm_wait_s)
         with self._lock:
             self._arming.pop(check.id, None)
@@ -110,6 +112,7 @@ class TillService:
 
     def cancel(self, check_id: str) -> None:
         self._commands.put(CancelCheck(check_id))
+        self.wake()
 
     def staff(self, command: StaffCommand) -> None:
         """Hand a staff command to the loop; raises `StaffRefused` when, by what the kiosk
@@ -123,6 +126,7 @@ class TillService:
             acted = threading.Event()
             with self._lock:
                 self._commands.put(Staff(command))
+                self.wake()
                 self._pending.append(acted)
             acted.wait(self.arm_wait_s)
 

@@ -36,11 +36,12 @@ def open_till(
     diia: Callable[[], str] = lambda: "unknown",
     config_version: Callable[[], int] = lambda: 0,
     clock_trusted: Callable[[], bool] = lambda: True,
+    wake: Callable[[], None] = lambda: None,
     environ: Any = os.environ,
 ) -> Till:
     """The till's API of `[api]` (which must have `listen` set), listening. `/v1/health`
     reads `diia` (reachable | unreachable | unknown: the kiosk's one owner of that),
-    `config_version` and `clock_trusted`."""
+    `config_version` and `clock_trusted`; `wake()` tells the loop a command is waiting."""
     token = load_api_token(config.api, environ)
     host, port = parse_listen(config.api.listen)
     service = TillService(
@@ -52,6 +53,7 @@ def open_till(
         diia=diia,
         config_version=config_version,
         clock_trusted=clock_trusted,
+        wake=wake,
     )
     try:
         server = ApiServer((host, port), service, token)

@@ -60,6 +60,10 @@ class ReopeningScreen:
             self._lost()
             raise
 
+    def animates(self, state: State) -> bool:
+        """As the screen once it is open; until then a try every turn at rest is plenty."""
+        return self.screen is not None and bool(self.screen.animates(state))
+
     def close(self) -> None:
         self._closed = True
         if self.screen is not None:
