@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import screens
+from decode import run as run_interleaved
 from reasons import pyzbar_box, tally, why_missed
 
 from kiosk.decoding.codes import to_code
@@ -90,17 +91,9 @@ def _code(text: str) -> Code:
 
 def run_stills(frames: list[screens.Frame], reasons: bool) -> dict:
     built = decoders(gate=False)
-    names = list(built)
-    texts: dict[str, list[list[str]]] = {n: [] for n in names}
-    ms: dict[str, list[float]] = {n: [] for n in names}
-    for i, f in enumerate(frames):
-        frame = Frame(f.pixels, 0.0)
-        for k in range(len(names)):  # interleaved, the order rotating
-            name = names[(i + k) % len(names)]
-            start = time.perf_counter()
-            got = built[name].decode(frame)
-            ms[name].append((time.perf_counter() - start) * 1e3)
-            texts[name].append([c.text for c in got])
+    results = run_interleaved(frames, {name: (lambda d=d: d) for name, d in built.items()})
+    texts = {name: [t for t, _ in rows] for name, rows in results.items()}
+    ms = {name: [m for _, m in rows] for name, rows in results.items()}
     why: list[tuple[str, str]] = []
     if reasons:
         default = built["default"]

@@ -13,10 +13,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from kiosk.decoding.assist import _could_be_qr, _grainy, _resized, _within
+from kiosk.decoding.assist import _could_be_qr, _grainy, _resized
 from kiosk.decoding.codes import to_code
-from kiosk.decoding.corroborate import symbol_box
-from kiosk.decoding.decode import ZxingDecoder, _corners
+from kiosk.decoding.decode import ZxingDecoder
 from kiosk.decoding.regions import Region
 from kiosk.decoding.zbar import ZbarScanner
 
@@ -43,14 +42,12 @@ def why_missed(decoder: ZxingDecoder, pixels: np.ndarray, truth: str, symbology:
     texts = [r.text for r in first]
     if truth in texts:
         return "first look read it; no second reading confirmed it"
-    done = []
     for r in first:
-        sym = decoder._symbology[r.format]
-        if to_code(r.text, sym) is None:
-            done.append(symbol_box(_corners(r), r.orientation, pixels.shape,
-                                   linear=sym != "QRCode"))
-        else:
-            return f"first look read other Diia digits ({sym})"
+        if to_code(r.text, decoder._symbology[r.format]) is not None:
+            return f"first look read other Diia digits ({decoder._symbology[r.format]})"
+    done = bool(first)  # what the first look read is no Diia code
+    if done:
+        return "first look read a symbol that is no Diia code: no second look"
     if assist is None:
         return "no second look"
     regions = assist.finder.find(pixels)
@@ -65,8 +62,6 @@ def why_missed(decoder: ZxingDecoder, pixels: np.ndarray, truth: str, symbology:
     if not on_symbol:
         return f"patches of {what} found, none on the symbol"
     region = on_symbol[0]
-    if _within(region, done):
-        return "the patch lies where the first look read another symbol"
     small = pixels.shape[1] <= assist.small_width
     if symbology != "QRCode":
         if assist._a_line(region):

@@ -71,6 +71,16 @@ def attended_checks(config: Config) -> bool:
     return config.kiosk.attended and config.kiosk.mode == "age"
 
 
+def _gpio_here(config: Config, pin_factory: Any) -> bool:
+    return pin_factory is not None or config.signals.gpio == "mock" or on_raspberry_pi()
+
+
+def staff_at_the_till(config: Config, pin_factory: Any = None) -> bool:
+    """Attended age checks whose staff step is the till (no staff button to press)."""
+    return attended_checks(config) and till_is_staff_step(config, _gpio_here(config,
+                                                                             pin_factory))
+
+
 def build_staff(config: Config, pin_factory: Any = None,
                 wake: Callable[[], None] = lambda: None) -> StaffInput | None:
     """The staff step for attended age checks: the staff button, or, with no button but the
@@ -80,7 +90,7 @@ def build_staff(config: Config, pin_factory: Any = None,
         return None
     check_staff_step(config)  # a config error: neither a button nor the till's API
     s = config.signals
-    gpio_here = pin_factory is not None or s.gpio == "mock" or on_raspberry_pi()
+    gpio_here = _gpio_here(config, pin_factory)
     if till_is_staff_step(config, gpio_here):
         log.info("attended age checks: the till arms and acknowledges (no staff button)")
         return QueuedStaffInput(wake)
@@ -145,6 +155,7 @@ def build_signals(
                 fullscreen=config.signals.fullscreen,
                 screenshot_dir=screenshot_dir,
                 screenshot_sizes=screenshot_sizes,
+                till_staff=staff_at_the_till(config, pin_factory),
             )
 
         try:

@@ -177,6 +177,12 @@ STAFF_HINTS: dict[str, str] = {
     "en": "Staff: press the button to continue",
 }
 
+# The same note where there is no button and the till is the staff step.
+TILL_STAFF_HINTS: dict[str, str] = {
+    "uk": "Працівник: підтвердіть на касі, щоб продовжити",
+    "en": "Staff: acknowledge at the till to continue",
+}
+
 _RESULT_PHASES = (Phase.PASS, Phase.FAIL, Phase.UNKNOWN)
 _BANNER_SEPARATOR = " · "
 
@@ -216,9 +222,14 @@ def one_line(text: str) -> str:
     return ". ".join(text.split("\n"))
 
 
-def hint_for(state: State, language: str = DEFAULT_LANGUAGE) -> str | None:
+def staff_hint(language: str = DEFAULT_LANGUAGE, till: bool = False) -> str:
+    """The note at the foot of a verdict held for staff: the button's, or the till's."""
+    return (TILL_STAFF_HINTS if till else STAFF_HINTS)[_language(language)]
+
+
+def hint_for(state: State, language: str = DEFAULT_LANGUAGE, till: bool = False) -> str | None:
     """The small line at the foot of the screen, or None: only a held verdict has one."""
-    return STAFF_HINTS[_language(language)] if state.awaiting_staff else None
+    return staff_hint(language, till) if state.awaiting_staff else None
 
 
 def verdict_texts(language: str = DEFAULT_LANGUAGE) -> set[tuple[str, str]]:

@@ -16,7 +16,7 @@ from kiosk.decoding.assist import RegionAssist
 from kiosk.decoding.confirm import Confirmation
 from kiosk.decoding.corroborate import Corroborator
 from kiosk.decoding.decode import PyzbarDecoder, ZxingDecoder, make_decoder
-from kiosk.decoding.reads import Decoder
+from kiosk.decoding.reads import Decoder, Read
 from kiosk.decoding.regions import BLOCKS, SIDEWAYS, UPRIGHT, Region, RegionFinder
 from kiosk.decoding.stillness import ChangeGate
 from kiosk.decoding.zbar import DecoderUnavailable, ZbarScanner
@@ -351,7 +351,7 @@ def test_the_assist_is_not_asked_when_zxing_read_a_code(screens: dict[str, Image
         calls = 0
 
         def read(
-            self, pixels: np.ndarray, read_qr: object, check: object, done: object
+            self, pixels: np.ndarray, read_qr: object, check: object
         ) -> list[tuple[str, str]]:
             Counting.calls += 1
             return []
@@ -360,6 +360,10 @@ def test_the_assist_is_not_asked_when_zxing_read_a_code(screens: dict[str, Image
     assert decoder.decode(frame_of(code_images.phone_photo(screens["QRCode"]))) != []
     assert Counting.calls == 0
     assert decoder.decode(Frame(np.full((480, 640), 90, np.uint8), 0.0)) == []
+    assert Counting.calls == 1
+    # A product code read by the first look: no Diia code, and no second look either.
+    product = frame_of(code_images.phone_photo(code_images.product_ean13("012345678905")))
+    assert decoder.read_all(product) == [Read("EAN-13", "0123456789050", False)]
     assert Counting.calls == 1
 
 

@@ -31,6 +31,7 @@ from kiosk.signals.screen import (
     BOLD_FONT,
     PALETTES,
     REGULAR_FONT,
+    Painter,
     PygameScreen,
     footer_colour,
 )
@@ -479,3 +480,19 @@ def test_an_unknown_board_leaves_the_card_to_sdl(tmp_path: Path) -> None:
     root = dri(tmp_path, {"pci-0000:00:02.0-card": "card0"})
     assert kmsdrm_card_index(root) is None
     assert video_environment({}, True, root) == {"SDL_VIDEODRIVER": "kmsdrm"}
+
+
+def test_where_the_till_is_the_staff_step_the_note_points_at_the_till(
+    screen_factory: type[PygameScreen],
+) -> None:
+    screen_factory(size=(480, 320))  # SDL and its fonts, set up and closed as for the others
+    held = replace(state(Phase.PASS), awaiting_staff=True)
+    layouts = {}
+    for till in (False, True):
+        surface = pygame.Surface((480, 320))
+        layouts[till] = Painter(pygame, "uk", till_staff=till).paint(surface, held)
+    hints = {till: [line.text for line in layout.lines if line.role == "hint"]
+             for till, layout in layouts.items()}  # fmt: skip
+    assert hints[True] == [messages.TILL_STAFF_HINTS["uk"]]
+    assert hints[False] == [messages.STAFF_HINTS["uk"]]
+    assert layouts[True].icon == layouts[False].icon  # one picture size either way

@@ -10,7 +10,7 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 from PIL import Image
 
-from kiosk.bootstrap import attended_checks, bootstrap, build_staff
+from kiosk.bootstrap import attended_checks, bootstrap, build_staff, staff_at_the_till
 from kiosk.config import Config, ConfigError, Credentials, parse_config
 from kiosk.model import StaffCommand
 from kiosk.staff import GpioStaffButton, QueuedStaffInput, StaffInputError
@@ -134,3 +134,11 @@ def test_the_appliance_is_built_attended_with_its_button(tmp_path: Path) -> None
                            credentials=Credentials("acquirer", "auth"))
     assert not unattended.kiosk.attended and unattended.staff is None
     unattended.close()
+
+
+def test_the_screen_knows_when_the_till_is_the_staff_step(tmp_path: Path) -> None:
+    lan = {"listen": "127.0.0.1:8765"}
+    assert staff_at_the_till(config_with(tmp_path, signals={"gpio": "off"}, api=lan))
+    assert not staff_at_the_till(config_with(tmp_path, signals={"gpio": "mock"}, api=lan))
+    assert not staff_at_the_till(config_with(tmp_path, kiosk={"attended": False},
+                                             signals={"gpio": "off"}, api=lan))  # fmt: skip

@@ -3,7 +3,7 @@ zxing-cpp on the patches of blocks enlarged (bench/README.md measures it)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import numpy as np
 from PIL import Image
@@ -53,15 +53,12 @@ class RegionAssist:
         pixels: np.ndarray,
         read_qr: Callable[[np.ndarray], list[tuple[str, str]]],
         check: Callable[[np.ndarray, str, str], bool] | None = None,
-        done: Sequence[tuple[int, int, int, int]] = (),
     ) -> list[tuple[str, str]]:
         """The reads of the first patch that gave any; `check(patch, text, symbology)` must
         pass for a Diia 1D read of zbar's to count (the other library's agreement and the
-        patch drawing its digits). Patches centred in
-        a box of `done` (x0, y0, x1, y1: where the first look read a symbol that is no Diia
-        code) are left alone: a second look there would only read that symbol again."""
+        patch drawing its digits)."""
         small = pixels.shape[1] <= self.small_width
-        regions = [region for region in self.finder.find(pixels) if not _within(region, done)]
+        regions = self.finder.find(pixels)
         bars = [region for region in regions if region.bars]
         for region in regions:
             if region.bars:
@@ -96,11 +93,6 @@ class RegionAssist:
         tuning frames, none of these gave a read)."""
         cell = self.finder.step * self.finder.block
         return min(bars.x1 - bars.x0, bars.y1 - bars.y0) <= cell
-
-
-def _within(region: Region, boxes: Sequence[tuple[int, int, int, int]]) -> bool:
-    cx, cy = (region.x0 + region.x1) / 2, (region.y0 + region.y1) / 2
-    return any(x0 <= cx < x1 and y0 <= cy < y1 for x0, y0, x1, y1 in boxes)
 
 
 def _could_be_qr(blocks: Region, bars: list[Region]) -> bool:

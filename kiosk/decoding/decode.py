@@ -33,7 +33,7 @@ import numpy as np
 from kiosk.config import DECODER_BACKENDS
 from kiosk.decoding.assist import RegionAssist
 from kiosk.decoding.codes import to_code
-from kiosk.decoding.corroborate import Box, Corroborator, symbol_box, symbol_patch
+from kiosk.decoding.corroborate import Corroborator, symbol_patch
 from kiosk.decoding.reads import FullDecoder, Read
 from kiosk.decoding.stillness import ChangeGate
 from kiosk.decoding.zbar import DecoderUnavailable, ZbarScanner
@@ -126,7 +126,6 @@ class ZxingDecoder(_TrustedAndOthers):
             try_rotate=self.rotate,
         )
         trusted, others = [], []
-        done: list[Box] = []  # where a symbol that is no Diia code was read: nothing to find
         for result in results:
             symbology = self._symbology.get(result.format)
             if symbology is None:
@@ -134,15 +133,15 @@ class ZxingDecoder(_TrustedAndOthers):
             code = to_code(result.text, symbology)
             if code is None:
                 others.append((result.text, symbology))
-                done.append(symbol_box(_corners(result), result.orientation, pixels.shape,
-                                       linear=symbology != "QRCode"))
             elif code.kind is CodeKind.QR or self._corroborated(pixels, result, code.text,
                                                                 symbology):
                 trusted.append((result.text, symbology))
         codes = _keep_diia(trusted, 0.0)
-        if not codes and self.assist is not None:
+        # A frame where the first look read a symbol that is no Diia code gets no second look:
+        # a Diia screen shows one symbol, and the next frame is decoded anyway.
+        if not codes and not others and self.assist is not None:
             check = self.corroborator.zbar_read if self.corroborator is not None else None
-            reads = self.assist.read(pixels, self.read_qr, check, done)
+            reads = self.assist.read(pixels, self.read_qr, check)
             codes = _keep_diia(reads, 0.0)
             others += [(text, sym) for text, sym in reads if to_code(text, sym) is None]
         others = list(dict.fromkeys(others))  # a symbol both looks read is one read

@@ -23,7 +23,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from kiosk.messages import STAFF_HINTS, banner_for, hint_for, staff_faults, text_for, verdict_texts
+from kiosk.messages import (
+    banner_for,
+    hint_for,
+    staff_faults,
+    staff_hint,
+    text_for,
+    verdict_texts,
+)
 from kiosk.model import Phase, State
 from kiosk.ops.devices import SCREEN_NODES, denied, refused
 from kiosk.signals import TICK_S
@@ -116,9 +123,10 @@ def look_name(state: State) -> str:
 class Painter:
     """Draws a state onto any surface of any size: the display, or an off-screen picture."""
 
-    def __init__(self, pygame: Any, language: str) -> None:
+    def __init__(self, pygame: Any, language: str, till_staff: bool = False) -> None:
         self._pg = pygame
         self.language = language
+        self.till_staff = till_staff  # the note to staff points at the till, not a button
         self.sprites = Sprites(pygame)
         self._fonts: dict[tuple[bool, int], Any] = {}
         self._reserves: dict[tuple[tuple[int, int], int], tuple[int, int]] = {}
@@ -174,10 +182,12 @@ class Painter:
         head_px, least_px = headline or headline_px(size), detail_px(size)
         verdict = state.phase in RESULTS
         layout = plan(size, self.font, headline_text, detail,
-                      banner_for(state.faults, self.language), hint_for(state, self.language),
+                      banner_for(state.faults, self.language),
+                      hint_for(state, self.language, self.till_staff),
                       headline_px=head_px, detail_px=least_px,
                       reserve_lines=self._reserve(size, head_px) if verdict else (0, 0),
-                      hint_room=STAFF_HINTS[self.language] if verdict else None)  # fmt: skip
+                      hint_room=staff_hint(self.language, self.till_staff) if verdict
+                      else None)  # fmt: skip
         surface.fill(palette.background)
         if layout.banner is not None:
             surface.fill(BANNER_BACKGROUND, layout.banner)
@@ -272,6 +282,7 @@ class PygameScreen:
         fullscreen: bool = False,
         screenshot_dir: Path | None = None,
         screenshot_sizes: Sequence[tuple[int, int]] = (),
+        till_staff: bool = False,
     ) -> None:
         # pygame prints a greeting on stdout at import, where the JSON events go.
         os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
@@ -293,7 +304,7 @@ class PygameScreen:
             else:
                 self._surface = pygame.display.set_mode(size)
             pygame.display.set_caption("Diia kiosk")
-            self._painter = Painter(pygame, language)
+            self._painter = Painter(pygame, language, till_staff)
             self._painter.font(True, 12)
             self._painter.font(False, 12)
         except (pygame.error, OSError) as exc:
