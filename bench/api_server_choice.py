@@ -23,11 +23,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import resource
 import selectors
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 
@@ -47,10 +49,8 @@ CHILD = textwrap.dedent(
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
 
-    def stats():
-        times = os.times()
-        return {"threads": threading.active_count(), "fds": len(os.listdir("/proc/self/fd")),
-                "rss_kib": rss_kib(), "cpu_s": times.user + times.system, "armed": armed[0]}
+    def stats():  # opens nothing: the process may have no descriptor left
+        return {"armed": armed[0]}
 
     def get(port):
         with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
@@ -133,7 +133,9 @@ CHILD = textwrap.dedent(
             config.keep_alive_timeout = 5
             config.read_timeout = 10
             config.accesslog = config.errorlog = None
-            threading.Thread(target=lambda: asyncio.run(serve(app, config)), daemon=True).start()
+            async def forever():  # no signal handlers: not the main thread
+                await serve(app, config, shutdown_trigger=asyncio.Event().wait)
+            threading.Thread(target=lambda: asyncio.run(forever()), daemon=True).start()
     while True:
         try:
             assert b" 200 " in get(port)
@@ -167,26 +169,40 @@ FRAMINGS = {
 
 class Child:
     def __init__(self, kind: str) -> None:
+        # stderr to a file: a server out of descriptors may log without end, and a full
+        # pipe would stop it.
+        self._stderr = tempfile.TemporaryFile("w+")  # noqa: SIM115 (closed in close())
         self.process = subprocess.Popen([sys.executable, "-c", CHILD, kind],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True)
+                                        stderr=self._stderr, text=True)
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
         if not line:
-            err = self.process.stderr.read().strip().splitlines() if self.process.stderr else []
-            raise RuntimeError((err or ["?"])[-1])
+            self.process.wait()
+            self._stderr.seek(0)
+            raise RuntimeError((self._stderr.read().strip().splitlines() or ["?"])[-1])
         self.start = json.loads(line)
         self.port = int(self.start["port"])
 
     def stats(self) -> dict[str, float]:
+        """Threads, descriptors, RSS and CPU seconds read from outside (the server may have
+        no descriptor left to read them itself), and what it counted."""
         assert self.process.stdin is not None and self.process.stdout is not None
         self.process.stdin.write("?\n")
         self.process.stdin.flush()
-        return json.loads(self.process.stdout.readline())
+        found = json.loads(self.process.stdout.readline())
+        proc = f"/proc/{self.process.pid}"
+        status = dict(line.split(":", 1) for line in open(f"{proc}/status"))  # noqa: SIM115
+        ticks = open(f"{proc}/stat").read().rsplit(")", 1)[1].split()  # noqa: SIM115
+        found.update(threads=int(status["Threads"]), rss_kib=int(status["VmRSS"].split()[0]),
+                     fds=len(os.listdir(f"{proc}/fd")),
+                     cpu_s=(int(ticks[11]) + int(ticks[12])) / os.sysconf("SC_CLK_TCK"))
+        return found
 
     def close(self) -> None:
         self.process.kill()
         self.process.wait()
+        self._stderr.close()
 
 
 def timed(port: int, raw: bytes, timeout_s: float = 5.0) -> float | None:

@@ -168,7 +168,7 @@ class Kiosk:
         self.rules = Rules(result_seconds=result_seconds, gone_frames=gone_frames,
                            attended=attended, require_arming=require_arming,
                            arm_seconds=arm_seconds, check_seconds=check_seconds,
-                           share_seconds=share_seconds)  # fmt: skip
+                           share_seconds=share_seconds)
         self.heartbeat = heartbeat
         self.clock = clock
         self.sleep = sleep

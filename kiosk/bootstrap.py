@@ -98,7 +98,7 @@ def build_staff(config: Config, pin_factory: Any = None,
         raise ConfigError("kiosk.attended", "attended age checks need the staff button on "
                           f"GPIO{s.staff_pin}, and there is no GPIO here (signals.gpio = "
                           '"mock" to simulate one, [api] listen for the till to arm and '
-                          "acknowledge, or kiosk.attended = false)")  # fmt: skip
+                          "acknowledge, or kiosk.attended = false)")
     from kiosk.staff import GpioStaffButton, StaffInputError
 
     try:

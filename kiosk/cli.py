@@ -282,12 +282,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=cmd_demo)
 
     selftest = sub.add_parser("selftest", help="show every state on the LEDs, buzzer, relay "
-                              "and screen, to check the wiring")  # fmt: skip
+                              "and screen, to check the wiring")
     selftest.add_argument("--config", help=CONFIG_HELP)
     selftest.add_argument("--gpio", choices=("auto", "mock", "off"), help="override signals.gpio")
     selftest.add_argument("--seconds", type=float, default=2.0, help="per state (default 2)")
     selftest.add_argument("--wait-press", type=float, default=15.0, metavar="SECONDS",
-                          help="how long to wait for the staff button (default 15)")  # fmt: skip
+                          help="how long to wait for the staff button (default 15)")
     selftest.set_defaults(handler=cmd_selftest)
 
     decode = sub.add_parser("decode", help="decode image files or folders, one JSON line each")

@@ -474,7 +474,7 @@ def check_staff_step(config: Config) -> None:
 def gpio_pins(signals: SignalsSection) -> dict[str, int]:
     """The BCM pins the configured LEDs, buzzer, relay and staff button use, by key."""
     leds = ("red_pin", "green_pin", "blue_pin") if signals.leds == "rgb" else (
-        "green_pin", "red_pin", "amber_pin")  # fmt: skip
+        "green_pin", "red_pin", "amber_pin")
     pins = {key: getattr(signals, key) for key in (*leds, "buzzer_pin")}
     for key in ("relay_pin", "staff_pin"):
         if getattr(signals, key) >= 0:

@@ -157,7 +157,7 @@ class ArmingFrames:
 
     def frames(self) -> Iterator[Frame]:
         self._narration.write("attended mode (age checks): adult holder's barcode shown "
-                              "before staff armed the kiosk: not sent yet\n")  # fmt: skip
+                              "before staff armed the kiosk: not sent yet\n")
         held = ImageFrames([self._image], hold_frames=ARMED_AFTER_FRAMES + HOLD_FRAMES * 2)
         for i, frame in enumerate(held.frames()):
             if i == ARMED_AFTER_FRAMES:
@@ -182,7 +182,7 @@ def run_attended_scene(
     attended_config = replace(config, kiosk=replace(config.kiosk, attended=True))
     cashier = DemoCashier(pin_factory.pin(config.signals.staff_pin), narration)
     image = code_images.phone_photo(code_images.render_ean13(sandbox.mint("valid", age=35)),
-                               angle=4.0, blur=0.6)  # fmt: skip
+                               angle=4.0, blur=0.6)
     frames = ArmingFrames(image, lambda: cashier.press("the kiosk is armed"), narration)
     attended = bootstrap(attended_config, frames=frames, checker=first.kiosk.checker,
                          outputs=first.outputs, extra_signals=[cashier],

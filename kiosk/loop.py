@@ -280,7 +280,7 @@ def _show(state: LoopState, shown: State, effects: list[Effect]) -> LoopState:
 def _enter(
     state: LoopState, phase: Phase, at: float, effects: list[Effect], *,
     verdict: Verdict | None = None, awaiting_staff: bool = False, sharing: bool = False,
-) -> LoopState:  # fmt: skip
+) -> LoopState:
     shown = State(phase, verdict, state.shown.faults, at, awaiting_staff, sharing)
     return _show(state, shown, effects)
 
@@ -498,7 +498,7 @@ def _tick(state: LoopState, tick: Tick, rules: Rules, effects: list[Effect]) -> 
         state = replace(state, armed=None)
         if armed.terms is not None:
             effects.append(CheckUpdate(armed.terms.id, CheckStatus.EXPIRED,
-                                       armed.terms.reference))  # fmt: skip
+                                       armed.terms.reference))
         if rules.arming_required:
             state = _enter(state, Phase.ATTENDED_WAIT, at, effects)
     return state

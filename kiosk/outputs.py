@@ -91,7 +91,7 @@ class Outputs:
         if (index, kind) not in self._logged:
             self._logged.add((index, kind))
             log.error("output %s failed in %s: %s: %s (the others carry on; retrying every "
-                      "%g s)", name, call, kind, exc, self._retry_s)  # fmt: skip
+                      "%g s)", name, call, kind, exc, self._retry_s)
         if self._on_error is not None:
             try:
                 self._on_error(name, kind)

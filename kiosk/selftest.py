@@ -62,7 +62,7 @@ def selftest_steps(mode: str = "age") -> list[Step]:
     steps = []
     outcome_of = {phase: outcome for outcome, phase in RESULT_PHASES.items()}
     for phase in (Phase.IDLE, Phase.READING, Phase.CHECKING, Phase.PASS, Phase.FAIL,
-                  Phase.UNKNOWN, Phase.ATTENDED_WAIT):  # fmt: skip
+                  Phase.UNKNOWN, Phase.ATTENDED_WAIT):
         verdict = None
         if phase in outcome_of:
             outcome = outcome_of[phase]
@@ -110,7 +110,7 @@ def run_selftest(
     steps = list(steps if steps is not None else selftest_steps())
     for number, step in enumerate(steps, 1):
         out.write(f"[{number}/{len(steps)}] {step.name}: "
-                  f"{expectation(step, language, relay_seconds)}\n")  # fmt: skip
+                  f"{expectation(step, language, relay_seconds)}\n")
         out.flush()
         state = replace(step.state, since=clock())
         for signal in signals:
@@ -154,7 +154,7 @@ def wiring(config: Config) -> str:
     pins = gpio_pins(s)
     names = {"green_pin": "green", "red_pin": "red", "amber_pin": "amber", "blue_pin": "blue",
              "buzzer_pin": f"{s.buzzer} buzzer", "relay_pin": "relay",
-             "staff_pin": "staff button"}  # fmt: skip
+             "staff_pin": "staff button"}
     led = "RGB LED" if s.leds == "rgb" else "LEDs"
     parts = [f"{names[key]} GPIO{pin}" for key, pin in pins.items()]
     return f"{led}: " + ", ".join(parts)
@@ -205,7 +205,7 @@ def selftest(
         ok = False
     elif not gpio:
         out.write("LEDs, buzzer, relay: not tested (no GPIO here; signals.gpio = \"mock\" "
-                  "simulates them)\n")  # fmt: skip
+                  "simulates them)\n")
     if s.screen == "pygame" and "PygameScreen" not in kinds:
         out.write("screen: could NOT be opened (see the error above)\n")
         ok = False
@@ -231,5 +231,5 @@ def selftest(
     finally:
         appliance.close()
     out.write("selftest: all signals were shown; compare each step with its line above\n"
-              if ok else "selftest: something could not be tested (see above)\n")  # fmt: skip
+              if ok else "selftest: something could not be tested (see above)\n")
     return ok

@@ -130,7 +130,7 @@ def test_staff_commands_reach_the_staff_queue(http: httpx.Client, service: TillS
     (State(Phase.IDLE), "ack", "nothing_to_acknowledge"),
     (State(Phase.PASS, awaiting_staff=True), "arm", "verdict_waiting"),
     (State(Phase.CHECKING), "arm", "busy"),
-])  # fmt: skip
+])
 def test_a_staff_command_that_would_change_nothing_is_a_409_saying_why(
     http: httpx.Client, service: TillService, shown: State, command: str, error: str
 ) -> None:
@@ -181,7 +181,7 @@ def test_a_second_acknowledgement_sent_at_once_is_refused_not_queued(
     (State(Phase.ATTENDED_WAIT), 0, True, "attended_wait"),
     (State(Phase.CHECKING), 1, True, "checking"),
     (None, 0, False, "starting"),
-])  # fmt: skip
+])
 def test_health_says_armed_while_the_kiosk_rests_armed(
     shown: State | None, armed: int, required: bool, state: str
 ) -> None:

@@ -57,7 +57,7 @@ class Cashier:
     button `react_s` after it asks for staff. `arms` and `acks` say how often to do each."""
 
     def __init__(self, factory: MockFactory, arms: int = 1, acks: int = 1,
-                 react_s: float = 1.5, double: bool = False) -> None:  # fmt: skip
+                 react_s: float = 1.5, double: bool = False) -> None:
         self.pin = factory.pin(PIN)
         self.arms, self.acks, self.react_s, self.double = arms, acks, react_s, double
         self.due: float | None = None
@@ -115,7 +115,7 @@ def attended(
     button = GpioStaffButton(PIN, pin_factory=factory)
     kiosk = Kiosk(readings=readings, checker=checker or Checker(), signals=[recorder, cashier],
                   gone_frames=8, attended=True, staff=button, clock=clock, sleep=clock.sleep,
-                  **kwargs)  # type: ignore[arg-type]  # fmt: skip
+                  **kwargs)  # type: ignore[arg-type]
     try:
         kiosk.run()
     finally:
@@ -126,7 +126,7 @@ def attended(
 def test_a_code_shown_before_staff_arm_the_kiosk_is_not_sent(factory: MockFactory) -> None:
     clock, checker = Clock(), Checker()
     _, seen = attended(factory, clock, frames(clock, (A, 10), (None, 10)), Cashier(factory, 0),
-                       checker)  # fmt: skip
+                       checker)
     assert checker.calls == []
     assert seen.phases == [Phase.ATTENDED_WAIT]
 
@@ -137,10 +137,10 @@ def test_staff_arm_the_code_is_checked_and_the_verdict_waits_for_them(
     clock, checker = Clock(), Checker()
     cashier = Cashier(factory)
     _, seen = attended(factory, clock, frames(clock, (None, 30), (A, 10), (None, 10)), cashier,
-                       checker)  # fmt: skip
+                       checker)
     assert checker.calls == [A]
     assert seen.phases == [Phase.ATTENDED_WAIT, Phase.IDLE, Phase.READING, Phase.CHECKING,
-                           Phase.PASS, Phase.ATTENDED_WAIT]  # fmt: skip
+                           Phase.PASS, Phase.ATTENDED_WAIT]
     verdict_shown = seen.states[4]
     assert verdict_shown.awaiting_staff, "the screen says how the verdict goes away"
     left = seen.states[5]
@@ -208,7 +208,7 @@ def test_a_press_while_diia_is_asked_does_not_clear_the_verdict(factory: MockFac
     button = GpioStaffButton(PIN, pin_factory=factory)
     kiosk = Kiosk(readings=frames(clock, (None, 30), (A, 10), (None, 10)), checker=checker,
                   signals=[recorder, cashier, Impatient(factory)], attended=True, staff=button,
-                  clock=clock, sleep=clock.sleep)  # fmt: skip
+                  clock=clock, sleep=clock.sleep)
     kiosk.run()
     button.close()
     held = next(s for s in recorder.states if s.awaiting_staff)
@@ -237,7 +237,7 @@ def test_the_pos_can_say_which_command_it_means() -> None:
 
     recorder = RecordingSignals()
     kiosk = Kiosk(readings=frames(clock, (A, 10)), checker=checker, signals=[recorder, Pos()],
-                  attended=True, staff=pos, clock=clock, sleep=clock.sleep)  # fmt: skip
+                  attended=True, staff=pos, clock=clock, sleep=clock.sleep)
     kiosk.run()
     assert checker.calls == [A]
     assert recorder.phases[-2:] == [Phase.PASS, Phase.ATTENDED_WAIT]
@@ -250,7 +250,7 @@ def test_one_event_for_a_held_verdict(factory: MockFactory, tmp_path: Path) -> N
     button = GpioStaffButton(PIN, pin_factory=factory)
     kiosk = Kiosk(readings=frames(clock, (None, 30), (A, 10)), checker=Checker(),
                   signals=[events, Cashier(factory)], attended=True, staff=button,
-                  clock=clock, sleep=clock.sleep)  # fmt: skip
+                  clock=clock, sleep=clock.sleep)
     kiosk.run()
     button.close()
     events.close()
@@ -263,11 +263,11 @@ def test_unattended_ignores_the_button_and_keeps_result_seconds(factory: MockFac
     recorder = RecordingSignals()
     kiosk = Kiosk(readings=frames(clock, (A, 10)), checker=checker,
                   signals=[recorder, Cashier(factory, react_s=0.0)], result_seconds=1.0,
-                  staff=button, clock=clock, sleep=clock.sleep)  # fmt: skip
+                  staff=button, clock=clock, sleep=clock.sleep)
     kiosk.run()
     button.close()
     assert recorder.phases == [Phase.IDLE, Phase.READING, Phase.CHECKING, Phase.PASS,
-                               Phase.IDLE]  # fmt: skip
+                               Phase.IDLE]
     assert not any(s.awaiting_staff for s in recorder.states)
     assert recorder.states[4].since - recorder.states[3].since == pytest.approx(1.0)
 
@@ -291,7 +291,7 @@ def test_the_demo_shows_attended_mode_and_saves_every_screen_at_every_size(
     assert told.index("verdict seen, screen cleared") > told.index("-> pass", armed)
     names = {p.name for p in tmp_path.glob("*.png")}
     for look in ("idle", "checking", "pass-valid", "fail-expired", "attended_wait",
-                 "pass-valid-staff"):  # fmt: skip
+                 "pass-valid-staff"):
         for w, h in SCREEN_SIZES:
             assert any(n.endswith(f"-{look}-{w}x{h}.png") for n in names), (look, w, h)
     events = [line for line in capsys.readouterr().out.splitlines() if line.startswith("{")]

@@ -54,7 +54,7 @@ def sandbox_env(sandbox: DiiaSandbox, tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("KIOSK_DIIA_AUTH_TOKEN", sandbox.credentials.auth_token)
     path = tmp_path / "kiosk.toml"
     path.write_text(f'[diia]\nbase_url = "{sandbox.base_url}"\n'
-                    f'branch_id = "{sandbox.branch_id}"\n')  # fmt: skip
+                    f'branch_id = "{sandbox.branch_id}"\n')
     return path
 
 
@@ -114,7 +114,7 @@ def test_run_over_an_image_folder_that_is_not_there_names_source_path(
     path = tmp_path / "images.toml"
     path.write_text(sandbox_env.read_text() + f'[source]\nkind = "images"\npath = '
                     f'"{tmp_path / "nowhere"}"\n[signals]\ngpio = "mock"\nscreen = "off"\n'
-                    "[metrics]\nport = 0\n")  # fmt: skip
+                    "[metrics]\nport = 0\n")
     assert main(["run", "--config", str(path)]) == 2
     assert "config error: source.path:" in capsys.readouterr().err
 
@@ -146,7 +146,7 @@ def _validate(path: Path, capsys) -> tuple[int, str]:
     ('[diia]\nbranch_id = ""\n', "diia.branch_id"),
     ('[diia]\nbranch_id = "b1"\n[signals]\ngpio = "off"\n', "kiosk.attended"),
     ('[diia]\nbranch_id = "b1"\n[signals]\nstaff_pin = -1\n', "signals.staff_pin"),
-])  # fmt: skip
+])
 def test_validate_refuses_what_run_refuses_and_what_doctor_fails(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys, toml: str, key: str
 ) -> None:
@@ -166,7 +166,7 @@ def test_validate_accepts_the_till_as_the_staff_step_and_a_lan_api_with_its_toke
     token.chmod(0o600)
     path = tmp_path / "kiosk.toml"
     path.write_text(f'[diia]\nbranch_id = "b1"\n[signals]\ngpio = "off"\n[api]\nlisten = '
-                    f'"0.0.0.0:8767"\ntoken_file = "{token}"\n')  # fmt: skip
+                    f'"0.0.0.0:8767"\ntoken_file = "{token}"\n')
     status, said = _validate(path, capsys)
     assert status == 0 and "valid config" in said and "kiosk doctor" in said, said
 
@@ -220,7 +220,7 @@ def test_decode_into_a_pipe_that_closes_early_ends_quietly(tmp_path: Path) -> No
     many = " ".join(["blank.png"] * 3000)  # more than a pipe's buffer holds: head must close it
     done = subprocess.run(["bash", "-c", f"{sys.executable} -m kiosk decode --all {many} | "
                            "head -1; echo \"exit ${PIPESTATUS[0]}\""], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+                          capture_output=True, text=True, timeout=120)
     first, status = done.stdout.splitlines()
     assert json.loads(first)["path"] == "blank.png"
     assert status == "exit 0" and "Error" not in done.stderr, done.stderr

@@ -260,3 +260,18 @@ def test_the_example_config_lists_every_appliance_key() -> None:
         for key in getattr(config, section).__dataclass_fields__:
             assert f"\n{key} = " in text, f"{section}.{key} missing from the example"
     assert "\nstate_dir = " in text
+
+
+def test_the_fleet_repository_is_signed_again_daily_well_within_its_valid_for() -> None:
+    repo = DEPLOY / "fleet" / "repo"
+    conf = (repo / "conf" / "distributions").read_text()
+    assert re.findall(r"^Suite: (\w+)$", conf, re.M) == ["canary", "stable"]
+    assert set(re.findall(r"^ValidFor: (\d+)d$", conf, re.M)) == {"7"}
+    assert set(re.findall(r"^Origin: (.*)$", conf, re.M)) == {"diia-kiosk-fleet"}
+    timer = (repo / "diia-kiosk-apt-refresh.timer").read_text()
+    assert "OnCalendar=daily" in timer.splitlines() and "Persistent=true" in timer.splitlines()
+    service = (repo / "diia-kiosk-apt-refresh.service").read_text()
+    assert re.search(r"^ExecStart=/\S+/repo\.sh refresh$", service, re.M)
+    # What the kiosks accept is that origin alone.
+    accepted = (DEPLOY / "fleet" / "kiosk" / "52diia-kiosk-unattended-upgrades").read_text()
+    assert 'Origins-Pattern { "origin=diia-kiosk-fleet"; };' in accepted

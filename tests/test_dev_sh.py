@@ -37,7 +37,7 @@ def checkout(tmp_path: Path) -> Path:
 def _setup(checkout: Path, **env: str) -> subprocess.CompletedProcess[str]:
     environ = {**os.environ, "PATH": f"{checkout / 'tools'}:{os.environ['PATH']}", **env}
     return subprocess.run(["./dev.sh", "setup"], cwd=checkout, env=environ,
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+                          capture_output=True, text=True, timeout=60)
 
 
 def _pip_calls(checkout: Path) -> list[str]:
@@ -67,7 +67,7 @@ def test_a_second_setup_with_nothing_to_do_is_quiet_and_leaves_pip_alone(
 def test_setup_with_an_old_python_says_which_version_is_needed(checkout: Path) -> None:
     shutil.rmtree(checkout / ".venv")
     _script(checkout / "tools" / "python3.9", "#!/bin/sh\n"
-            'case "$1" in -V) echo "Python 3.9.2";; *) exit 1;; esac\n')  # fmt: skip
+            'case "$1" in -V) echo "Python 3.9.2";; *) exit 1;; esac\n')
     done = _setup(checkout, PYTHON="python3.9")
     assert done.returncode == 1
     assert "Python 3.11 or later" in done.stderr and "3.9.2" in done.stderr

@@ -36,6 +36,7 @@ from kiosk.diia.errors import (
 from kiosk.diia.redaction import redact
 from kiosk.diia.sandbox import DiiaSandbox
 from kiosk.diia.tokens import DEFAULT_TOKEN_LIFETIME_S, jwt_claims, token_lifetime
+from kiosk.diia.transport import WallTransport, environment_proxy
 from kiosk.model import Code, CodeKind, HolderName
 from tests.tls import write_tls_files
 
@@ -646,12 +647,18 @@ def test_every_request_names_the_kiosk_and_its_version(sandbox, client):
     assert {r.user_agent for r in sandbox.requests} == {f"diia-kiosk/{kiosk.__version__}"}
 
 
-def test_proxy_from_the_environment_is_used(sandbox: DiiaSandbox, monkeypatch):
-    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+def test_proxy_from_the_environment_carries_the_calls_but_never_to_loopback(
+        sandbox: DiiaSandbox, monkeypatch):
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "https_proxy"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HTTP_PROXY", sandbox.base_url)  # the sandbox stands in for the proxy
-    # Plain http goes only to loopback: port 9 has no server, so only the proxy can answer.
-    with DiiaClient("http://localhost:9", sandbox.credentials, BRANCH) as client:
+    monkeypatch.setenv("HTTPS_PROXY", sandbox.base_url)  # the sandbox stands in for the proxy
+    assert environment_proxy("https://api2.diia.gov.ua") == sandbox.base_url
+    assert environment_proxy("https://localhost:9") is None  # loopback: never proxied
+    # The transport the client builds from it: port 9 has no server, so only the proxy can
+    # answer (the sandbox takes plain http, so the call goes to it in absolute form).
+    transport = WallTransport(proxy=environment_proxy("https://api2.diia.gov.ua"))
+    with DiiaClient("http://localhost:9", sandbox.credentials, BRANCH,
+                    transport=transport) as client:
         assert client.validate(barcode(sandbox)) is True
     assert [r.proxied for r in sandbox.requests] == [True, True]
 

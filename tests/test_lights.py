@@ -52,7 +52,7 @@ class Rig:
     def __init__(self, **kwargs: object) -> None:
         self.factory = MockFactory()
         self.lights = GpioSignals(GREEN, RED, AMBER, BUZZER, relay_pin=RELAY,
-                                  relay_seconds=RELAY_S, pin_factory=self.factory, **kwargs)  # type: ignore[arg-type]  # fmt: skip
+                                  relay_seconds=RELAY_S, pin_factory=self.factory, **kwargs)  # type: ignore[arg-type]
 
     def pin(self, number: int):
         return self.factory.pin(number)
@@ -319,16 +319,16 @@ def rgb_levels(factory: MockFactory) -> tuple[float, float, float]:
 @pytest.mark.parametrize("active_high", [True, False], ids=["common-cathode", "common-anode"])
 def test_an_rgb_led_mixes_each_colour(pwm_factory: MockFactory, active_high: bool) -> None:
     lights = GpioSignals(red_pin=RED, green_pin=GREEN, blue_pin=BLUE, leds="rgb",
-                         led_active_high=active_high, pin_factory=pwm_factory)  # fmt: skip
+                         led_active_high=active_high, pin_factory=pwm_factory)
     try:
         for phase, colour in ((Phase.PASS, "green"), (Phase.FAIL, "red"),
-                              (Phase.CHECKING, "amber")):  # fmt: skip
+                              (Phase.CHECKING, "amber")):
             lights.show(state(phase))
             expected = RGB_COLOURS[colour]
             if not active_high:  # the common leg is at 3.3 V: a lit leg is pulled low
                 expected = tuple(1 - v for v in expected)  # type: ignore[assignment]
             assert all(isclose(a, b) for a, b in zip(rgb_levels(pwm_factory), expected,
-                                                         strict=True)), colour  # fmt: skip
+                                                         strict=True)), colour
         lights.show(state(Phase.READING))
         assert rgb_levels(pwm_factory) == ((0.0,) * 3 if active_high else (1.0,) * 3)
     finally:
@@ -337,7 +337,7 @@ def test_an_rgb_led_mixes_each_colour(pwm_factory: MockFactory, active_high: boo
 
 def test_the_rgb_led_blinks_unknown_in_the_same_rhythm(pwm_factory: MockFactory) -> None:
     lights = GpioSignals(red_pin=RED, green_pin=GREEN, blue_pin=BLUE, leds="rgb",
-                         pin_factory=pwm_factory)  # fmt: skip
+                         pin_factory=pwm_factory)
     try:
         red = pwm_factory.pin(RED)
         red.clear_states()
@@ -468,7 +468,7 @@ def test_two_devices_on_one_pin_are_a_config_error_naming_the_key() -> None:
     assert err.value.key == "signals.blue_pin"
     # amber_pin is unused with an RGB LED, and a missing relay or button takes no pin
     parse_config({"signals": {"leds": "rgb", "blue_pin": 22, "amber_pin": 22, "relay_pin": -1,
-                              "staff_pin": -1}})  # fmt: skip
+                              "staff_pin": -1}})
 
 
 def test_build_signals_wires_the_configured_kinds() -> None:

@@ -36,7 +36,7 @@ A = to_code("3559217693026", "EAN-13")
 B = to_code("1234567890128", "Code128")
 assert A is not None and B is not None
 IDLE, READ, CHECK, PASS, FAIL, WAIT = (Phase.IDLE, Phase.READING, Phase.CHECKING, Phase.PASS,
-                                       Phase.FAIL, Phase.ATTENDED_WAIT)  # fmt: skip
+                                       Phase.FAIL, Phase.ATTENDED_WAIT)
 PRESS, ARM, ACK = StaffCommand.PRESS, StaffCommand.ARM, StaffCommand.ACKNOWLEDGE
 
 
@@ -60,7 +60,7 @@ def answer(at: float, reason: Reason = Reason.VALID) -> Input:
 
 ARMED, CHECKING, DONE, CANCELLED, EXPIRED = (CheckStatus.ARMED, CheckStatus.CHECKING,
                                              CheckStatus.DONE, CheckStatus.CANCELLED,
-                                             CheckStatus.EXPIRED)  # fmt: skip
+                                             CheckStatus.EXPIRED)
 TILL = CheckTerms("c1", mode="age", min_age=21, reference="order 7")
 
 
@@ -224,7 +224,7 @@ def test_frames_are_wanted_only_while_the_kiosk_rests() -> None:
     state, _ = start(rules, 0.0)
     assert state.wants_readings
     for event, wanted in [(held(A, 2)[0], True), (held(A, 2)[1], False),
-                          (answer(1), False), (Tick(4.0), True)]:  # fmt: skip
+                          (answer(1), False), (Tick(4.0), True)]:
         state, _ = step(state, event, rules)
         assert state.wants_readings is wanted
 

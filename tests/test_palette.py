@@ -28,7 +28,7 @@ from tests.colour_vision import VISIONS, delta_e, linear
 
 MIN_DELTA_E = 25.0
 VERDICTS = {Phase.PASS: Reason.VALID, Phase.FAIL: Reason.EXPIRED,
-            Phase.UNKNOWN: Reason.DIIA_UNAVAILABLE}  # fmt: skip
+            Phase.UNKNOWN: Reason.DIIA_UNAVAILABLE}
 
 
 def contrast(a: tuple[int, ...], b: tuple[int, ...]) -> float:
@@ -95,7 +95,7 @@ def delta_e_table() -> str:
     rows = []
     for vision in VISIONS:
         cells = [f"{delta_e(PALETTES[a].background, PALETTES[b].background, vision):5.1f}"
-                 for a, b in itertools.combinations(VERDICTS, 2)]  # fmt: skip
+                 for a, b in itertools.combinations(VERDICTS, 2)]
         rows.append(f"{vision:<13}" + "  ".join(cells))
     return "\n".join(rows)
 

@@ -56,7 +56,7 @@ def ink_rows(pixels: np.ndarray, box: tuple[int, int, int, int], background: tup
 
 
 def cap_height_px(pygame_: object, pixels: np.ndarray, layout: Layout, painter: Painter,
-                  background: tuple, role: str = "headline") -> tuple[float, str]:  # fmt: skip
+                  background: tuple, role: str = "headline") -> tuple[float, str]:
     """The drawn height of the first capital of the `role`'s lines: top ink row to the
     baseline."""
     line = next(line for line in layout.lines if line.role == role and line.text[0].isupper())

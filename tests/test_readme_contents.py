@@ -29,7 +29,7 @@ def contents() -> list[tuple[int, str, str]]:
     """(level, text, anchor) of each entry of the contents, before the first section."""
     before = README.split("\n## ", 1)[0]
     return [(2 + len(m.group(1)) // 2, m.group(2), m.group(3))
-            for line in before.splitlines() if (m := ENTRY.match(line))]  # fmt: skip
+            for line in before.splitlines() if (m := ENTRY.match(line))]
 
 
 def test_every_section_is_in_the_contents_in_order() -> None:

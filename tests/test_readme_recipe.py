@@ -74,7 +74,7 @@ def recipe_blocks() -> list[str]:
 def clean_copy(target: Path) -> Path:
     """The tracked files as they are now (what CI's clean clone holds), and the venv."""
     listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True,
-                            check=True).stdout.decode().split("\0")  # fmt: skip
+                            check=True).stdout.decode().split("\0")
     for name in filter(None, listed):
         source = ROOT / name
         if source.is_file():
@@ -100,7 +100,7 @@ def sandbox_port(checkout: Path, clean_environ: dict[str, str]) -> Iterator[str]
     first, _ = recipe_blocks()
     assert first.strip() == ".venv/bin/kiosk sandbox"
     process = subprocess.Popen([*first.split(), "--port", "0"], cwd=checkout,
-                               env=clean_environ, stdout=subprocess.PIPE, text=True)  # fmt: skip
+                               env=clean_environ, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
         banner = process.stdout.readline()
@@ -135,7 +135,7 @@ def test_the_recipe_works_word_for_word(
     demo.write_text(demo.read_text().replace(DEFAULT_PORT, sandbox_port))
     script = second.replace(DEFAULT_PORT, sandbox_port)
     done = subprocess.run(["bash", "-c", script], cwd=checkout, env=clean_environ,
-                          capture_output=True, text=True, timeout=180)  # fmt: skip
+                          capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
 
@@ -144,7 +144,7 @@ def test_the_recipe_works_word_for_word(
     printed = re.findall(r"^exit (\d+)$", done.stdout, flags=re.M)
     assert printed == [status for _, status in promises], done.stdout + done.stderr
     events = [json.loads(line) for line in done.stdout.splitlines()
-              if line.startswith("{") and '"event": "verdict"' in line]  # fmt: skip
+              if line.startswith("{") and '"event": "verdict"' in line]
     assert len(events) == len(promises)
     for (named, _), event in zip(promises, events, strict=True):
         assert named in (event["outcome"], event["reason"]), (named, event)
@@ -157,7 +157,7 @@ def test_the_sandbox_sections_calls_work_as_written(
     (block,) = section_blocks("## The Diia sandbox")
     done = subprocess.run(["bash", "-c", block.replace(DEFAULT_PORT, sandbox_port)],
                           cwd=checkout, env=clean_environ, capture_output=True, text=True,
-                          timeout=30)  # fmt: skip
+                          timeout=30)
     assert done.returncode == 0, done.stderr
     minted, fault = (json.loads(line) for line in done.stdout.splitlines())
     assert re.fullmatch(r"\d{13}", minted["code"]) and minted["age"] == 17
@@ -173,7 +173,7 @@ class Terminal:
     def __init__(self, cwd: Path, env: dict[str, str]) -> None:
         self.process = subprocess.Popen(["bash"], cwd=cwd, env=env, stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                        text=True, bufsize=1)  # fmt: skip
+                                        text=True, bufsize=1)
         self.lines: list[str] = []
         self._changed = threading.Condition()
         threading.Thread(target=self._read, daemon=True).start()
@@ -261,7 +261,7 @@ def test_the_laptop_recipe_for_the_till_works_word_for_word(
     answers = [json.loads(line) for line in printed if line.startswith("{")]
     done, waiting, acked, nothing, _policy, shared, acked_again, cancelled = answers
     assert (done["id"], done["state"], done["verdict"]["outcome"]) == (check["id"], "done",
-                                                                        "pass")  # fmt: skip
+                                                                        "pass")
     assert (waiting["error"], nothing["error"]) == ("verdict_waiting", "nothing_to_acknowledge")
     assert acked == acked_again == {"accepted": "acknowledge"}
     assert (shared["state"], shared["verdict"]["reason"]) == ("done", "shared")

@@ -97,7 +97,7 @@ def every_look() -> list[State]:
     looks = [state(phase, faults) for phase in Phase for faults in (frozenset(), frozenset(Fault))]
     looks += [replace(state(phase), awaiting_staff=True) for phase in OUTCOME_OF]
     looks += [replace(state(phase, frozenset({Fault.CLOCK})), awaiting_staff=True)
-              for phase in OUTCOME_OF]  # fmt: skip
+              for phase in OUTCOME_OF]
     return looks
 
 
@@ -109,7 +109,7 @@ def test_every_state_at_every_size_fits_is_legible_and_has_every_glyph(
     """The screenshots themselves: drawn off-screen at each size, then read back as pixels."""
     screen = screen_factory(size=(480, 320), language=language)
     fonts = {bold: pygame.font.Font(str(BOLD_FONT if bold else REGULAR_FONT), 24)
-             for bold in (True, False)}  # fmt: skip
+             for bold in (True, False)}
     boxes = {bold: notdef_metrics(font) for bold, font in fonts.items()}
     for i, shown in enumerate(every_look()):
         path = tmp_path / f"{i:02d}.png"
@@ -120,7 +120,7 @@ def test_every_state_at_every_size_fits_is_legible_and_has_every_glyph(
         background = PALETTES[shown.phase].background
         assert share_of(path, background) > 0.5, what
         assert_layout_fits(layout, size, banner=bool(shown.faults & CUSTOMER_FAULTS),
-                           hint=shown.awaiting_staff)  # fmt: skip
+                           hint=shown.awaiting_staff)
         for line in layout.lines:
             bold = line.role in ("banner", "headline")
             metrics = fonts[bold].metrics(line.text)
@@ -128,12 +128,12 @@ def test_every_state_at_every_size_fits_is_legible_and_has_every_glyph(
             missing = [c for c, m in zip(line.text, metrics, strict=True) if m in (None, box)]
             assert missing == [], (what, line.text)
             behind = {"banner": BANNER_BACKGROUND, "hint": footer_colour(PALETTES[shown.phase])
-                      }.get(line.role, background)  # fmt: skip
+                      }.get(line.role, background)
             assert_text_legible(pixels, line.box, behind, f"{what}: {line.text!r}")
 
 
 def assert_text_legible(pixels: np.ndarray, box: tuple[int, int, int, int],
-                        background: Colour, what: str) -> None:  # fmt: skip
+                        background: Colour, what: str) -> None:
     """Text was drawn in the box, in a colour of at least 4.5:1 against its background."""
     x, y, w, h = box
     crop = pixels[y : y + h, x : x + w].reshape(-1, 3) / 255
@@ -147,7 +147,7 @@ def assert_text_legible(pixels: np.ndarray, box: tuple[int, int, int, int],
 
 
 def assert_layout_fits(layout: Layout | None, size: tuple[int, int], banner: bool,
-                       hint: bool = False) -> None:  # fmt: skip
+                       hint: bool = False) -> None:
     assert layout is not None and layout.size == size
     width, height = size
     ix, iy, isize, _ = layout.icon
@@ -180,10 +180,10 @@ def test_a_staff_only_fault_is_a_mark_in_the_corner_not_words_for_the_customer(
     screen = screen_factory(size=(480, 320))
     bare = screen.render_state_png(state(Phase.IDLE), (480, 320), tmp_path / "bare.png")
     marked = screen.render_state_png(state(Phase.IDLE, frozenset({fault})), (480, 320),
-                                     tmp_path / "marked.png")  # fmt: skip
+                                     tmp_path / "marked.png")
     assert marked.banner is None and marked.lines == bare.lines  # no words for it
     before, after = (np.asarray(Image.open(tmp_path / f"{n}.png").convert("RGB")).astype(int)
-                     for n in ("bare", "marked"))  # fmt: skip
+                     for n in ("bare", "marked"))
     changed = np.argwhere(np.abs(after - before).sum(axis=2) > 0)
     assert len(changed), "no mark drawn"
     top, right = changed[:, 0].max(), changed[:, 1].min()
@@ -393,7 +393,7 @@ def test_screenshots_at_every_size_name_the_look_and_the_size(
     assert names == sorted(
         f"{look}-{w}x{h}.png" for look in ("01-attended_wait", "02-pass-valid-staff")
         for w, h in SIZES
-    )  # fmt: skip
+    )
     for w, h in SIZES:
         with Image.open(shots / f"02-pass-valid-staff-{w}x{h}.png") as image:
             assert image.size == (w, h)
@@ -492,7 +492,7 @@ def test_where_the_till_is_the_staff_step_the_note_points_at_the_till(
         surface = pygame.Surface((480, 320))
         layouts[till] = Painter(pygame, "uk", till_staff=till).paint(surface, held)
     hints = {till: [line.text for line in layout.lines if line.role == "hint"]
-             for till, layout in layouts.items()}  # fmt: skip
+             for till, layout in layouts.items()}
     assert hints[True] == [messages.TILL_STAFF_HINTS["uk"]]
     assert hints[False] == [messages.STAFF_HINTS["uk"]]
     assert layouts[True].icon == layouts[False].icon  # one picture size either way

@@ -92,7 +92,7 @@ def test_selftest_without_gpio_says_what_it_could_not_test() -> None:
 
 def test_the_wiring_line_follows_the_led_kind() -> None:
     config = parse_config({"signals": {"leds": "rgb", "blue_pin": 5, "buzzer": "tonal",
-                                       "staff_pin": -1}})  # fmt: skip
+                                       "staff_pin": -1}})
     assert wiring(config) == (
         "RGB LED: red GPIO27, green GPIO17, blue GPIO5, tonal buzzer GPIO18"
     )
@@ -106,7 +106,7 @@ def test_the_command_runs_the_test_and_writes_no_event(tmp_path: Path) -> None:
         [sys.executable, "-m", "kiosk", "selftest", "--config", str(config), "--gpio", "mock",
          "--seconds", "0.01", "--wait-press", "2"],
         capture_output=True, text=True, env=env, timeout=60, check=False,
-    )  # fmt: skip
+    )
     assert result.returncode == 0, result.stderr
     steps = len(selftest_steps())  # the phases, then each fault banner
     assert f"[{steps}/{steps}] fault: {list(Fault)[-1]}" in result.stdout

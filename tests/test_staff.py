@@ -141,4 +141,4 @@ def test_the_screen_knows_when_the_till_is_the_staff_step(tmp_path: Path) -> Non
     assert staff_at_the_till(config_with(tmp_path, signals={"gpio": "off"}, api=lan))
     assert not staff_at_the_till(config_with(tmp_path, signals={"gpio": "mock"}, api=lan))
     assert not staff_at_the_till(config_with(tmp_path, kiosk={"attended": False},
-                                             signals={"gpio": "off"}, api=lan))  # fmt: skip
+                                             signals={"gpio": "off"}, api=lan))

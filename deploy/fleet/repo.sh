@@ -14,7 +14,8 @@
 # deploy/fleet/repo/conf: suites canary and stable, Origin diia-kiosk-fleet (what the
 # kiosks' unattended-upgrades accept), ValidFor: 7d. A Release is good for 7 days, so a
 # mirror or an attacker replaying an old one cannot hold kiosks on an old version for
-# longer: run `refresh` daily (a timer), or the kiosks stop taking updates after 7 days.
+# longer: run `refresh` daily (repo/diia-kiosk-apt-refresh.timer), or the kiosks stop taking
+# updates after 7 days.
 set -euo pipefail
 CONF=$(cd "$(dirname "$0")/repo/conf" && pwd)
 REPO=${KIOSK_REPO:-/srv/diia-kiosk-apt}

@@ -107,9 +107,10 @@ def _ascii(value: bytes) -> str:
 class WireServer:
     """`WireServer(sock, screen, handle, limits).start()`; `stop()` closes every connection.
 
-    `sock` is a bound socket; `screen(request)` sees each request once its head (and body)
-    is in, on the front thread, and may answer it there (a refusal: the connection closes);
-    `handle(request)` answers the rest on a worker.
+    `sock` is a bound socket; `screen(request)` sees each request's head (its body not yet
+    read, `body` empty) on the front thread, and may answer it there (a refusal: the
+    connection closes); `handle(request)` answers the whole requests that passed, on a
+    worker.
     """
 
     def __init__(self, sock: socket.socket, screen: Screen, handle: Handle,
@@ -138,6 +139,7 @@ class WireServer:
     def start(self) -> WireServer:
         self._listener.setblocking(False)
         self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)  # a wake never waits: a full pipe wakes already
         self._selector.register(self._listener, selectors.EVENT_READ, "listen")
         self._selector.register(self._wake_r, selectors.EVENT_READ, "wake")
         self._thread = threading.Thread(target=self._serve, name="till-api-front", daemon=True)

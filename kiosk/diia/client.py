@@ -391,7 +391,7 @@ class DiiaClient:
                 return success
             # Diia answered something: it may have used the code.
             raise BadResponse("unexpected answer from Diia (200 without a boolean success)",
-                              code_may_be_used=True)  # fmt: skip
+                              code_may_be_used=True)
         error = error_from_response(response, attempted=attempted)
         if isinstance(error, CodeUsed) and attempted:
             error = UsedAfterFailedAttempt(
@@ -447,13 +447,13 @@ class DiiaClient:
             # Only our own transport's texts are fixed; another library's may quote a header.
             detail = f": {exc}" if self._own_transport else ""
             error = NetworkError(f"cannot reach Diia: {type(exc).__name__}{detail}",
-                                 code_may_be_used=progress.code_sent)  # fmt: skip
+                                 code_may_be_used=progress.code_sent)
         except AnswerTooLarge:
             error = BadResponse("answer from Diia larger than any real one: refused",
-                                code_may_be_used=progress.code_sent)  # fmt: skip
+                                code_may_be_used=progress.code_sent)
         except httpx.HTTPError as exc:  # e.g. a body that fails to decompress
             error = BadResponse(f"unreadable answer from Diia: {type(exc).__name__}",
-                                code_may_be_used=progress.code_sent)  # fmt: skip
+                                code_may_be_used=progress.code_sent)
         else:
             ms = (time.perf_counter() - started) * 1000
             self._note_server_date(response)
@@ -469,7 +469,7 @@ class DiiaClient:
 
     def _timeout(self, *, code_may_be_used: bool = False) -> DiiaTimeout:
         return DiiaTimeout(f"no answer from Diia within {self._timeout_s:g} s",
-                           code_may_be_used=code_may_be_used)  # fmt: skip
+                           code_may_be_used=code_may_be_used)
 
     def _count_connection(self) -> None:
         with self._count_lock:

@@ -174,7 +174,7 @@ def error_from_response(response: httpx.Response, *, attempted: bool = False) ->
     if error is BadRequest:
         named = field_names(fields.get("data"))
         return BadRequest(text + (f": fields {', '.join(named)}" if named else ""), named,
-                          code_may_be_used=maybe_used)  # fmt: skip
+                          code_may_be_used=maybe_used)
     return error(text, code_may_be_used=maybe_used)
 
 

@@ -22,8 +22,8 @@ from collections.abc import Callable, MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from kiosk.config import Config, ConfigError
-from kiosk.config_files import load_config, read_toml
+from kiosk.config import Config, ConfigError, parse_config
+from kiosk.config_files import check_paths, read_toml
 from kiosk.model import Fault, Phase
 from kiosk.ops.audit import open_audit_log
 from kiosk.ops.clock import ClockTrust
@@ -110,10 +110,6 @@ def kiosk_identity(config: Config) -> tuple[str, str]:
     return kiosk_id, config.kiosk.store
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    return read_toml(path)  # load_config has vetted it; a file changed since is named too
-
-
 class Operations:
     """Everything the appliance does besides checking codes; see the module docstring."""
 
@@ -166,8 +162,9 @@ class Operations:
         """The config this start runs with; a ConfigError only for the local file.
         `read_only` (for `kiosk doctor`): the accepted config, no trial bookkeeping."""
         environ = os.environ if environ is None else environ
-        config = load_config(path)
-        local = _read_toml(path)
+        local = read_toml(path)  # read once: the config, and the base a remote one overlays
+        config = parse_config(local)
+        check_paths(config)
         state_dir = state_directory(config.kiosk.state_dir, environ)
         if not config.remote.url:
             return cls(config, local=local, state_dir=state_dir, environ=environ, **kwargs)

@@ -189,7 +189,7 @@ def plan(
         for line in hinted:
             line_width = font.size(line)[0]
             lines.append(TextLine(line, ((width - line_width) // 2, y, line_width,
-                                         line_height), "hint", hint_px))  # fmt: skip
+                                         line_height), "hint", hint_px))
             y += line_height
         footer_box = (0, footer_top, width, height - footer_top)
     head_scale = detail_scale = 1.0

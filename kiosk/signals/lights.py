@@ -257,7 +257,7 @@ class GpioSignals:
         try:
             if leds == "rgb":
                 rgb = opened(RGBLED(red_pin, green_pin, blue_pin, active_high=led_active_high,
-                                    pin_factory=pin_factory))  # fmt: skip
+                                    pin_factory=pin_factory))
 
                 def light(colour: str | None) -> None:
                     rgb.value = RGB_COLOURS[colour] if colour else (0.0, 0.0, 0.0)
@@ -276,7 +276,7 @@ class GpioSignals:
 
             if buzzer == "tonal":
                 tonal = opened(TonalBuzzer(buzzer_pin, mid_tone=Tone(TONAL_MID),
-                                           pin_factory=pin_factory))  # fmt: skip
+                                           pin_factory=pin_factory))
 
                 def sound(note: str | None) -> None:
                     if note:
@@ -291,7 +291,7 @@ class GpioSignals:
 
             if relay_pin is not None:
                 self._relay = opened(DigitalOutputDevice(
-                    relay_pin, active_high=relay_active_high, pin_factory=pin_factory))  # fmt: skip
+                    relay_pin, active_high=relay_active_high, pin_factory=pin_factory))
         except Exception as exc:
             if not isinstance(exc, (GPIOZeroError, OSError, *_lgpio_errors())):
                 raise

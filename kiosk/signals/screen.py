@@ -54,7 +54,6 @@ FONT_DIR = Path(__file__).with_name("fonts")
 REGULAR_FONT = FONT_DIR / "DejaVuSans.ttf"
 BOLD_FONT = FONT_DIR / "DejaVuSans-Bold.ttf"
 
-# fmt: off
 PALETTES: dict[Phase, Palette] = {
     phase: Palette(*(rgb(c) for c in colours)) for phase, colours in {
         #                    background  headline   detail     disc       mark       accent
@@ -67,7 +66,6 @@ PALETTES: dict[Phase, Palette] = {
         Phase.ATTENDED_WAIT: ("#4A148C", "#FFFFFF", "#E6DAF2", "#FFFFFF", "#4A148C", "#FFFFFF"),
     }.items()
 }
-# fmt: on
 # The verdicts' three backgrounds (a dark teal, a deep red, a bright amber) stay apart for
 # colour-blind customers too: simulated protanopia, deuteranopia and tritanopia (Machado et
 # al. 2009, severity 1) keep every pair at least 40 CIE76 units apart (tests/test_palette.py).
@@ -187,7 +185,7 @@ class Painter:
                       headline_px=head_px, detail_px=least_px,
                       reserve_lines=self._reserve(size, head_px) if verdict else (0, 0),
                       hint_room=staff_hint(self.language, self.till_staff) if verdict
-                      else None)  # fmt: skip
+                      else None)
         surface.fill(palette.background)
         if layout.banner is not None:
             surface.fill(BANNER_BACKGROUND, layout.banner)
@@ -196,7 +194,7 @@ class Painter:
         if layout.footer is not None:
             surface.fill(footer_colour(palette), layout.footer)
         colours = {"banner": BANNER_TEXT, "headline": palette.headline,
-                   "detail": palette.detail, "hint": palette.detail}  # fmt: skip
+                   "detail": palette.detail, "hint": palette.detail}
         for i, line in enumerate(layout.lines):
             x, y, _, h = line.box
             if i == 0 and line.role == "banner":
@@ -221,7 +219,7 @@ class Painter:
         pad = round(0.02 * min(surface.get_size()))
         top = layout.banner[3] if layout.banner is not None else 0
         sign = self.sprites.mark("warning", side, palette.detail, palette.background,
-                                 triangle=True)  # fmt: skip
+                                 triangle=True)
         surface.blit(sign, (width - side - pad, top + pad))
 
     def _reserve(self, size: tuple[int, int], head_px: int) -> tuple[int, int]:

@@ -50,14 +50,12 @@ class Shape:
     dots: tuple[tuple[float, float, float], ...] = ()
 
 
-# fmt: off
 SHAPES: dict[str, Shape] = {
     "pass":    Shape((((0.27, 0.52), (0.43, 0.68), (0.74, 0.35)),), 0.11),
     "fail":    Shape((((0.32, 0.32), (0.68, 0.68)), ((0.68, 0.32), (0.32, 0.68))), 0.11),
     "unknown": Shape((((0.5, 0.24), (0.5, 0.56)),), 0.12, ((0.5, 0.75, 0.075),)),
     "warning": Shape((((0.5, 0.36), (0.5, 0.62)),), 0.1, ((0.5, 0.78, 0.06),)),
 }
-# fmt: on
 RESULTS = frozenset({Phase.PASS, Phase.FAIL, Phase.UNKNOWN})
 
 
@@ -106,7 +104,7 @@ class Sprites:
         def draw(s: Any, k: float) -> None:
             if triangle:
                 pg.draw.polygon(s, backdrop, [(k / 2, 0.04 * k), (0.98 * k, 0.92 * k),
-                                              (0.02 * k, 0.92 * k)])  # fmt: skip
+                                              (0.02 * k, 0.92 * k)])
             else:
                 pg.draw.circle(s, backdrop, (k / 2, k / 2), k / 2)
             for stroke in shape.strokes:
@@ -196,7 +194,7 @@ def draw_icon(
         # A smaller, still phone inside breathing viewfinder corners: "hold it there".
         phone = round(0.8 * size)
         surface.blit(sprites.phone(palette, phone), (x + (size - phone) // 2,
-                                                     y + (size - phone) // 2))  # fmt: skip
+                                                     y + (size - phone) // 2))
         grow = (0.5 + 0.5 * math.sin(2 * math.pi * t / 1.2)) * 0.03 * size
         corners = (
             x + 0.24 * size - grow,

@@ -52,7 +52,7 @@ def test_the_screen_opens_fullscreen_on_the_console() -> None:
     )
     env = {k: v for k, v in os.environ.items() if k != "SDL_VIDEODRIVER"}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            env=env, timeout=30, check=False)  # fmt: skip
+                            env=env, timeout=30, check=False)
     assert result.returncode == 0, result.stderr
     driver, width, height = result.stdout.split()
     assert driver.lower() == "kmsdrm" and int(width) > 0 and int(height) > 0

@@ -36,7 +36,7 @@ class Holder:
         """From the admin API's {"last_name", "first_name", "middle_name"}; ValueError if bad."""
         if not isinstance(fields, dict):
             raise ValueError('"name" must be an object: {"last_name", "first_name", '
-                             '"middle_name"}')  # fmt: skip
+                             '"middle_name"}')
         unknown = set(fields) - {"last_name", "first_name", "middle_name"}
         if unknown:
             raise ValueError(f"unknown name field(s): {', '.join(sorted(unknown))}")
