@@ -11,7 +11,9 @@ import errno
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -254,12 +256,15 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         print(f"kiosk sandbox: port {args.port} is already in use (another sandbox?); "
               "choose another with --port N, or --port 0 for any free port", file=sys.stderr)
         return EXIT_FAILURE
+    # Ctrl-C and `kill` (systemd's or a container's stop) both end it cleanly. Set here, not
+    # left to Python's default: a shell script that starts the sandbox with `&` hands it
+    # SIGINT ignored, and a plain SIGTERM would end it with no clean-up and a non-zero status.
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
     with sandbox:
         print(banner(sandbox), flush=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
+        while not stop.wait(1.0):
             pass
     return EXIT_OK
 

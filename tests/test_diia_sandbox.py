@@ -609,12 +609,23 @@ def test_admin_refuses_bad_input_clearly(http, method, path, body, status):
     assert answer.json()["error"]
 
 
-def test_kiosk_sandbox_command_prints_how_to_use_it_and_serves(tmp_path):
+def _as_a_background_job() -> None:
+    # What `kiosk sandbox &` in a shell script gets: SIGINT and SIGQUIT ignored.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGQUIT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize(("stop_with", "started"), [
+    (signal.SIGINT, None), (signal.SIGTERM, None), (signal.SIGTERM, _as_a_background_job),
+    (signal.SIGINT, _as_a_background_job),
+], ids=["ctrl-c", "kill", "kill-background-job", "ctrl-c-background-job"])
+def test_kiosk_sandbox_command_prints_how_to_use_it_and_serves(tmp_path, stop_with, started):
     out = tmp_path / "out.txt"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with out.open("w") as sink:
         process = subprocess.Popen([sys.executable, "-m", "kiosk", "sandbox", "--port", "0"],
-                                   stdout=sink, stderr=subprocess.STDOUT, env=env)
+                                   stdout=sink, stderr=subprocess.STDOUT, env=env,
+                                   preexec_fn=started)
     try:
         deadline = time.monotonic() + 20
         while "everything" not in out.read_text() and time.monotonic() < deadline:
@@ -629,5 +640,10 @@ def test_kiosk_sandbox_command_prints_how_to_use_it_and_serves(tmp_path):
         minted = httpx.post(url.group(1) + "/sandbox/codes", json={"state": "used"}, timeout=5)
         assert minted.status_code == 201 and is_diia_barcode(minted.json()["code"])
     finally:
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=10) == 0
+        process.send_signal(stop_with)
+        try:
+            assert process.wait(timeout=10) == 0
+        finally:
+            if process.poll() is None:  # never leave a server behind a failed assertion
+                process.kill()
+                process.wait()
