@@ -65,6 +65,15 @@ def _keep_diia(reads: list[tuple[str, str]], decode_ms: float) -> list[Code]:
     return list(codes.values())
 
 
+def _timed(codes: list[Code], others: list[tuple[str, str]], start: float
+           ) -> tuple[list[Code], list[tuple[str, str]]]:
+    """A look's result with its decode time on each code, the other reads logged as hints."""
+    for text, symbology in others:
+        logger.debug("ignored a non-Diia %s read: %s", symbology, _hint(text))
+    decode_ms = (time.perf_counter() - start) * 1000.0
+    return [replace(code, decode_ms=decode_ms) for code in codes], others
+
+
 class _TrustedAndOthers:
     """`decode` and `read_all` from a decoder's one `_read`: the Diia codes it trusts, and
     every other read as (text, symbology)."""
@@ -145,10 +154,7 @@ class ZxingDecoder(_TrustedAndOthers):
             codes = _keep_diia(reads, 0.0)
             others += [(text, sym) for text, sym in reads if to_code(text, sym) is None]
         others = list(dict.fromkeys(others))  # a symbol both looks read is one read
-        for text, symbology in others:
-            logger.debug("ignored a non-Diia %s read: %s", symbology, _hint(text))
-        decode_ms = (time.perf_counter() - start) * 1000.0
-        return [replace(code, decode_ms=decode_ms) for code in codes], others
+        return _timed(codes, others, start)
 
     def _corroborated(self, pixels: np.ndarray, result: object, text: str,
                       symbology: str) -> bool:
@@ -248,10 +254,7 @@ class PyzbarDecoder(_TrustedAndOthers):
                                                                 symbology):
                 trusted.append((text, symbology))
         codes = _keep_diia(trusted, 0.0)
-        for text, symbology in others:
-            logger.debug("ignored a non-Diia %s read: %s", symbology, _hint(text))
-        decode_ms = (time.perf_counter() - start) * 1000.0
-        return [replace(code, decode_ms=decode_ms) for code in codes], others
+        return _timed(codes, others, start)
 
     def _corroborated(self, pixels: np.ndarray, result: object, text: str,
                       symbology: str) -> bool:
