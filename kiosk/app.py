@@ -390,8 +390,10 @@ class Kiosk:
         else:
             total_ms = (self.clock() - started.read_at) * 1000
             # A code read while the kiosk was busy (a verdict on screen, another check) waits:
-            # its own stage, so that "total" is not taken for the checker's time.
-            queue_ms = max(0.0, (self._check_began - started.read_at) * 1000)
+            # its own stage, so that "total" is not taken for the checker's time. A frame's
+            # time is when it was taken, so its decode is already counted in "decode".
+            waited_ms = (self._check_began - started.read_at) * 1000
+            queue_ms = max(0.0, waited_ms - started.code.decode_ms)
             verdict = replace(verdict, ms={"decode": round(started.code.decode_ms, 1),
                                            "queue": round(queue_ms, 1),
                                            **verdict.ms, "total": round(total_ms, 1)})
