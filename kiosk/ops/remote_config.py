@@ -27,7 +27,6 @@ import ssl
 import stat
 import tempfile
 import threading
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -36,6 +35,7 @@ from typing import Any
 import httpx
 
 from kiosk.config import Config, ConfigError, RemoteSection, parse_config
+from kiosk.config_files import parse_toml
 from kiosk.ops.tuf_client import (
     KioskFetcher,
     Layer,
@@ -53,11 +53,9 @@ def parse_layer(path: str, text: str) -> dict[str, Any]:
     """A config layer's keys: TOML tables, none of them [remote]; else `RemoteConfigError`
     ("invalid") naming the layer."""
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise RemoteConfigError("invalid", f"{path}: not valid TOML: {exc}") from exc
-    except RecursionError:  # tomllib recurses per level: a body nested thousands deep
-        raise RemoteConfigError("invalid", f"{path}: nested too deeply to be a config") from None
+        data = parse_toml(text, path)
+    except ConfigError as exc:  # not TOML, or nested thousands deep
+        raise RemoteConfigError("invalid", str(exc)) from None
     if "remote" in data:
         raise RemoteConfigError("invalid", f"{path}: a remote config cannot change [remote]; "
                                 "that stays in /etc/kiosk")
